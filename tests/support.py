@@ -1,0 +1,195 @@
+"""Test support: app instances on real PostgreSQL/Redis or embedded, a GraphQL client, outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from watchparty.app import create_app
+from watchparty.config import Settings
+from watchparty.jobs import InProcessJobQueue
+from watchparty.state import AppState
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# High enough that ordinary tests never trip them; rate-limit tests set their own.
+RELAXED_LIMITS = {
+    "rate_limit_login_ip": "10000/60",
+    "rate_limit_login_account": "10000/60",
+    "rate_limit_register_ip": "10000/60",
+    "rate_limit_reset_ip": "10000/60",
+    "rate_limit_reset_account": "10000/60",
+}
+
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def unique_email(tag: str = "user") -> str:
+    return f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+def make_settings(
+    mode: str, *, database_url: str, tmp: Path, **overrides: Any
+) -> Settings:
+    """mode 'postgres': PostgreSQL + Redis + ARQ; mode 'embedded': SQLite + memory, in-process."""
+    values: dict[str, Any] = {
+        "app_env": "test",
+        "data_dir": tmp,
+        "email_outbox_dir": tmp / "outbox",
+        "redis_key_prefix": f"wptest-{uuid.uuid4().hex[:8]}:",
+        "log_format": "console",
+        **RELAXED_LIMITS,
+    }
+    if mode == "postgres":
+        values.update(database_url=database_url, redis_url=REDIS_URL, auto_migrate=False)
+    else:
+        values.update(database_url=f"sqlite+aiosqlite:///{tmp / 'embedded.db'}", redis_url="",
+                      broadcast_url="memory://", auto_migrate=True)
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class GraphQLResponse:
+    status: int
+    body: dict[str, Any]
+    headers: httpx.Headers
+    cookies: httpx.Cookies
+
+    @property
+    def data(self) -> Any:
+        assert not self.body.get("errors"), self.body["errors"]
+        return self.body["data"]
+
+
+@dataclass
+class Api:
+    """A GraphQL-over-HTTP client bound to one app, plus helpers the tests share."""
+
+    client: httpx.AsyncClient
+    app: Starlette
+    settings: Settings
+    outbox: Path
+    worker_task: asyncio.Task[Any] | None = None
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def state(self) -> AppState:
+        state: AppState = self.app.state.wp
+        return state
+
+    async def gql(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> GraphQLResponse:
+        request_headers = {"content-type": "application/json"}
+        if token:
+            request_headers["authorization"] = f"Bearer {token}"
+        request_headers.update(headers or {})
+        response = await self.client.post(
+            "/graphql",
+            content=json.dumps({"query": query, "variables": variables or {}}),
+            headers=request_headers,
+        )
+        return GraphQLResponse(
+            response.status_code, response.json(), response.headers, response.cookies
+        )
+
+    async def register(
+        self, email: str | None = None, password: str = PASSWORD, display_name: str = "Test User"
+    ) -> dict[str, Any]:
+        """Register and return the AuthPayload (accessToken, user)."""
+        email = email or unique_email()
+        result = await self.gql(
+            """mutation($input: RegisterInput!) { register(input: $input) {
+                __typename
+                ... on AuthPayload { accessToken accessTokenExpiresAt user { id email displayName } }
+                ... on UserError { code message field }
+            } }""",
+            {"input": {"email": email, "password": password, "displayName": display_name}},
+        )
+        payload: dict[str, Any] = result.data["register"]
+        assert payload["__typename"] == "AuthPayload", payload
+        return payload
+
+    async def drain_jobs(self) -> None:
+        if isinstance(self.state.jobs, InProcessJobQueue):
+            await self.state.jobs.drain()
+
+    async def emails(self, to: str, *, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until `count` emails to `to` are in the outbox; return them oldest first."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.drain_jobs()
+            found = []
+            if self.outbox.exists():
+                for path in sorted(self.outbox.glob("*.json")):
+                    record = json.loads(path.read_text())
+                    if record["to"] == to:
+                        found.append(record)
+            if len(found) >= count or asyncio.get_running_loop().time() > deadline:
+                return found
+            await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def running_app(settings: Settings, *, worker: bool = True) -> AsyncIterator[Api]:
+    """The app with its lifespan running, an httpx client, and (postgres mode) an ARQ worker."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        worker_task = None
+        arq_worker = None
+        if settings.redis_url and worker:
+            from watchparty.worker import create_worker
+
+            arq_worker = create_worker(settings, handle_signals=False, poll_delay=0.05)
+            worker_task = asyncio.create_task(arq_worker.async_run())
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            try:
+                yield Api(client, app, settings, Path(settings.email_outbox_dir or ""), worker_task)
+            finally:
+                if arq_worker is not None and worker_task is not None:
+                    await arq_worker.close()
+                    worker_task.cancel()
+                    await asyncio.gather(worker_task, return_exceptions=True)
+
+
+@asynccontextmanager
+async def live_server(app: Starlette) -> AsyncIterator[str]:
+    """Serve an app (lifespan already running or not) on a loopback port; yields the base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
+                            ws="websockets-sansio")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

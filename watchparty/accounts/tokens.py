@@ -1,0 +1,195 @@
+"""Access tokens (short-lived JWTs) and refresh-token families.
+
+Access tokens are HS256 JWTs whose header names the key id that signed them, so keys rotate by
+adding a new `kid:secret` to JWT_KEYS, switching JWT_ACTIVE_KID, and dropping the old key once
+every token it signed has expired.
+
+Refresh tokens are opaque random strings stored only as SHA-256 digests. Each sign-in starts a
+family (`AuthSession`); every refresh rotates the token inside the family. Presenting a token that
+was already rotated means somebody kept a copy: the whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, OctKey
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from watchparty.accounts.models import AuthSession, RefreshToken, User
+from watchparty.config import Settings
+from watchparty.kit.time import utcnow
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    expires_at: float  # epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAccessToken:
+    token: str
+    expires_at: datetime
+
+
+class TokenError(Exception):
+    """The access token is malformed, forged or expired."""
+
+
+class AccessTokens:
+    def __init__(self, settings: Settings) -> None:
+        self._ttl = settings.access_token_ttl_seconds
+        self._issuer = settings.jwt_issuer
+        self._kid = settings.jwt_active_kid
+        keys = [OctKey.import_key(secret, {"kid": kid}) for kid, secret in settings.signing_keys.items()]
+        self._keys = KeySet(keys)
+        self._active = next(k for k in keys if k.kid == self._kid)
+        self._registry = jwt.JWTClaimsRegistry(
+            exp={"essential": True},
+            sub={"essential": True},
+            sid={"essential": True},
+            iss={"essential": True, "value": self._issuer},
+        )
+
+    def issue(self, user_id: uuid.UUID, session_id: uuid.UUID) -> IssuedAccessToken:
+        now = int(time.time())
+        expires = now + self._ttl
+        claims = {
+            "sub": str(user_id),
+            "sid": str(session_id),
+            "iat": now,
+            "exp": expires,
+            "iss": self._issuer,
+        }
+        token = jwt.encode({"alg": ALGORITHM, "kid": self._kid}, claims, self._active)
+        return IssuedAccessToken(token, datetime.fromtimestamp(expires, tz=utcnow().tzinfo))
+
+    def verify(self, token: str) -> AccessClaims:
+        if len(token) > 4096:
+            raise TokenError("token too long")
+        try:
+            decoded = jwt.decode(token, self._keys, algorithms=[ALGORITHM])
+            self._registry.validate(decoded.claims)
+            return AccessClaims(
+                user_id=uuid.UUID(str(decoded.claims["sub"])),
+                session_id=uuid.UUID(str(decoded.claims["sid"])),
+                expires_at=float(decoded.claims["exp"]),
+            )
+        except (JoseError, ValueError, KeyError, TypeError) as exc:
+            raise TokenError(str(exc)) from exc
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_raw_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+async def start_session(
+    session: AsyncSession,
+    user: User,
+    settings: Settings,
+    *,
+    user_agent: str | None,
+    ip_address: str | None,
+    method: str = "password",
+) -> tuple[AuthSession, str]:
+    """Open a new refresh family for `user`; returns it with the first raw refresh token."""
+    family = AuthSession(
+        user_id=user.id,
+        expires_at=utcnow() + timedelta(days=settings.refresh_token_ttl_days),
+        user_agent=(user_agent or "")[:400] or None,
+        ip_address=ip_address,
+        method=method,
+    )
+    session.add(family)
+    await session.flush()
+    raw = new_raw_token()
+    session.add(RefreshToken(session_id=family.id, token_hash=hash_token(raw)))
+    await session.flush()
+    return family, raw
+
+
+class RefreshRejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def rotate(session: AsyncSession, raw: str) -> tuple[AuthSession, str]:
+    """Exchange a refresh token for a new one in the same family.
+
+    The conditional UPDATE makes rotation atomic across processes: of two concurrent uses of the
+    same token exactly one wins, and the other is treated as reuse. On reuse the family is revoked
+    and the caller must commit that revocation before answering 401.
+    """
+    digest = hash_token(raw)
+    now = utcnow()
+    claimed = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == digest, RefreshToken.rotated_at.is_(None))
+        .values(rotated_at=now)
+        .returning(RefreshToken.session_id)
+    )
+    family_id = claimed.scalar_one_or_none()
+    if family_id is None:
+        known = await session.scalar(
+            select(RefreshToken.session_id).where(RefreshToken.token_hash == digest)
+        )
+        if known is None:
+            raise RefreshRejected("unknown")
+        await revoke_family(session, known, reason="reuse_detected")
+        raise RefreshRejected("reused")
+    family = await session.get(AuthSession, family_id)
+    if family is None or family.revoked_at is not None:
+        raise RefreshRejected("revoked")
+    if family.expires_at <= now:
+        raise RefreshRejected("expired")
+    user = await session.get(User, family.user_id)
+    if user is None or not user.is_active:
+        raise RefreshRejected("inactive")
+    new_raw = new_raw_token()
+    session.add(RefreshToken(session_id=family.id, token_hash=hash_token(new_raw)))
+    family.last_used_at = now
+    await session.flush()
+    return family, new_raw
+
+
+async def family_of(session: AsyncSession, raw: str) -> AuthSession | None:
+    family_id = await session.scalar(
+        select(RefreshToken.session_id).where(RefreshToken.token_hash == hash_token(raw))
+    )
+    return None if family_id is None else await session.get(AuthSession, family_id)
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID, *, reason: str) -> None:
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == family_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+
+
+async def revoke_user_sessions(
+    session: AsyncSession, user_id: uuid.UUID, *, reason: str, keep: uuid.UUID | None = None
+) -> None:
+    stmt = update(AuthSession).where(
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        stmt = stmt.where(AuthSession.id != keep)
+    await session.execute(stmt.values(revoked_at=utcnow(), revoked_reason=reason))

@@ -1,0 +1,65 @@
+"""The Starlette application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+
+from watchparty.config import Settings, load_settings
+from watchparty.http import health
+from watchparty.logs import configure_logging
+from watchparty.state import build_state
+
+
+class GraphQLEndpoint:
+    """Forwards to the view built in the lifespan (it needs the running state)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["app"].state.graphql(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    settings.check()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from watchparty.gql.view import GraphQLView
+
+        async with build_state(settings) as state:
+            app.state.wp = state
+            view = GraphQLView(state)
+            app.state.graphql = view
+            yield
+
+    routes = [
+        Route("/graphql", GraphQLEndpoint(), methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", GraphQLEndpoint()),
+        *health.routes,
+    ]
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.allowed_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type"],
+            max_age=600,
+        )
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.settings = settings
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """uvicorn factory (`uvicorn --factory watchparty.app:create_app_from_env`)."""
+    settings = load_settings()
+    configure_logging(settings)
+    return create_app(settings)

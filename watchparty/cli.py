@@ -1,0 +1,108 @@
+"""`watchparty serve | worker | migrate | export-schema | seed-demo`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from watchparty.config import ConfigurationError, load_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = load_settings()
+    if args.workers > 1 and settings.embedded and not settings.is_production:
+        print(
+            "note: several workers in embedded mode do not share broadcast or rate limits; "
+            "set REDIS_URL for that",
+            file=sys.stderr,
+        )
+    uvicorn.run(
+        "watchparty.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=None if args.reload else args.workers,
+        reload=args.reload,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        ws="websockets-sansio",
+        log_config=None,
+        access_log=False,
+        ws_max_size=1_048_576,
+    )
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from watchparty.worker import run_worker
+
+    run_worker()
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from watchparty.migrations import upgrade_to_head_sync
+
+    settings = load_settings()
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_to_head_sync(settings.database_url)
+    print("database is at the latest migration")
+    return 0
+
+
+def _export_schema(args: argparse.Namespace) -> int:
+    from watchparty.schema import export_sdl
+
+    sdl = export_sdl()
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _seed_demo(args: argparse.Namespace) -> int:
+    from watchparty.seed import seed_demo
+
+    asyncio.run(seed_demo(load_settings()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="watchparty", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API server (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                       help="proxies whose X-Forwarded-For is trusted")
+    serve.set_defaults(run=_serve)
+
+    sub.add_parser("worker", help="run the ARQ worker (needs REDIS_URL)").set_defaults(run=_worker)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(run=_migrate)
+
+    export = sub.add_parser("export-schema", help="write the GraphQL SDL")
+    export.add_argument("output", nargs="?", default="schema.graphql", help="path, or - for stdout")
+    export.set_defaults(run=_export_schema)
+
+    sub.add_parser("seed-demo", help="load a small demo data set").set_defaults(run=_seed_demo)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

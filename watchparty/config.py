@@ -1,0 +1,187 @@
+"""One typed settings object, read from the environment (and an optional `.env`).
+
+With nothing set the *embedded* stack runs: SQLite under ./var, an in-memory broadcast and
+in-process jobs. Setting `DATABASE_URL` (PostgreSQL) and `REDIS_URL` switches to the production
+stack. `APP_ENV=production` additionally refuses default secrets and SQLite.
+"""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEFAULT_JWT_KEYS = "dev:insecure-development-key-change-me-0123456789"
+
+
+class AppEnv(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class EmailBackend(StrEnum):
+    OUTBOX = "outbox"
+    SMTP = "smtp"
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot run (raised at start-up, never at request time)."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    app_env: AppEnv = AppEnv.DEVELOPMENT
+    data_dir: Path = Path("var")
+    public_url: str = "http://localhost:8000"
+    frontend_url: str = "http://localhost:3000"
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000", "http://localhost:8000"]
+    )
+
+    # Storage and messaging. Empty means "embedded".
+    database_url: str = ""
+    redis_url: str = ""
+    broadcast_url: str = ""
+    redis_key_prefix: str = "wp:"
+    auto_migrate: bool | None = None
+    db_pool_size: int = 10
+    db_echo: bool = False
+
+    # Tokens. JWT_KEYS is "kid:secret,kid:secret"; JWT_ACTIVE_KID signs, every listed kid verifies.
+    jwt_keys: str = DEFAULT_JWT_KEYS
+    jwt_active_kid: str = "dev"
+    jwt_issuer: str = "watchparty"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=3600)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    email_token_ttl_hours: int = Field(default=24, ge=1, le=168)
+    password_reset_ttl_minutes: int = Field(default=60, ge=5, le=1440)
+    cookie_secure: bool | None = None
+    cookie_samesite: str = "lax"
+
+    # Social sign-in. Endpoints are configurable so tests can run a provider on loopback.
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_metadata_url: str = "https://accounts.google.com/.well-known/openid-configuration"
+    github_client_id: str = ""
+    github_client_secret: str = ""
+    github_authorize_url: str = "https://github.com/login/oauth/authorize"
+    github_token_url: str = "https://github.com/login/oauth/access_token"  # noqa: S105
+    github_api_url: str = "https://api.github.com"
+
+    # Email.
+    email_backend: EmailBackend = EmailBackend.OUTBOX
+    email_outbox_dir: Path | None = None
+    email_from: str = "WatchParty <no-reply@watchparty.local>"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+
+    # Rate limits, "count/seconds".
+    rate_limit_login_ip: str = "20/60"
+    rate_limit_login_account: str = "10/300"
+    rate_limit_register_ip: str = "10/3600"
+    rate_limit_reset_ip: str = "10/3600"
+    rate_limit_reset_account: str = "3/3600"
+
+    # GraphQL protection.
+    graphql_max_depth: int = 12
+    graphql_max_aliases: int = 30
+    graphql_max_tokens: int = 2000
+    graphql_max_cost: int = 5000
+    graphql_ide: bool | None = None
+    max_body_bytes: int = 1_000_000
+    ws_init_timeout_seconds: float = 10.0
+    ws_max_operations: int = 20
+
+    # Operations.
+    log_level: str = "INFO"
+    log_format: str = "json"
+    sentry_dsn: str = ""
+    sentry_traces_sample_rate: float = 0.0
+    worker_concurrency: int = 10
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'watchparty.db'}"
+        elif self.database_url.startswith(("postgres://", "postgresql://")):
+            self.database_url = "postgresql+asyncpg://" + self.database_url.split("://", 1)[1]
+        if not self.broadcast_url:
+            self.broadcast_url = self.redis_url or "memory://"
+        if self.email_outbox_dir is None:
+            self.email_outbox_dir = self.data_dir / "outbox"
+        if self.auto_migrate is None:
+            self.auto_migrate = self.is_sqlite
+        if self.cookie_secure is None:
+            self.cookie_secure = self.public_url.startswith("https://")
+        if self.graphql_ide is None:
+            self.graphql_ide = not self.is_production
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env is AppEnv.PRODUCTION
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded(self) -> bool:
+        """Jobs run in-process and limits live in memory when no Redis is configured."""
+        return not self.redis_url
+
+    @functools.cached_property
+    def signing_keys(self) -> dict[str, str]:
+        keys: dict[str, str] = {}
+        for pair in self.jwt_keys.split(","):
+            kid, _, secret = pair.strip().partition(":")
+            if kid and secret:
+                keys[kid] = secret
+        return keys
+
+    def check(self) -> None:
+        """Refuse configurations that must never serve traffic."""
+        keys = self.signing_keys
+        if self.jwt_active_kid not in keys:
+            raise ConfigurationError(f"JWT_ACTIVE_KID {self.jwt_active_kid!r} is not in JWT_KEYS")
+        if not self.is_production:
+            return
+        problems = []
+        if self.jwt_keys == DEFAULT_JWT_KEYS or any(len(s) < 32 for s in keys.values()):
+            problems.append("JWT_KEYS must be set to secrets of at least 32 characters")
+        if self.is_sqlite:
+            problems.append("DATABASE_URL must point at PostgreSQL")
+        if not self.redis_url:
+            problems.append("REDIS_URL must be set")
+        if self.broadcast_url.startswith("memory"):
+            problems.append("BROADCAST_URL must not be memory:// with several processes")
+        if not self.cookie_secure:
+            problems.append("PUBLIC_URL must be https:// (refresh cookies are Secure)")
+        if problems:
+            raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
+
+
+def load_settings(**overrides: object) -> Settings:
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings.check()
+    return settings

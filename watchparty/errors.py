@@ -1,0 +1,88 @@
+"""Expected errors, independent of GraphQL.
+
+Services raise `Problem`; the GraphQL layer turns it into the matching `UserError` member of the
+mutation's result union. Anything else that escapes is unexpected: masked and logged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    VALIDATION = "VALIDATION"
+    NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
+    NOT_ALLOWED = "NOT_ALLOWED"
+    NOT_FOUND = "NOT_FOUND"
+    RATE_LIMITED = "RATE_LIMITED"
+    CONFLICT = "CONFLICT"
+    PLAN_LIMIT_EXCEEDED = "PLAN_LIMIT_EXCEEDED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    INVALID_TOKEN = "INVALID_TOKEN"
+
+
+class Problem(Exception):
+    """An expected failure a client can act on."""
+
+    code: ErrorCode = ErrorCode.VALIDATION
+
+    def __init__(self, message: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.extra = extra
+
+
+class ValidationProblem(Problem):
+    code = ErrorCode.VALIDATION
+
+
+class NotAuthenticated(Problem):
+    code = ErrorCode.NOT_AUTHENTICATED
+
+    def __init__(self, message: str = "You need to sign in.", **kw: Any) -> None:
+        super().__init__(message, **kw)
+
+
+class NotAllowed(Problem):
+    code = ErrorCode.NOT_ALLOWED
+
+    def __init__(self, message: str = "You are not allowed to do that.", **kw: Any) -> None:
+        super().__init__(message, **kw)
+
+
+class NotFound(Problem):
+    code = ErrorCode.NOT_FOUND
+
+    def __init__(self, message: str = "Not found.", **kw: Any) -> None:
+        super().__init__(message, **kw)
+
+
+class RateLimited(Problem):
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+        super().__init__(
+            message or f"Too many attempts. Try again in {retry_after_seconds} seconds.",
+            retry_after_seconds=retry_after_seconds,
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+
+class Conflict(Problem):
+    code = ErrorCode.CONFLICT
+
+
+class InvalidCredentials(Problem):
+    code = ErrorCode.INVALID_CREDENTIALS
+
+    def __init__(self, message: str = "Email or password is incorrect.", **kw: Any) -> None:
+        super().__init__(message, **kw)
+
+
+class InvalidToken(Problem):
+    code = ErrorCode.INVALID_TOKEN
+
+    def __init__(self, message: str = "This link is invalid or has expired.", **kw: Any) -> None:
+        super().__init__(message, **kw)

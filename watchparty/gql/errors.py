@@ -1,0 +1,102 @@
+"""The `UserError` interface and its members; `to_error` maps a service `Problem` onto them."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+import strawberry
+
+from watchparty import errors
+
+ErrorCode = strawberry.enum(errors.ErrorCode, description="Stable machine-readable error codes.")
+
+
+@strawberry.interface(description="An expected error a client can show or act on.")
+class UserError:
+    code: ErrorCode
+    message: str
+    field: str | None = strawberry.field(
+        default=None, description="The input field at fault, when there is one."
+    )
+
+
+@strawberry.type
+class ValidationError(UserError):
+    pass
+
+
+@strawberry.type
+class NotAuthenticated(UserError):
+    pass
+
+
+@strawberry.type
+class NotAllowed(UserError):
+    pass
+
+
+@strawberry.type
+class NotFound(UserError):
+    pass
+
+
+@strawberry.type
+class RateLimited(UserError):
+    retry_after_seconds: int
+
+
+@strawberry.type
+class Conflict(UserError):
+    pass
+
+
+@strawberry.type
+class InvalidCredentials(UserError):
+    pass
+
+
+@strawberry.type
+class InvalidToken(UserError):
+    pass
+
+
+_TYPES: dict[errors.ErrorCode, type[UserError]] = {
+    errors.ErrorCode.VALIDATION: ValidationError,
+    errors.ErrorCode.NOT_AUTHENTICATED: NotAuthenticated,
+    errors.ErrorCode.NOT_ALLOWED: NotAllowed,
+    errors.ErrorCode.NOT_FOUND: NotFound,
+    errors.ErrorCode.CONFLICT: Conflict,
+    errors.ErrorCode.INVALID_CREDENTIALS: InvalidCredentials,
+    errors.ErrorCode.INVALID_TOKEN: InvalidToken,
+}
+
+
+def to_error(problem: errors.Problem) -> UserError:
+    if isinstance(problem, errors.RateLimited):
+        return RateLimited(
+            code=problem.code,  # type: ignore[arg-type]
+            message=problem.message,
+            field=problem.field,
+            retry_after_seconds=problem.retry_after_seconds,
+        )
+    cls = _TYPES[problem.code]
+    return cls(code=problem.code, message=problem.message, field=problem.field)  # type: ignore[arg-type]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def returns_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
+    """Resolver decorator: an expected `Problem` becomes the matching union member."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
+        try:
+            return await fn(*args, **kwargs)
+        except errors.Problem as problem:
+            return to_error(problem)
+
+    return wrapper

@@ -1,0 +1,74 @@
+"""Schema extensions: fresh DataLoaders per operation, masking, and the protection limits."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from watchparty.config import Settings
+
+log = logging.getLogger("watchparty.graphql")
+
+MASKED_MESSAGE = "Unexpected error."
+
+
+class FreshLoaders(SchemaExtension):
+    """A WebSocket context lives as long as the connection; loaders must not outlive an operation."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if hasattr(context, "renew_loaders"):
+            context.renew_loaders()
+        yield
+
+
+def _is_expected(error: GraphQLError) -> bool:
+    # Validation and parse errors carry no original exception; they describe the client's query.
+    return error.original_error is None
+
+
+def _mask(error: GraphQLError) -> GraphQLError:
+    correlation_id = uuid.uuid4().hex
+    log.error(
+        "unexpected error in resolver",
+        exc_info=error.original_error,
+        extra={"correlation_id": correlation_id, "path": error.path},
+    )
+    return GraphQLError(
+        MASKED_MESSAGE,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "correlationId": correlation_id},
+    )
+
+
+class CorrelatedMaskErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda e: not _is_expected(e))
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return _mask(error)
+
+
+def schema_extensions(settings: Settings) -> list[Callable[[], Any] | type[SchemaExtension]]:
+    return [
+        FreshLoaders,
+        lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        CorrelatedMaskErrors,
+    ]

@@ -10,7 +10,8 @@ import strawberry
 
 from watchparty import errors
 
-ErrorCode = strawberry.enum(errors.ErrorCode, description="Stable machine-readable error codes.")
+ErrorCode = errors.ErrorCode
+strawberry.enum(ErrorCode, description="Stable machine-readable error codes.")
 
 
 @strawberry.interface(description="An expected error a client can show or act on.")

@@ -9,6 +9,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import (
+    DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -17,6 +18,7 @@ from strawberry.extensions import (
 )
 
 from watchparty.config import Settings
+from watchparty.gql.cost import QueryCostLimiter
 
 log = logging.getLogger("watchparty.graphql")
 
@@ -24,7 +26,7 @@ MASKED_MESSAGE = "Unexpected error."
 
 
 class FreshLoaders(SchemaExtension):
-    """A WebSocket context lives as long as the connection; loaders must not outlive an operation."""
+    """A WebSocket context lives as long as its socket; loaders must not outlive an operation."""
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
@@ -65,10 +67,15 @@ class CorrelatedMaskErrors(MaskErrors):
 
 
 def schema_extensions(settings: Settings) -> list[Callable[[], Any] | type[SchemaExtension]]:
-    return [
+    """Per-operation extension factories (Strawberry builds fresh instances for every operation)."""
+    extensions: list[Callable[[], Any] | type[SchemaExtension]] = [
         FreshLoaders,
+        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: QueryDepthLimiter(max_depth=settings.graphql_max_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
-        lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        CorrelatedMaskErrors,
+        lambda: QueryCostLimiter(max_cost=settings.graphql_max_cost),
     ]
+    if settings.is_production:
+        extensions.append(DisableIntrospection)
+    extensions.append(CorrelatedMaskErrors)
+    return extensions

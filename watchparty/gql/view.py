@@ -1,21 +1,63 @@
-"""The `/graphql` endpoint: Strawberry's ASGI view with our context and WebSocket auth."""
+"""The `/graphql` endpoint: Strawberry's ASGI view, made to follow GraphQL over HTTP closely.
+
+On top of Strawberry:
+- `application/graphql-response+json` is honoured (request errors become 4xx without `data`);
+- request errors are answered as GraphQL JSON (`{"errors": [...]}`), not plain text;
+- 415 for a POST that is not `application/json`, 405 + `Allow: POST` for a mutation over GET,
+  queries only over GET, subscriptions only over the WebSocket;
+- bodies larger than `max_body_bytes` get 413 before any parsing (the body is counted as it
+  streams in, so a missing or lying Content-Length does not help);
+- WebSocket: graphql-transport-ws only, auth from the `connection_init` payload, and a socket
+  closes with 4403 when its token expires (see `gql.websocket`).
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.base import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
 from watchparty.accounts.tokens import AccessClaims, TokenError
 from watchparty.context import Context
+from watchparty.gql.negotiation import (
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    is_internal,
+    is_request_error,
+    negotiate,
+)
+from watchparty.gql.websocket import TransportWSHandler
 from watchparty.state import AppState
+
+
+class RequestError(HTTPException):
+    """A request the server will not execute; answered as a GraphQL response without data."""
+
+    def __init__(
+        self, status_code: int, reason: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status_code, reason)
+        self.headers = headers or {}
+
+
+class _ClientGone(Exception):
+    pass
 
 
 def bearer_token(value: str | None) -> str | None:
@@ -25,13 +67,28 @@ def bearer_token(value: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, state: AppState) -> None:
-        settings = state.settings
-        from watchparty.schema import build_schema
+def _optional(data: dict[str, Any], key: str, kind: type, what: str) -> Any:
+    value = data.get(key)
+    if value is not None and not isinstance(value, kind):
+        raise RequestError(
+            400, f"The GraphQL request's `{key}` must be {what} or null, if provided."
+        )
+    return value
 
+
+class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+
+    def __init__(self, state: AppState, schema: BaseSchema | None = None) -> None:
+        """`schema` defaults to the application schema; tests may pass one built with the same
+        extensions (see `schema_extensions`) to exercise failure paths."""
+        settings = state.settings
+        if schema is None:
+            from watchparty.schema import build_schema
+
+            schema = build_schema(settings)
         super().__init__(
-            build_schema(settings),
+            schema,
             graphql_ide="graphiql" if settings.graphql_ide else None,
             allow_queries_via_get=True,
             subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
@@ -41,26 +98,188 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.state = state
 
+    # --- HTTP -------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        media_type = negotiate(Headers(scope=scope).get("accept"))
+        try:
+            replay = await self._read_body(scope, receive)
+            response = await self.run(Request(scope, replay))
+        except _ClientGone:
+            return
+        except HTTPException as exc:
+            response = self.error_response(exc, media_type)
+        await response(scope, receive, send)
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
+        """Buffer the body up to the limit; 413 as soon as it is exceeded, before parsing."""
+        limit = self.state.settings.max_body_bytes
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise RequestError(413, f"The request body is larger than {limit} bytes.")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, f"The request body is larger than {limit} bytes.")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        return replay
+
+    def error_response(self, exc: HTTPException, media_type: str) -> Response:
+        headers = dict(getattr(exc, "headers", {}))
+        if exc.status_code == 405:
+            headers.setdefault("Allow", "GET, POST")
+        body = {"errors": [{"message": exc.reason}]}
+        return Response(
+            self.encode_json(body),
+            status_code=exc.status_code,
+            headers=headers,
+            media_type=f"{media_type}; charset=utf-8",
+        )
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiate(request.headers.get("accept"))
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = f"{sub_response.media_type or JSON}; charset=utf-8"
+        return response
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except ValueError as exc:  # JSONDecodeError, and UnicodeDecodeError for non-UTF-8 bodies
+            raise RequestError(400, "Unable to parse the request as JSON.") from exc
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:  # type: ignore[override]
+        if request.method == "GET":
+            data: Any = self.parse_query_params(request.query_params)
+        else:
+            content_type, _ = parse_content_type(request.content_type or "")
+            if content_type != JSON:
+                raise RequestError(415, "Send GraphQL requests as application/json.")
+            data = self.parse_json(await request.get_body())
+        if not isinstance(data, dict):
+            raise RequestError(400, "The request body must be a JSON object (batching is off).")
+        return GraphQLRequestData(
+            query=_optional(data, "query", str, "a string"),
+            variables=_optional(data, "variables", dict, "an object"),
+            operation_name=_optional(data, "operationName", str, "a string"),
+            extensions=_optional(data, "extensions", dict, "an object"),
+            protocol="http",
+        )
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        method = request_adapter.method
+        allowed = (
+            {OperationType.QUERY}
+            if method == "GET"
+            else {OperationType.QUERY, OperationType.MUTATION}
+        )
+        try:
+            result = await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as exc:
+            raise RequestError(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                raise RequestError(
+                    400, "Subscriptions run over the WebSocket (graphql-transport-ws)."
+                ) from exc
+            raise RequestError(405, "Mutations must be sent with POST.", {"Allow": "POST"}) from exc
+        except MissingQueryError as exc:
+            raise RequestError(400, "No GraphQL query found in the request.") from exc
+        if sub_response.media_type == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+            sub_response.status_code = 500 if is_internal(result) else 400
+        return result
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        if is_request_error(result):
+            # Execution never started, so there is no `data` entry (not even null).
+            response.pop("data", None)
+        return response
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:  # type: ignore[override]
+        claims = None
+        if isinstance(request, Request):
+            try:
+                claims = self._claims(request.headers.get("authorization"))
+            except TokenError:
+                claims = (
+                    None  # an invalid token is anonymous; protected fields say NotAuthenticated
+                )
+        return Context(state=self.state, request=request, response=response, claims=claims)
+
+    # --- WebSocket ----------------------------------------------------------------------------
+
     def _claims(self, authorization: str | None) -> AccessClaims | None:
         token = bearer_token(authorization)
         if token is None:
             return None
         return self.state.access_tokens.verify(token)
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:  # type: ignore[override]
-        claims = None
-        if isinstance(request, Request):
-            try:
-                claims = self._claims(request.headers.get("authorization"))
-            except TokenError:
-                claims = None  # an invalid token is anonymous; protected fields say NotAuthenticated
-        return Context(state=self.state, request=request, response=response, claims=claims)
-
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:  # type: ignore[override]
-        params: Any = context.connection_params if hasattr(context, "connection_params") else {}
+        """No `authorization` is an anonymous socket (public data); a bad one closes with 4403."""
+        params: Any = context.connection_params
         authorization = params.get("authorization") if isinstance(params, dict) else None
+        if authorization in (None, ""):
+            context.claims = None
+            return None
+        if not isinstance(authorization, str) or bearer_token(authorization) is None:
+            raise ConnectionRejectionError(
+                {"reason": "authorization must be 'Bearer <access token>'"}
+            )
         try:
-            context.claims = self._claims(authorization if isinstance(authorization, str) else None)
+            context.claims = self._claims(authorization)
         except TokenError as exc:
             raise ConnectionRejectionError({"reason": "invalid or expired token"}) from exc
         return None
+
+
+__all__ = ["GraphQLView", "RequestError", "bearer_token"]

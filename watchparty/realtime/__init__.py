@@ -1,0 +1,44 @@
+"""Realtime events: a durable, ordered, resumable log per channel with cross-process fan-out.
+
+Writers, inside a unit of work::
+
+    record = await append_event(uow.session, f"party:{party.id}", {"type": "PlaybackChanged", ...})
+    publish_after_commit(uow, state.hub, record)
+
+Readers (a subscription resolver)::
+
+    async with state.hub.subscribe(channel, after=cursor) as stream:  # may raise ResyncRequired
+        ...  # cursor None: send a snapshot built now; its cursor is stream.after
+        async for delivery in stream:  # ends with SubscriberOverflow / ResyncRequired / HubClosed
+            ...  # delivery.seq is the cursor (None for ephemeral events)
+
+Ephemeral signals: `await state.hub.publish_ephemeral(channel, payload)` (not stored).
+"""
+
+from watchparty.realtime.broadcast import ResilientRedisBackend, create_broadcast
+from watchparty.realtime.errors import (
+    HubClosed,
+    ResyncRequired,
+    StreamInterrupted,
+    SubscriberOverflow,
+)
+from watchparty.realtime.hub import Hub, publish_after_commit
+from watchparty.realtime.log import EventRecord, Retention, append_event, trim_event_log
+from watchparty.realtime.subscription import Delivery, Subscription
+
+__all__ = [
+    "Delivery",
+    "EventRecord",
+    "Hub",
+    "HubClosed",
+    "ResilientRedisBackend",
+    "ResyncRequired",
+    "Retention",
+    "StreamInterrupted",
+    "SubscriberOverflow",
+    "Subscription",
+    "append_event",
+    "create_broadcast",
+    "publish_after_commit",
+    "trim_event_log",
+]

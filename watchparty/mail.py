@@ -5,9 +5,11 @@ Mail is only ever sent from the `send_email` job, enqueued after the change that
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -15,9 +17,40 @@ from typing import Any
 import aiosmtplib
 
 from watchparty.config import EmailBackend, Settings
+from watchparty.db import UnitOfWork
+from watchparty.jobs import JobQueue, enqueue_after_commit
 from watchparty.kit.time import utcnow
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    """A message a service decided to send; the boundary enqueues it once the change commits.
+
+    `job_id` is deterministic (derived from the row the mail is about), so a retried enqueue
+    never sends the same message twice through ARQ.
+    """
+
+    to: str
+    subject: str
+    body: str
+    kind: str
+    job_id: str
+
+
+def enqueue_mail(uow: UnitOfWork, jobs: JobQueue, mail: OutgoingMail) -> None:
+    """Send `mail` through the `send_email` job after `uow` commits (never for a rollback)."""
+    enqueue_after_commit(
+        uow,
+        jobs,
+        "send_email",
+        job_id=mail.job_id,
+        to=mail.to,
+        subject=mail.subject,
+        body=mail.body,
+        kind=mail.kind,
+    )
 
 
 def build_message(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
@@ -40,8 +73,6 @@ async def deliver(settings: Settings, to: str, subject: str, body: str, *, kind:
             start_tls=settings.smtp_starttls,
         )
         return
-    outbox = Path(settings.email_outbox_dir or settings.data_dir / "outbox")
-    outbox.mkdir(parents=True, exist_ok=True)
     record = {
         "to": to,
         "subject": subject,
@@ -49,6 +80,12 @@ async def deliver(settings: Settings, to: str, subject: str, body: str, *, kind:
         "kind": kind,
         "sent_at": utcnow().isoformat(),
     }
+    outbox = Path(settings.email_outbox_dir or settings.data_dir / "outbox")
+    await asyncio.to_thread(_write_outbox, outbox, record)
+
+
+def _write_outbox(outbox: Path, record: dict[str, str]) -> None:
+    outbox.mkdir(parents=True, exist_ok=True)
     name = f"{utcnow().strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}.json"
     tmp = outbox / f".{name}.tmp"
     tmp.write_text(json.dumps(record, indent=2))

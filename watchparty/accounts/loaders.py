@@ -12,7 +12,9 @@ from strawberry.dataloader import DataLoader
 from watchparty.accounts.models import AuthSession, User
 
 
-def user_loader(sessionmaker: async_sessionmaker[AsyncSession]) -> DataLoader[uuid.UUID, User | None]:
+def user_loader(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> DataLoader[uuid.UUID, User | None]:
     async def load(ids: Sequence[uuid.UUID]) -> list[User | None]:
         async with sessionmaker() as session:
             rows = await session.scalars(select(User).where(User.id.in_(ids)))

@@ -30,7 +30,9 @@ class OAuthAccount(IdMixin, TimestampMixin, Base):
     __tablename__ = "oauth_accounts"
     __table_args__ = (UniqueConstraint("provider", "provider_user_id"),)
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     provider: Mapped[str] = mapped_column(String(20))
     provider_user_id: Mapped[str] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(320))
@@ -41,7 +43,9 @@ class AuthSession(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "auth_sessions"
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
@@ -65,7 +69,7 @@ class RefreshToken(IdMixin, TimestampMixin, Base):
 
 class EmailTokenPurpose(StrEnum):
     VERIFY_EMAIL = "verify_email"
-    RESET_PASSWORD = "reset_password"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a secret
 
 
 class EmailToken(IdMixin, TimestampMixin, Base):

@@ -16,18 +16,28 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password-0000")
 
 _COMMON = frozenset(
     {
-        "password123", "password1234", "1234567890", "12345678910", "qwertyuiop",
-        "iloveyou123", "letmein1234", "administrator", "passw0rd123", "welcome123",
-        "watchparty", "watchparty1", "abcdefghij", "0987654321", "1111111111",
+        "password123",
+        "password1234",
+        "1234567890",
+        "12345678910",
+        "qwertyuiop",
+        "iloveyou123",
+        "letmein1234",
+        "administrator",
+        "passw0rd123",
+        "welcome123",
+        "watchparty",
+        "watchparty1",
+        "abcdefghij",
+        "0987654321",
+        "1111111111",
     }
 )
 
 
 def check_policy(password: str, *, email: str = "", field: str = "password") -> None:
     if len(password) < MIN_LENGTH:
-        raise ValidationProblem(
-            f"Password must be at least {MIN_LENGTH} characters.", field=field
-        )
+        raise ValidationProblem(f"Password must be at least {MIN_LENGTH} characters.", field=field)
     if len(password) > MAX_LENGTH:
         raise ValidationProblem(f"Password must be at most {MAX_LENGTH} characters.", field=field)
     lowered = password.lower()

@@ -7,28 +7,84 @@ from typing import Annotated
 import strawberry
 from starlette.responses import Response
 
-from watchparty.accounts import service
-from watchparty.accounts.types import AuthPayload, LoginInput, RegisterInput, User
+from watchparty.accounts import email_tokens, service, sessions
+from watchparty.accounts.types import (
+    AuthPayload,
+    ChangePasswordInput,
+    ChangePasswordPayload,
+    LoginInput,
+    RegisterInput,
+    RequestPasswordResetInput,
+    RequestPasswordResetPayload,
+    ResendVerificationEmailInput,
+    ResendVerificationEmailPayload,
+    ResetPasswordInput,
+    ResetPasswordPayload,
+    RevokeSessionInput,
+    RevokeSessionPayload,
+    SessionInfo,
+    UpdateProfileInput,
+    UpdateProfilePayload,
+    User,
+    VerifyEmailInput,
+    VerifyEmailPayload,
+)
 from watchparty.context import Context, Info
+from watchparty.errors import NotAuthenticated as NotAuthenticatedProblem
 from watchparty.gql.errors import (
     Conflict,
     InvalidCredentials,
+    InvalidToken,
+    NotAuthenticated,
+    NotFound,
     RateLimited,
     ValidationError,
     returns_errors,
 )
 from watchparty.http.cookies import set_refresh_cookie
+from watchparty.mail import enqueue_mail
 
 RegisterResult = Annotated[
     AuthPayload | ValidationError | Conflict | RateLimited, strawberry.union("RegisterResult")
 ]
 LoginResult = Annotated[
-    AuthPayload | InvalidCredentials | RateLimited | ValidationError, strawberry.union("LoginResult")
+    AuthPayload | InvalidCredentials | RateLimited | ValidationError,
+    strawberry.union("LoginResult"),
+]
+UpdateProfileResult = Annotated[
+    UpdateProfilePayload | ValidationError | NotAuthenticated,
+    strawberry.union("UpdateProfileResult"),
+]
+ChangePasswordResult = Annotated[
+    ChangePasswordPayload | InvalidCredentials | ValidationError | NotAuthenticated | RateLimited,
+    strawberry.union("ChangePasswordResult"),
+]
+RequestPasswordResetResult = Annotated[
+    RequestPasswordResetPayload | ValidationError | RateLimited,
+    strawberry.union("RequestPasswordResetResult"),
+]
+ResetPasswordResult = Annotated[
+    ResetPasswordPayload | InvalidToken | ValidationError, strawberry.union("ResetPasswordResult")
+]
+VerifyEmailResult = Annotated[
+    VerifyEmailPayload | InvalidToken, strawberry.union("VerifyEmailResult")
+]
+ResendVerificationEmailResult = Annotated[
+    ResendVerificationEmailPayload | NotAuthenticated | RateLimited | Conflict,
+    strawberry.union("ResendVerificationEmailResult"),
+]
+RevokeSessionResult = Annotated[
+    RevokeSessionPayload | NotFound | NotAuthenticated, strawberry.union("RevokeSessionResult")
 ]
 
 
 def _client(ctx: Context) -> service.Client:
     return service.Client(ip=ctx.client_ip, user_agent=ctx.user_agent)
+
+
+def _given(value: strawberry.Maybe[str | None]) -> str | service.Keep | None:
+    """A left-out optional input keeps the stored value; an explicit null is passed on."""
+    return service.Keep.KEEP if value is None else value.value
 
 
 def _signed_in(ctx: Context, signed: service.SignIn) -> AuthPayload:
@@ -50,18 +106,41 @@ class AccountQueries:
         user = await info.context.viewer()
         return None if user is None else User.from_model(user, viewer_id=user.id)
 
+    @strawberry.field(
+        description="The viewer's active sign-ins, most recently used first (at most 100); "
+        "null when anonymous."
+    )
+    async def sessions(self, info: Info) -> list[SessionInfo] | None:
+        ctx = info.context
+        user = await ctx.viewer()
+        if user is None or ctx.claims is None:
+            return None
+        async with ctx.state.sessionmaker() as session:
+            rows = await sessions.active_sessions(session, user.id)
+        return [SessionInfo.from_model(r, current_id=ctx.claims.session_id) for r in rows]
+
 
 @strawberry.type
 class AccountMutations:
-    @strawberry.mutation(description="Create an account and sign in. Sets the refresh cookie.")
+    @strawberry.mutation(
+        description="Create an account and sign in. Sets the refresh cookie and mails a "
+        "verification link."
+    )
     @returns_errors
     async def register(self, info: Info, input: RegisterInput) -> RegisterResult:
         ctx = info.context
         async with ctx.state.unit_of_work() as uow:
             signed = await service.register(
-                uow.session, ctx.state.settings, ctx.state.limiter, _client(ctx),
-                email=input.email, password=input.password, display_name=input.display_name,
+                uow.session,
+                ctx.state.settings,
+                ctx.state.limiter,
+                _client(ctx),
+                email=input.email,
+                password=input.password,
+                display_name=input.display_name,
             )
+            if signed.mail is not None:
+                enqueue_mail(uow, ctx.state.jobs, signed.mail)
         return _signed_in(ctx, signed)
 
     @strawberry.mutation(description="Sign in with email and password. Sets the refresh cookie.")
@@ -70,7 +149,114 @@ class AccountMutations:
         ctx = info.context
         async with ctx.state.unit_of_work() as uow:
             signed = await service.login(
-                uow.session, ctx.state.settings, ctx.state.limiter, _client(ctx),
-                email=input.email, password=input.password,
+                uow.session,
+                ctx.state.settings,
+                ctx.state.limiter,
+                _client(ctx),
+                email=input.email,
+                password=input.password,
             )
         return _signed_in(ctx, signed)
+
+    @strawberry.mutation(description="Change the viewer's display name, avatar or bio.")
+    @returns_errors
+    async def update_profile(self, info: Info, input: UpdateProfileInput) -> UpdateProfileResult:
+        viewer = await info.context.require_viewer()
+        async with info.context.state.unit_of_work() as uow:
+            user = await service.update_profile(
+                uow.session,
+                viewer.id,
+                display_name=_given(input.display_name),
+                avatar_url=_given(input.avatar_url),
+                bio=_given(input.bio),
+            )
+        return UpdateProfilePayload(user=User.from_model(user, viewer_id=user.id))
+
+    @strawberry.mutation(description="Change the password; signs out every other session.")
+    @returns_errors
+    async def change_password(self, info: Info, input: ChangePasswordInput) -> ChangePasswordResult:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        if ctx.claims is None:
+            raise NotAuthenticatedProblem()
+        async with ctx.state.unit_of_work() as uow:
+            user, mail = await service.change_password(
+                uow.session,
+                ctx.state.settings,
+                ctx.state.limiter,
+                user_id=viewer.id,
+                current_session_id=ctx.claims.session_id,
+                current_password=input.current_password,
+                new_password=input.new_password,
+            )
+            enqueue_mail(uow, ctx.state.jobs, mail)
+        return ChangePasswordPayload(user=User.from_model(user, viewer_id=user.id))
+
+    @strawberry.mutation(
+        description="Mail a password reset link. The answer is the same whether or not an "
+        "account uses this address."
+    )
+    @returns_errors
+    async def request_password_reset(
+        self, info: Info, input: RequestPasswordResetInput
+    ) -> RequestPasswordResetResult:
+        ctx = info.context
+        async with ctx.state.unit_of_work() as uow:
+            mail = await email_tokens.request_password_reset(
+                uow.session,
+                ctx.state.settings,
+                ctx.state.limiter,
+                ip=ctx.client_ip,
+                email=input.email,
+            )
+            if mail is not None:
+                enqueue_mail(uow, ctx.state.jobs, mail)
+        return RequestPasswordResetPayload(ok=True)
+
+    @strawberry.mutation(
+        description="Set a new password with the token from the reset email. Works once; "
+        "signs out every session and confirms the email address."
+    )
+    @returns_errors
+    async def reset_password(self, info: Info, input: ResetPasswordInput) -> ResetPasswordResult:
+        ctx = info.context
+        async with ctx.state.unit_of_work() as uow:
+            await email_tokens.reset_password(
+                uow.session, ctx.state.limiter, raw=input.token, new_password=input.new_password
+            )
+        return ResetPasswordPayload(ok=True)
+
+    @strawberry.mutation(description="Confirm the email address with the token from the email.")
+    @returns_errors
+    async def verify_email(self, info: Info, input: VerifyEmailInput) -> VerifyEmailResult:
+        async with info.context.state.unit_of_work() as uow:
+            user = await email_tokens.verify_email(uow.session, input.token)
+        # Holding the mailed token proves the address, so the payload may show it.
+        return VerifyEmailPayload(user=User.from_model(user, viewer_id=user.id))
+
+    @strawberry.mutation(description="Mail the signed-in user a new verification link.")
+    @returns_errors
+    async def resend_verification_email(
+        self, info: Info, input: ResendVerificationEmailInput | None = None
+    ) -> ResendVerificationEmailResult:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        async with ctx.state.unit_of_work() as uow:
+            mail = await email_tokens.resend_verification(
+                uow.session, ctx.state.settings, ctx.state.limiter, viewer.id
+            )
+            enqueue_mail(uow, ctx.state.jobs, mail)
+        return ResendVerificationEmailPayload(
+            ok=True, client_mutation_id=input.client_mutation_id if input else None
+        )
+
+    @strawberry.mutation(
+        description="Sign out one of the viewer's sessions (its refresh and access tokens "
+        "stop working)."
+    )
+    @returns_errors
+    async def revoke_session(self, info: Info, input: RevokeSessionInput) -> RevokeSessionResult:
+        viewer = await info.context.require_viewer()
+        async with info.context.state.unit_of_work() as uow:
+            revoked = await sessions.revoke_session(uow.session, viewer.id, str(input.session_id))
+        return RevokeSessionPayload(session_id=strawberry.ID(str(revoked)))

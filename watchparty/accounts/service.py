@@ -1,43 +1,49 @@
-"""Account rules: registration, sign-in, profile. Takes a session; never commits."""
+"""Account rules: registration, sign-in, profile and password. Takes a session; never commits.
+
+Mail a rule wants sent comes back as `OutgoingMail`; the caller enqueues it after the commit.
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
+from enum import Enum
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watchparty.accounts import passwords, tokens
-from watchparty.accounts.models import AuthSession, User
+from watchparty.accounts import email_tokens, emails, passwords, tokens
+from watchparty.accounts.fields import (
+    DISPLAY_NAME_MAX,
+    clean_avatar_url,
+    clean_bio,
+    clean_display_name,
+    normalize_email,
+)
+from watchparty.accounts.models import AuthSession, EmailTokenPurpose, User
 from watchparty.config import Settings
-from watchparty.errors import Conflict, InvalidCredentials, ValidationProblem
+from watchparty.errors import (
+    Conflict,
+    InvalidCredentials,
+    NotAuthenticated,
+    ValidationProblem,
+)
 from watchparty.kit.ratelimit import Limit, RateLimiter
+from watchparty.mail import OutgoingMail
 
-DISPLAY_NAME_MAX = 50
-
-
-def normalize_email(raw: str, *, field: str = "email") -> str:
-    if len(raw) > 320:
-        raise ValidationProblem("Email address is too long.", field=field)
-    try:
-        result = validate_email(raw.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValidationProblem("Enter a valid email address.", field=field) from exc
-    return result.normalized.lower()
-
-
-def clean_display_name(raw: str, *, field: str = "displayName") -> str:
-    name = " ".join(raw.split())
-    if not name:
-        raise ValidationProblem("Display name is required.", field=field)
-    if len(name) > DISPLAY_NAME_MAX:
-        raise ValidationProblem(
-            f"Display name must be at most {DISPLAY_NAME_MAX} characters.", field=field
-        )
-    if any(ord(c) < 32 for c in name):
-        raise ValidationProblem("Display name contains control characters.", field=field)
-    return name
+__all__ = [
+    "DISPLAY_NAME_MAX",
+    "Client",
+    "Keep",
+    "SignIn",
+    "change_password",
+    "clean_display_name",
+    "find_user_by_email",
+    "login",
+    "normalize_email",
+    "register",
+    "update_profile",
+]
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -49,6 +55,7 @@ class SignIn:
     user: User
     family: AuthSession
     refresh_token: str
+    mail: OutgoingMail | None = None  # register: the verification mail
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +80,16 @@ async def register(
     passwords.check_policy(password, email=email)
     if await find_user_by_email(session, email) is not None:
         raise Conflict("An account with this email already exists.", field="email")
-    user = User(email=email, display_name=display_name, password_hash=passwords.hash_password(password))
+    user = User(
+        email=email, display_name=display_name, password_hash=passwords.hash_password(password)
+    )
     session.add(user)
     await session.flush()
+    mail = await email_tokens.verification_mail(session, settings, user)
     family, raw = await tokens.start_session(
         session, user, settings, user_agent=client.user_agent, ip_address=client.ip
     )
-    return SignIn(user, family, raw)
+    return SignIn(user, family, raw, mail)
 
 
 async def login(
@@ -91,6 +101,7 @@ async def login(
     email: str,
     password: str,
 ) -> SignIn:
+    """Both limits count every attempt; the account limit applies to unknown addresses too."""
     await limiter.hit(f"login:ip:{client.ip}", Limit.parse(settings.rate_limit_login_ip))
     try:
         email = normalize_email(email)
@@ -98,7 +109,10 @@ async def login(
         raise InvalidCredentials() from exc
     await limiter.hit(f"login:account:{email}", Limit.parse(settings.rate_limit_login_account))
     user = await find_user_by_email(session, email)
-    if not passwords.verify_password(user.password_hash if user else None, password) or user is None:
+    if (
+        not passwords.verify_password(user.password_hash if user else None, password)
+        or user is None
+    ):
         raise InvalidCredentials()
     if not user.is_active:
         raise InvalidCredentials("This account is disabled.")
@@ -108,3 +122,85 @@ async def login(
         session, user, settings, user_agent=client.user_agent, ip_address=client.ip
     )
     return SignIn(user, family, raw)
+
+
+class Keep(Enum):
+    """An optional input left out: keep the stored value (null, by contrast, clears it)."""
+
+    KEEP = "keep"
+
+
+async def _load_active(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated()
+    return user
+
+
+async def update_profile(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    display_name: str | Keep | None = Keep.KEEP,
+    avatar_url: str | Keep | None = Keep.KEEP,
+    bio: str | Keep | None = Keep.KEEP,
+) -> User:
+    """Every given field is validated before any is changed."""
+    user = await _load_active(session, user_id)
+    changes: dict[str, str | None] = {}
+    if display_name is not Keep.KEEP:
+        changes["display_name"] = clean_display_name(display_name)
+    if avatar_url is not Keep.KEEP:
+        changes["avatar_url"] = clean_avatar_url(avatar_url)
+    if bio is not Keep.KEEP:
+        changes["bio"] = clean_bio(bio)
+    for name, value in changes.items():
+        setattr(user, name, value)
+    await session.flush()
+    return user
+
+
+async def change_password(
+    session: AsyncSession,
+    settings: Settings,
+    limiter: RateLimiter,
+    *,
+    user_id: uuid.UUID,
+    current_session_id: uuid.UUID,
+    current_password: str,
+    new_password: str,
+) -> tuple[User, OutgoingMail]:
+    """Replace the password and sign out every other device; the owner gets a notice by mail.
+
+    An account without a password (social sign-in only) sets its first one through the reset
+    mail instead: a stolen access token alone must not be enough to add a password.
+    """
+    user = await _load_active(session, user_id)
+    if user.password_hash is None:
+        raise ValidationProblem(
+            "Your account has no password yet. Use “Forgot password” to set one by email.",
+            field="currentPassword",
+        )
+    # Guessing the current password with a stolen access token is limited like a sign-in.
+    await limiter.hit(f"password:user:{user.id}", Limit.parse(settings.rate_limit_login_account))
+    if not passwords.verify_password(user.password_hash, current_password):
+        raise InvalidCredentials("Current password is incorrect.", field="currentPassword")
+    passwords.check_policy(new_password, email=user.email, field="newPassword")
+    if new_password == current_password:
+        raise ValidationProblem(
+            "Choose a password different from the current one.", field="newPassword"
+        )
+    user.password_hash = passwords.hash_password(new_password)
+    await tokens.revoke_user_sessions(
+        session, user.id, reason="password_changed", keep=current_session_id
+    )
+    await email_tokens.invalidate_outstanding(session, user.id, EmailTokenPurpose.RESET_PASSWORD)
+    await session.flush()
+    mail = emails.password_changed_email(
+        settings,
+        to=user.email,
+        display_name=user.display_name,
+        # Derived from the new hash: one notice per change, however often the enqueue is retried.
+        job_id=f"mail:password_changed:{tokens.hash_token(user.password_hash)[:32]}",
+    )
+    return user, mail

@@ -17,6 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -54,7 +55,7 @@ class AccessTokens:
         self._issuer = settings.jwt_issuer
         self._kid = settings.jwt_active_kid
         keys = [OctKey.import_key(secret, {"kid": kid}) for kid, secret in settings.signing_keys.items()]
-        self._keys = KeySet(keys)
+        self._keys = KeySet(list[Any](keys))
         self._active = next(k for k in keys if k.kid == self._kid)
         self._registry = jwt.JWTClaimsRegistry(
             exp={"essential": True},
@@ -109,9 +110,12 @@ async def start_session(
     method: str = "password",
 ) -> tuple[AuthSession, str]:
     """Open a new refresh family for `user`; returns it with the first raw refresh token."""
+    now = utcnow()  # one instant, so last_used_at never reads as earlier than created_at
     family = AuthSession(
         user_id=user.id,
-        expires_at=utcnow() + timedelta(days=settings.refresh_token_ttl_days),
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + timedelta(days=settings.refresh_token_ttl_days),
         user_agent=(user_agent or "")[:400] or None,
         ip_address=ip_address,
         method=method,

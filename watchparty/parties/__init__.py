@@ -1,0 +1,1 @@
+"""Parties: the data model, room codes and invite tokens, and the playback timeline."""

@@ -32,6 +32,7 @@ RELAXED_LIMITS = {
     "rate_limit_register_ip": "10000/60",
     "rate_limit_reset_ip": "10000/60",
     "rate_limit_reset_account": "10000/60",
+    "rate_limit_verify_resend": "10000/60",
 }
 
 PASSWORD = "correct horse battery"
@@ -193,3 +194,79 @@ async def live_server(app: Starlette) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+class GraphQLSocket:
+    """A minimal graphql-transport-ws client over a `websockets` connection, for tests."""
+
+    PROTOCOL = "graphql-transport-ws"
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self._next_id = 0
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.connection.send(json.dumps(message))
+
+    async def receive(self, timeout: float = 10.0) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.connection.recv(), timeout)
+        message: dict[str, Any] = json.loads(raw)
+        return message
+
+    async def init(self, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send connection_init; return the server's answer (connection_ack when accepted)."""
+        await self.send({"type": "connection_init", "payload": payload or {}})
+        return await self.receive()
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        self._next_id += 1
+        op_id = str(self._next_id)
+        payload = {"query": query, "variables": variables or {}}
+        await self.send({"id": op_id, "type": "subscribe", "payload": payload})
+        return op_id
+
+    async def execute(
+        self, query: str, variables: dict[str, Any] | None = None, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Run one operation; return its messages up to and including complete or error."""
+        op_id = await self.subscribe(query, variables)
+        messages = []
+        while True:
+            message = await self.receive(timeout)
+            if message.get("id") != op_id:
+                continue
+            messages.append(message)
+            if message["type"] in ("complete", "error"):
+                return messages
+
+    async def close_code(self, timeout: float = 10.0) -> int | None:
+        """Wait for the server to close the socket; return the close code."""
+        import websockets
+
+        try:
+            while True:
+                await asyncio.wait_for(self.connection.recv(), timeout)
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+
+
+@asynccontextmanager
+async def graphql_socket(
+    base_url: str,
+    *,
+    origin: str | None = None,
+    subprotocols: tuple[str, ...] = (GraphQLSocket.PROTOCOL,),
+) -> AsyncIterator[GraphQLSocket]:
+    """Open a WebSocket to `/graphql` of a `live_server` (not yet initialised)."""
+    from websockets.asyncio.client import connect
+    from websockets.typing import Origin, Subprotocol
+
+    url = base_url.replace("http://", "ws://", 1) + "/graphql"
+    async with connect(
+        url,
+        origin=Origin(origin) if origin else None,
+        subprotocols=[Subprotocol(p) for p in subprotocols],
+        proxy=None,
+        open_timeout=10,
+    ) as connection:
+        yield GraphQLSocket(connection)

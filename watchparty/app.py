@@ -12,8 +12,9 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from watchparty.config import Settings, load_settings
-from watchparty.http import health
-from watchparty.logs import configure_logging
+from watchparty.http import auth, health, oauth
+from watchparty.logs import AccessLogMiddleware, configure_logging
+from watchparty.observability import init_sentry
 from watchparty.state import build_state
 
 
@@ -27,6 +28,7 @@ class GraphQLEndpoint:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or load_settings()
     settings.check()
+    init_sentry(settings)  # before the schema is built: the Strawberry integration patches it
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -42,8 +44,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", GraphQLEndpoint(), methods=["GET", "POST"]),
         WebSocketRoute("/graphql", GraphQLEndpoint()),
         *health.routes,
+        *auth.routes,
+        *oauth.routes,
     ]
     middleware = [
+        Middleware(AccessLogMiddleware),
         Middleware(
             CORSMiddleware,
             allow_origins=settings.allowed_origins,
@@ -51,7 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type"],
             max_age=600,
-        )
+        ),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.settings = settings

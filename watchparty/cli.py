@@ -68,9 +68,12 @@ def _export_schema(args: argparse.Namespace) -> int:
 
 
 def _seed_demo(args: argparse.Namespace) -> int:
-    from watchparty.seed import seed_demo
+    from watchparty.seed import DEMO_PASSWORD, seed_demo
 
-    asyncio.run(seed_demo(load_settings()))
+    users = asyncio.run(seed_demo(load_settings()))
+    print(f"demo users (password: {DEMO_PASSWORD}):")
+    for user in users:
+        print(f"  {user.email:<32} {'created' if user.created else 'already there'}")
     return 0
 
 
@@ -83,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
-    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
-                       help="proxies whose X-Forwarded-For is trusted")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies whose X-Forwarded-For is trusted",
+    )
     serve.set_defaults(run=_serve)
 
     sub.add_parser("worker", help="run the ARQ worker (needs REDIS_URL)").set_defaults(run=_worker)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DEFAULT_JWT_KEYS = "dev:insecure-development-key-change-me-0123456789"
 
@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     rate_limit_register_ip: str = "10/3600"
     rate_limit_reset_ip: str = "10/3600"
     rate_limit_reset_account: str = "3/3600"
+    rate_limit_verify_resend: str = "3/3600"  # resendVerificationEmail, per account
 
     # GraphQL protection.
     graphql_max_depth: int = 12
@@ -107,11 +108,21 @@ class Settings(BaseSettings):
     ws_init_timeout_seconds: float = 10.0
     ws_max_operations: int = 20
 
+    # Realtime events (watchparty/realtime): a bounded queue per subscriber; per channel the log
+    # keeps the newest RETENTION_COUNT events that are younger than RETENTION_SECONDS; every
+    # POLL_SECONDS each process checks its channels for a lost notification (0 turns it off).
+    realtime_queue_size: int = Field(default=256, ge=8, le=100_000)
+    realtime_retention_count: int = Field(default=1000, ge=10)
+    realtime_retention_seconds: int = Field(default=600, ge=10)
+    realtime_poll_seconds: float = Field(default=5.0, ge=0)
+
     # Operations.
     log_level: str = "INFO"
     log_format: str = "json"
     sentry_dsn: str = ""
-    sentry_traces_sample_rate: float = 0.0
+    sentry_environment: str = ""  # default: APP_ENV
+    sentry_release: str = ""  # default: watchparty@<package version>
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     worker_concurrency: int = 10
 
     @field_validator("allowed_origins", mode="before")

@@ -3,6 +3,10 @@
 Job functions have ARQ's shape, `async def job(ctx, **kwargs)`, take only JSON-serialisable
 arguments (ids, not objects), and must be idempotent: ARQ may run a job more than once. Enqueue
 from a mutation with `enqueue_after_commit` so a rolled-back change never triggers a job.
+
+A `job_id` makes an enqueue idempotent: ARQ ignores a second job with the same id while the first
+is queued, running, or its result is kept; the in-process queue ignores it while the first is
+pending or running.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from arq.connections import ArqRedis
@@ -22,8 +28,21 @@ log = logging.getLogger(__name__)
 JobFunction = Callable[..., Awaitable[Any]]
 
 
+def _json_default(value: object) -> object:
+    # A few unambiguous conversions; anything else (an ORM object, a set) is a bug at the call
+    # site and must fail at enqueue time rather than reach the job as its repr.
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, BaseException):  # ARQ stores a failed job's exception as its result
+        return f"{type(value).__name__}: {value}"
+    raise TypeError(f"job arguments must be JSON: {type(value).__name__} is not")
+
+
 def job_serializer(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, separators=(",", ":"), default=str).encode()
+    """ARQ's serializer for jobs and results: JSON, never pickle."""
+    return json.dumps(value, separators=(",", ":"), default=_json_default).encode()
 
 
 def job_deserializer(value: bytes) -> dict[str, Any]:
@@ -32,19 +51,32 @@ def job_deserializer(value: bytes) -> dict[str, Any]:
 
 
 class JobQueue(Protocol):
-    async def enqueue(self, name: str, /, *, job_id: str | None = None, **kwargs: Any) -> None: ...
+    async def enqueue(self, name: str, /, *, job_id: str | None = None, **kwargs: Any) -> bool:
+        """Queue `name(**kwargs)`; False when a job with this `job_id` is already known."""
+        ...
 
     async def close(self) -> None: ...
 
 
 class ArqJobQueue:
-    """Enqueues onto the ARQ queue in Redis; `watchparty worker` runs the jobs."""
+    """Enqueues onto the ARQ queue in Redis; `watchparty worker` runs the jobs.
 
-    def __init__(self, pool: ArqRedis) -> None:
+    ARQ keys jobs by id in one global namespace (`arq:job:<id>`), so deterministic ids are
+    prefixed with REDIS_KEY_PREFIX to keep deployments sharing a Redis apart.
+    """
+
+    def __init__(self, pool: ArqRedis, *, id_prefix: str = "") -> None:
         self.pool = pool
+        self.id_prefix = id_prefix
 
-    async def enqueue(self, name: str, /, *, job_id: str | None = None, **kwargs: Any) -> None:
-        await self.pool.enqueue_job(name, _job_id=job_id, **kwargs)
+    def arq_job_id(self, job_id: str) -> str:
+        return self.id_prefix + job_id
+
+    async def enqueue(self, name: str, /, *, job_id: str | None = None, **kwargs: Any) -> bool:
+        job_serializer(kwargs)  # TypeError here, like the in-process queue, for non-JSON values
+        arq_id = self.arq_job_id(job_id) if job_id is not None else None
+        job = await self.pool.enqueue_job(name, _job_id=arq_id, **kwargs)
+        return job is not None
 
     async def close(self) -> None:
         await self.pool.aclose()
@@ -57,31 +89,32 @@ class InProcessJobQueue:
         self.functions = functions
         self.ctx = ctx
         self._tasks: set[asyncio.Task[None]] = set()
-        self._running_ids: set[str] = set()
+        self._pending_ids: set[str] = set()
 
-    async def enqueue(self, name: str, /, *, job_id: str | None = None, **kwargs: Any) -> None:
+    async def enqueue(self, name: str, /, *, job_id: str | None = None, **kwargs: Any) -> bool:
         function = self.functions[name]
-        if job_id is not None and job_id in self._running_ids:
-            return  # same de-duplication ARQ gives a job id
-        # Round-trip the arguments through the serializer so embedded mode fails the same way
-        # production would on something that is not JSON.
+        # Round-trip the arguments through the serializer so the job sees exactly what it would
+        # see from Redis, and a non-JSON argument fails here as it would in production.
         kwargs = job_deserializer(job_serializer(kwargs))
+        if job_id is not None:
+            if job_id in self._pending_ids:
+                return False
+            self._pending_ids.add(job_id)
         task = asyncio.create_task(self._run(name, function, job_id, kwargs))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return True
 
     async def _run(
         self, name: str, function: JobFunction, job_id: str | None, kwargs: dict[str, Any]
     ) -> None:
-        if job_id:
-            self._running_ids.add(job_id)
         try:
             await function({**self.ctx, "job_id": job_id, "job_try": 1}, **kwargs)
         except Exception:
             log.exception("in-process job failed", extra={"job": name, "job_id": job_id})
         finally:
-            if job_id:
-                self._running_ids.discard(job_id)
+            if job_id is not None:
+                self._pending_ids.discard(job_id)
 
     async def drain(self) -> None:
         """Wait for every job started so far (tests and shutdown)."""
@@ -95,6 +128,9 @@ class InProcessJobQueue:
 def enqueue_after_commit(
     uow: UnitOfWork, queue: JobQueue, name: str, /, *, job_id: str | None = None, **kwargs: Any
 ) -> None:
+    """Enqueue once `uow` commits; a rollback drops the job with the rest of the change."""
+    job_serializer(kwargs)  # fail in the mutation, not silently after the commit
+
     async def _enqueue() -> None:
         await queue.enqueue(name, job_id=job_id, **kwargs)
 

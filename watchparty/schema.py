@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
-from strawberry.extensions import SchemaExtension
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
 from watchparty.config import Settings
@@ -20,17 +23,24 @@ class Mutation(AccountMutations):
     pass
 
 
+class WatchPartySchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Strawberry logs every error at ERROR, client mistakes included. Ours are logged once:
+        unexpected ones by the masking extension (with their correlation id), client errors not
+        at all (they are the client's answer, not an operator's problem)."""
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     from watchparty.gql.extensions import schema_extensions
 
-    extensions: list[type[SchemaExtension] | object] = (
-        schema_extensions(settings) if settings is not None else []
-    )
-    return strawberry.Schema(
+    extensions: list[Any] = schema_extensions(settings) if settings is not None else []
+    return WatchPartySchema(
         query=Query,
         mutation=Mutation,
         types=[UserError],
-        extensions=extensions,  # type: ignore[arg-type]
+        extensions=extensions,
     )
 
 

@@ -1,16 +1,30 @@
-"""The ARQ worker: `watchparty worker` runs every job in `jobs.job_functions()` against Redis."""
+"""The ARQ worker: `watchparty worker` runs every job in `jobs.job_functions()` against Redis.
+
+ARQ retries a job only when it raises `arq.Retry`; any other exception fails it for good. Our
+jobs are idempotent, so `retrying` turns an unexpected exception into a `Retry` with a growing
+delay until the last try, which fails (and is logged as an error, so it reaches Sentry).
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
+import time
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, cast
 
 from arq.connections import RedisSettings
-from arq.worker import Worker, func
+from arq.typing import WorkerCoroutine
+from arq.worker import Function, Retry, Worker, func
 
 from watchparty.config import Settings, load_settings
-from watchparty.jobs import job_deserializer, job_functions, job_serializer
+from watchparty.jobs import JobFunction, job_deserializer, job_functions, job_serializer
 from watchparty.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+MAX_TRIES = 5
+JOB_TIMEOUT_SECONDS = 300
 
 
 def redis_settings(settings: Settings) -> RedisSettings:
@@ -21,9 +35,57 @@ def queue_name(settings: Settings) -> str:
     return settings.redis_key_prefix + "arq:queue"
 
 
-def create_worker(settings: Settings, **overrides: Any) -> Worker:
+def retry_delay_seconds(job_try: int) -> float:
+    """2, 4, 8, 16 ... seconds, capped at five minutes."""
+    return float(min(2**job_try, 300))
+
+
+def retrying(function: JobFunction, *, max_tries: int = MAX_TRIES) -> JobFunction:
+    """Retry an idempotent job on any exception, with backoff, up to `max_tries` runs."""
+
+    @functools.wraps(function)
+    async def run(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        job_try = int(ctx.get("job_try", 1))
+        about = {"job": function.__name__, "job_id": ctx.get("job_id"), "job_try": job_try}
+        started = time.perf_counter()
+        try:
+            result = await function(ctx, *args, **kwargs)
+        except Retry:
+            raise
+        except Exception as exc:
+            if job_try >= max_tries:
+                raise  # ARQ logs the final failure as an error
+            log.warning("job failed, will retry", exc_info=True, extra=about)
+            raise Retry(defer=retry_delay_seconds(job_try)) from exc
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        log.info("job done", extra={**about, "duration_ms": duration_ms})
+        return result
+
+    return run
+
+
+def worker_functions(functions: dict[str, JobFunction] | None = None) -> list[Function]:
+    functions = job_functions() if functions is None else functions
+    return [
+        func(
+            cast(WorkerCoroutine, retrying(f)),
+            name=name,
+            max_tries=MAX_TRIES,
+            timeout=JOB_TIMEOUT_SECONDS,
+        )
+        for name, f in functions.items()
+    ]
+
+
+def create_worker(
+    settings: Settings, *, functions: dict[str, JobFunction] | None = None, **overrides: Any
+) -> Worker:
+    """An ARQ worker whose jobs get `ctx["state"]`, the same AppState the API server builds."""
     from watchparty.state import build_state
 
+    # ARQ logs every job's arguments at INFO; ours can hold email bodies with one-time tokens.
+    # `retrying` logs a "job done" line without them; ARQ's warnings and errors still show.
+    logging.getLogger("arq.worker").setLevel(logging.WARNING)
     stack = AsyncExitStack()
 
     async def startup(ctx: dict[str, Any]) -> None:
@@ -33,7 +95,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         await stack.aclose()
 
     options: dict[str, Any] = {
-        "functions": [func(f, name=name) for name, f in job_functions().items()],
+        "functions": worker_functions(functions),
         "redis_settings": redis_settings(settings),
         "queue_name": queue_name(settings),
         "on_startup": startup,
@@ -41,6 +103,7 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
         "job_serializer": job_serializer,
         "job_deserializer": job_deserializer,
         "max_jobs": settings.worker_concurrency,
+        "max_tries": MAX_TRIES,
         "handle_signals": True,
         "health_check_key": settings.redis_key_prefix + "arq:health-check",
     }
@@ -49,8 +112,12 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
 
 
 def run_worker() -> None:
+    from watchparty.observability import init_sentry
+
     settings = load_settings()
     if not settings.redis_url:
         raise SystemExit("watchparty worker needs REDIS_URL (embedded mode runs jobs in-process)")
     configure_logging(settings)
+    init_sentry(settings)
+    log.info("worker starting", extra={"queue": queue_name(settings)})
     create_worker(settings).run()

@@ -1,8 +1,14 @@
-"""`/healthz` (the process is alive) and `/readyz` (its database and Redis answer)."""
+"""`/healthz` (the process is alive) and `/readyz` (its database and Redis answer).
+
+Readiness is what a load balancer or orchestrator asks before sending traffic: both checks run
+concurrently with a short timeout, and a failure names the exception type (never its message,
+which can contain connection strings) so an operator knows where to look.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 from sqlalchemy import text
 from starlette.requests import Request
@@ -12,36 +18,44 @@ from starlette.routing import Route
 from watchparty.state import AppState
 
 READY_TIMEOUT_SECONDS = 2.0
+NO_STORE = {"cache-control": "no-store"}
 
 
 async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok"}, headers=NO_STORE)
 
 
-async def _check_database(state: AppState) -> None:
+async def _check_database(state: AppState) -> str:
     async with state.engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+    return "ok"
 
 
-async def _check_redis(state: AppState) -> None:
-    if state.redis is not None:
-        await state.redis.ping()
+async def _check_redis(state: AppState) -> str:
+    if state.redis is None:
+        return "embedded"
+    await state.redis.ping()
+    return "ok"
+
+
+async def _outcome(check: Awaitable[str]) -> str:
+    try:
+        return await asyncio.wait_for(check, READY_TIMEOUT_SECONDS)
+    except Exception as exc:  # any failure means not ready
+        return f"error: {type(exc).__name__}"
 
 
 async def readyz(request: Request) -> JSONResponse:
     state: AppState = request.app.state.wp
-    checks = {"database": _check_database(state), "redis": _check_redis(state)}
-    results: dict[str, str] = {}
-    for name, check in checks.items():
-        try:
-            await asyncio.wait_for(check, READY_TIMEOUT_SECONDS)
-            results[name] = "ok" if name != "redis" or state.redis is not None else "embedded"
-        except Exception as exc:  # any failure means not ready; the reason is for operators
-            results[name] = f"error: {type(exc).__name__}"
-    ready = all(not v.startswith("error") for v in results.values())
+    database, redis = await asyncio.gather(
+        _outcome(_check_database(state)), _outcome(_check_redis(state))
+    )
+    checks = {"database": database, "redis": redis}
+    ready = not any(value.startswith("error") for value in checks.values())
     return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": results},
+        {"status": "ok" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,
+        headers=NO_STORE,
     )
 
 

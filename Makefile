@@ -1,0 +1,62 @@
+# `make run` starts the API on the embedded stack; `make test` is what CI runs (.ci/run).
+# Install steps are stamped: they run again only when pyproject.toml or the npm lock changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.watchparty-installed
+JS_DIR := tests/js
+JS_STAMP := $(JS_DIR)/node_modules/.watchparty-installed
+HAS_JS := $(wildcard $(JS_DIR)/package-lock.json)
+LINT_PATHS := watchparty tests alembic $(wildcard bench)
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck schema install install-python install-js seed migrate clean
+
+run: install-python ## serve the API (embedded by default; migrations applied on start)
+	$(BIN)/watchparty serve $(ARGS)
+
+test: install lint typecheck ## everything CI runs
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: install-python
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+typecheck: install-python
+	$(BIN)/mypy watchparty
+
+schema: install-python ## regenerate schema.graphql from the code
+	$(BIN)/watchparty export-schema schema.graphql
+
+migrate: install-python
+	$(BIN)/watchparty migrate
+
+seed: install-python ## demo users with known passwords
+	$(BIN)/watchparty seed-demo
+
+install: install-python install-js
+
+install-python: $(PY_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(PY_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+ifneq ($(HAS_JS),)
+install-js: $(JS_STAMP)
+
+$(JS_STAMP): $(JS_DIR)/package-lock.json $(JS_DIR)/package.json
+	npm ci --prefix $(JS_DIR) --no-audit --no-fund
+	touch $@
+else
+install-js:
+	@:
+endif
+
+clean:
+	rm -rf $(VENV) $(JS_DIR)/node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -22,7 +22,9 @@ from watchparty.config import Settings
 from watchparty.jobs import InProcessJobQueue
 from watchparty.state import AppState
 
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # High enough that ordinary tests never trip them; rate-limit tests set their own.
@@ -48,9 +50,7 @@ def unique_email(tag: str = "user") -> str:
     return f"{tag}-{uuid.uuid4().hex[:10]}@example.com"
 
 
-def make_settings(
-    mode: str, *, database_url: str, tmp: Path, **overrides: Any
-) -> Settings:
+def make_settings(mode: str, *, database_url: str, tmp: Path, **overrides: Any) -> Settings:
     """mode 'postgres': PostgreSQL + Redis + ARQ; mode 'embedded': SQLite + memory, in-process."""
     values: dict[str, Any] = {
         "app_env": "test",
@@ -63,8 +63,12 @@ def make_settings(
     if mode == "postgres":
         values.update(database_url=database_url, redis_url=REDIS_URL, auto_migrate=False)
     else:
-        values.update(database_url=f"sqlite+aiosqlite:///{tmp / 'embedded.db'}", redis_url="",
-                      broadcast_url="memory://", auto_migrate=True)
+        values.update(
+            database_url=f"sqlite+aiosqlite:///{tmp / 'embedded.db'}",
+            redis_url="",
+            broadcast_url="memory://",
+            auto_migrate=True,
+        )
     values.update(overrides)
     return Settings(**values)
 
@@ -127,7 +131,9 @@ class Api:
         result = await self.gql(
             """mutation($input: RegisterInput!) { register(input: $input) {
                 __typename
-                ... on AuthPayload { accessToken accessTokenExpiresAt user { id email displayName } }
+                ... on AuthPayload {
+                    accessToken accessTokenExpiresAt user { id email displayName }
+                }
                 ... on UserError { code message field }
             } }""",
             {"input": {"email": email, "password": password, "displayName": display_name}},
@@ -140,7 +146,9 @@ class Api:
         if isinstance(self.state.jobs, InProcessJobQueue):
             await self.state.jobs.drain()
 
-    async def emails(self, to: str, *, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+    async def emails(
+        self, to: str, *, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
         """Wait until `count` emails to `to` are in the outbox; return them oldest first."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
@@ -183,8 +191,14 @@ async def running_app(settings: Settings, *, worker: bool = True) -> AsyncIterat
 async def live_server(app: Starlette) -> AsyncIterator[str]:
     """Serve an app (lifespan already running or not) on a loopback port; yields the base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
-                            ws="websockets-sansio")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        ws="websockets-sansio",
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

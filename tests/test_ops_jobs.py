@@ -221,3 +221,13 @@ async def test_embedded_rollback_runs_no_job(api_embedded: Api) -> None:
             raise RuntimeError("boom")
     await api_embedded.drain_jobs()  # every job ever started has finished
     assert await api_embedded.emails(to, timeout=0) == []
+
+
+def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
+    from watchparty.worker import cron_jobs
+
+    jobs = {job.name: job for job in cron_jobs()}
+    assert set(jobs) == {"trim_event_logs"}
+    trim = jobs["trim_event_logs"]
+    assert trim.second == 0 and trim.minute is None  # every minute, at :00
+    assert trim.unique is True  # one worker runs each tick however many are running

@@ -16,6 +16,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -143,3 +144,31 @@ def job_functions() -> dict[str, JobFunction]:
 
     functions: list[JobFunction] = [send_email]
     return {f.__name__: f for f in functions}
+
+
+@dataclass(frozen=True, slots=True)
+class Periodic:
+    """A job run on a schedule: an ARQ cron job in production, a loop in embedded mode."""
+
+    function: JobFunction
+    every_seconds: int  # a divisor of 60, or a whole number of minutes dividing 60
+
+    @property
+    def name(self) -> str:
+        return self.function.__name__
+
+
+def periodic_jobs() -> list[Periodic]:
+    from watchparty.realtime.tasks import trim_event_logs
+
+    return [Periodic(trim_event_logs, 60)]
+
+
+async def run_periodically(periodic: Periodic, ctx: dict[str, Any]) -> None:
+    """Embedded mode: run `periodic` forever in this process (cancel the task to stop)."""
+    while True:
+        await asyncio.sleep(periodic.every_seconds)
+        try:
+            await periodic.function({**ctx, "job_id": None, "job_try": 1})
+        except Exception:
+            log.exception("periodic job failed", extra={"job": periodic.name})

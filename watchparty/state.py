@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from watchparty.accounts.tokens import AccessTokens
 from watchparty.config import ConfigurationError, Settings
 from watchparty.db import create_engine, create_sessionmaker, unit_of_work
-from watchparty.jobs import ArqJobQueue, InProcessJobQueue, JobQueue, job_functions
+from watchparty.jobs import (
+    ArqJobQueue,
+    InProcessJobQueue,
+    JobQueue,
+    job_functions,
+    periodic_jobs,
+    run_periodically,
+)
 from watchparty.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from watchparty.realtime import Hub, create_broadcast
 
@@ -109,9 +116,17 @@ async def build_state(settings: Settings, *, worker: bool = False) -> AsyncItera
     ctx["state"] = state
     await broadcast.connect()
     await state.hub.start()
+    periodic_tasks = []
+    if isinstance(jobs, InProcessJobQueue) and not worker:
+        periodic_tasks = [
+            asyncio.create_task(run_periodically(periodic, ctx)) for periodic in periodic_jobs()
+        ]
     try:
         yield state
     finally:
+        for task in periodic_tasks:
+            task.cancel()
+        await asyncio.gather(*periodic_tasks, return_exceptions=True)
         await jobs.close()
         await state.hub.close()
         await broadcast.disconnect()

@@ -14,11 +14,19 @@ from contextlib import AsyncExitStack
 from typing import Any, cast
 
 from arq.connections import RedisSettings
+from arq.cron import CronJob, cron
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Retry, Worker, func
 
 from watchparty.config import Settings, load_settings
-from watchparty.jobs import JobFunction, job_deserializer, job_functions, job_serializer
+from watchparty.jobs import (
+    JobFunction,
+    Periodic,
+    job_deserializer,
+    job_functions,
+    job_serializer,
+    periodic_jobs,
+)
 from watchparty.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -77,6 +85,22 @@ def worker_functions(functions: dict[str, JobFunction] | None = None) -> list[Fu
     ]
 
 
+def cron_jobs(periodics: list[Periodic] | None = None) -> list[CronJob]:
+    """ARQ cron jobs; `unique` (the default) makes one worker run each tick however many run."""
+    jobs = []
+    for periodic in periodic_jobs() if periodics is None else periodics:
+        every = periodic.every_seconds
+        if every < 60:
+            schedule: dict[str, Any] = {"second": set(range(0, 60, every))}
+        elif every == 60:
+            schedule = {"second": 0}
+        else:
+            schedule = {"minute": set(range(0, 60, every // 60)), "second": 0}
+        coroutine = cast(WorkerCoroutine, periodic.function)
+        jobs.append(cron(coroutine, name=periodic.name, timeout=JOB_TIMEOUT_SECONDS, **schedule))
+    return jobs
+
+
 def create_worker(
     settings: Settings, *, functions: dict[str, JobFunction] | None = None, **overrides: Any
 ) -> Worker:
@@ -96,6 +120,7 @@ def create_worker(
 
     options: dict[str, Any] = {
         "functions": worker_functions(functions),
+        "cron_jobs": cron_jobs(),
         "redis_settings": redis_settings(settings),
         "queue_name": queue_name(settings),
         "on_startup": startup,

@@ -54,7 +54,9 @@ class AccessTokens:
         self._ttl = settings.access_token_ttl_seconds
         self._issuer = settings.jwt_issuer
         self._kid = settings.jwt_active_kid
-        keys = [OctKey.import_key(secret, {"kid": kid}) for kid, secret in settings.signing_keys.items()]
+        keys = [
+            OctKey.import_key(secret, {"kid": kid}) for kid, secret in settings.signing_keys.items()
+        ]
         self._keys = KeySet(list[Any](keys))
         self._active = next(k for k in keys if k.kid == self._kid)
         self._registry = jwt.JWTClaimsRegistry(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from watchparty.errors import ErrorCode, Problem, ValidationProblem
@@ -32,3 +33,37 @@ class RevisionConflict(Problem):
         )
         self.current = current
         self.expected = expected
+
+
+class PartyFull(Problem):
+    """The party has reached its `maxMembers` active members."""
+
+    code = ErrorCode.PARTY_FULL
+
+    def __init__(self, max_members: int) -> None:
+        super().__init__(f"This party is full ({max_members} members).", max_members=max_members)
+        self.max_members = max_members
+
+
+class Banned(Problem):
+    """The viewer is banned from the party; `until` None means for good."""
+
+    code = ErrorCode.BANNED
+
+    def __init__(self, until: datetime | None) -> None:
+        message = (
+            "You are banned from this party."
+            if until is None
+            else f"You are banned from this party until {until.isoformat()}."
+        )
+        super().__init__(message, until=until)
+        self.until = until
+
+
+class PartyEnded(Problem):
+    """The party is over: nobody joins it any more and it cannot be started again."""
+
+    code = ErrorCode.PARTY_ENDED
+
+    def __init__(self, message: str = "This party has ended.") -> None:
+        super().__init__(message)

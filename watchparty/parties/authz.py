@@ -1,0 +1,170 @@
+"""One place for party authorization: load a party as a viewer sees it, then check a role.
+
+Visibility rule: a PRIVATE party exists only for its active members. Everybody else (strangers,
+people who left, were kicked or banned, pending requests, the anonymous) gets exactly the same
+`NotFound` as for an id that never existed, so private parties cannot be discovered by id.
+PUBLIC and UNLISTED parties are readable by id (an UNLISTED party is simply not listed; its id
+and code are shared by link). Deleted parties are NotFound for everybody.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from watchparty.errors import NotAllowed, NotFound
+from watchparty.kit.time import utcnow
+from watchparty.parties.models import (
+    ControlPolicy,
+    MemberRole,
+    MemberStatus,
+    Party,
+    PartyMember,
+    PartyVisibility,
+)
+
+PARTY_NOT_FOUND = "Party not found."
+
+ROLE_RANK: dict[MemberRole, int] = {
+    MemberRole.MEMBER: 1,
+    MemberRole.MODERATOR: 2,
+    MemberRole.COHOST: 3,
+    MemberRole.HOST: 4,
+}
+
+
+def role_rank(role: MemberRole | None) -> int:
+    return 0 if role is None else ROLE_RANK[role]
+
+
+@dataclass
+class PartyAccess:
+    """A party and the viewer's ACTIVE membership of it (None: not an active member).
+
+    `row` is the viewer's membership row whatever its status (pending, left, banned...), for
+    services that need to tell those apart (joining again, `myMembership`).
+    """
+
+    party: Party
+    member: PartyMember | None
+    row: PartyMember | None = None
+
+    @property
+    def role(self) -> MemberRole | None:
+        return None if self.member is None else self.member.role
+
+    @property
+    def is_member(self) -> bool:
+        return self.member is not None
+
+    def at_least(self, role: MemberRole) -> bool:
+        return role_rank(self.role) >= ROLE_RANK[role]
+
+
+def parse_id(raw: str | uuid.UUID) -> uuid.UUID | None:
+    """An id from a client, or None when it is not a UUID at all (which then reads NotFound)."""
+    if isinstance(raw, uuid.UUID):
+        return raw
+    try:
+        return uuid.UUID(str(raw))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+async def load_party(
+    session: AsyncSession,
+    party_id: str | uuid.UUID,
+    viewer_id: uuid.UUID | None,
+    *,
+    for_update: bool = False,
+) -> PartyAccess:
+    """The party as `viewer_id` may see it; NotFound when missing, deleted or invisible.
+
+    `for_update` locks the party row (PostgreSQL) so membership changes serialize per party.
+    """
+    pid = parse_id(party_id)
+    if pid is None:
+        raise NotFound(PARTY_NOT_FOUND)
+    query = select(Party).where(Party.id == pid, Party.deleted_at.is_(None))
+    if for_update:
+        query = query.with_for_update()
+        party = (await session.execute(query)).scalar_one_or_none()
+    else:
+        party = await session.scalar(query)
+    if party is None:
+        raise NotFound(PARTY_NOT_FOUND)
+    row = None
+    if viewer_id is not None:
+        row = await session.scalar(
+            select(PartyMember).where(
+                PartyMember.party_id == party.id, PartyMember.user_id == viewer_id
+            )
+        )
+    member = row if row is not None and row.status is MemberStatus.ACTIVE else None
+    if party.visibility is PartyVisibility.PRIVATE and member is None:
+        raise NotFound(PARTY_NOT_FOUND)
+    return PartyAccess(party=party, member=member, row=row)
+
+
+def require_member(access: PartyAccess) -> PartyMember:
+    """The viewer's active membership, or NotAllowed (invisible parties never get this far)."""
+    if access.member is None:
+        raise NotAllowed("Only members of this party can do that.")
+    return access.member
+
+
+def require_role(access: PartyAccess, role: MemberRole) -> PartyMember:
+    """The viewer's membership when their role is `role` or higher (HOST > COHOST > MODERATOR >
+    MEMBER); NotAllowed otherwise."""
+    member = require_member(access)
+    if ROLE_RANK[member.role] < ROLE_RANK[role]:
+        raise NotAllowed(f"Only a {role.value.lower()} or above can do that.")
+    return member
+
+
+def can_control(access: PartyAccess) -> bool:
+    """Whether the viewer may control playback, per the party's control policy."""
+    policy = access.party.control_policy
+    if policy is ControlPolicy.EVERYONE:
+        return access.is_member
+    if policy is ControlPolicy.HOSTS:
+        return access.at_least(MemberRole.COHOST)
+    return access.role is MemberRole.HOST
+
+
+def can_view_stream(access: PartyAccess, viewer_id: uuid.UUID | None) -> bool:
+    """Members may subscribe; for PUBLIC parties so may any signed-in viewer not banned."""
+    if access.is_member:
+        return True
+    if viewer_id is None or access.party.visibility is not PartyVisibility.PUBLIC:
+        return False
+    return not is_banned(access.row)
+
+
+def is_banned(row: PartyMember | None) -> bool:
+    """Whether `row` is a ban in force (a ban past its `banned_until` has lapsed)."""
+    if row is None or row.status is not MemberStatus.BANNED:
+        return False
+    return row.banned_until is None or row.banned_until > utcnow()
+
+
+def can_act_on(actor: MemberRole, target: MemberRole) -> bool:
+    """Moderation reaches strictly lower roles only (a moderator never acts on a co-host)."""
+    return ROLE_RANK[actor] > ROLE_RANK[target]
+
+
+def visible_filter(viewer_id: uuid.UUID | None) -> ColumnElement[bool]:
+    """SQL clause: parties `viewer_id` may read (not deleted; PRIVATE only as an active member)."""
+    not_deleted = Party.deleted_at.is_(None)
+    if viewer_id is None:
+        return and_(not_deleted, Party.visibility != PartyVisibility.PRIVATE)
+    is_member: Any = exists().where(
+        PartyMember.party_id == Party.id,
+        PartyMember.user_id == viewer_id,
+        PartyMember.status == MemberStatus.ACTIVE,
+    )
+    return and_(not_deleted, or_(Party.visibility != PartyVisibility.PRIVATE, is_member))

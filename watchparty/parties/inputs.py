@@ -1,0 +1,215 @@
+"""Inputs and success payloads of the party mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from watchparty.parties.models import (
+    DEFAULT_BUFFERING_TIMEOUT_SECONDS,
+    DEFAULT_MAX_MEMBERS,
+    ControlPolicy,
+    MemberRole,
+    PartyVisibility,
+)
+from watchparty.parties.types import InviteLink, Party, PartyMember, PartyPreview
+
+
+@strawberry.input(description="What to play: a URL for now (library videos come later).")
+class MediaInput:
+    url: str | None = strawberry.field(
+        default=None, description="An http(s) URL, at most 2048 characters."
+    )
+    video_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A library video (not available yet)."
+    )
+    title: str | None = strawberry.field(
+        default=None, description="At most 240 characters; defaults to one made from the URL."
+    )
+    duration_seconds: float | None = strawberry.field(
+        default=None, description="When known: the queue advances when the item ends."
+    )
+
+
+@strawberry.input
+class CreatePartyInput:
+    title: str = strawberry.field(description="1-120 characters.")
+    description: str | None = strawberry.field(default=None, description="At most 2000.")
+    visibility: PartyVisibility = PartyVisibility.PUBLIC
+    max_members: int = strawberry.field(default=DEFAULT_MAX_MEMBERS, description="2..1000.")
+    require_approval: bool = False
+    control_policy: ControlPolicy = ControlPolicy.HOST_ONLY
+    chat_enabled: bool = True
+    reactions_enabled: bool = True
+    wait_for_buffering: bool = True
+    buffering_timeout_seconds: int = strawberry.field(
+        default=DEFAULT_BUFFERING_TIMEOUT_SECONDS, description="1..60."
+    )
+    scheduled_start: datetime | None = strawberry.field(
+        default=None,
+        description="In the future: the party is SCHEDULED until startParty; otherwise LIVE.",
+    )
+    media: MediaInput | None = strawberry.field(
+        default=None, description="The first queue item (becomes the current item, paused)."
+    )
+
+
+@strawberry.input(description="Only the fields given change.")
+class UpdatePartyInput:
+    party_id: strawberry.ID
+    title: strawberry.Maybe[str] = None
+    description: strawberry.Maybe[str | None] = None
+    visibility: strawberry.Maybe[PartyVisibility] = None
+    max_members: strawberry.Maybe[int] = None
+    require_approval: strawberry.Maybe[bool] = None
+    control_policy: strawberry.Maybe[ControlPolicy] = None
+    chat_enabled: strawberry.Maybe[bool] = None
+    reactions_enabled: strawberry.Maybe[bool] = None
+    wait_for_buffering: strawberry.Maybe[bool] = None
+    buffering_timeout_seconds: strawberry.Maybe[int] = None
+    scheduled_start: strawberry.Maybe[datetime | None] = strawberry.field(
+        default=None, description="Only while SCHEDULED; must be in the future."
+    )
+
+
+@strawberry.input
+class DeletePartyInput:
+    party_id: strawberry.ID
+
+
+@strawberry.input
+class StartPartyInput:
+    party_id: strawberry.ID
+
+
+@strawberry.input
+class EndPartyInput:
+    party_id: strawberry.ID
+
+
+@strawberry.input(description="Exactly one of partyId (PUBLIC parties), code or inviteToken.")
+class JoinPartyInput:
+    party_id: strawberry.ID | None = None
+    code: str | None = None
+    invite_token: str | None = None
+
+
+@strawberry.input
+class LeavePartyInput:
+    party_id: strawberry.ID
+
+
+@strawberry.input
+class ApproveMemberInput:
+    party_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.input
+class RejectMemberInput:
+    party_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.input
+class SetMemberRoleInput:
+    party_id: strawberry.ID
+    user_id: strawberry.ID
+    role: MemberRole = strawberry.field(description="COHOST, MODERATOR or MEMBER.")
+
+
+@strawberry.input
+class TransferHostInput:
+    party_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.input
+class KickMemberInput:
+    party_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.input
+class BanMemberInput:
+    party_id: strawberry.ID
+    user_id: strawberry.ID
+    until: datetime | None = strawberry.field(default=None, description="Null: for good.")
+
+
+@strawberry.input
+class UnbanMemberInput:
+    party_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.input
+class CreateInviteLinkInput:
+    party_id: strawberry.ID
+    expires_in_hours: int | None = strawberry.field(
+        default=24, description="1..720; null: the link never expires."
+    )
+    max_uses: int | None = strawberry.field(default=None, description="1..10000; null: unlimited.")
+
+
+@strawberry.input
+class RevokeInviteLinkInput:
+    invite_link_id: strawberry.ID
+
+
+@strawberry.type
+class PartyPayload:
+    party: Party
+
+
+@strawberry.type
+class DeletePartyPayload:
+    party_id: strawberry.ID
+
+
+@strawberry.type(description="The viewer is an active member now.")
+class JoinPartyPayload:
+    party: Party
+    member: PartyMember
+
+
+@strawberry.type(description="The request waits for a host, co-host or moderator to approve.")
+class JoinPending:
+    party: PartyPreview
+    member: PartyMember
+
+
+@strawberry.type
+class LeavePartyPayload:
+    party_id: strawberry.ID
+
+
+@strawberry.type
+class PartyMemberPayload:
+    member: PartyMember
+
+
+@strawberry.type(description="The user is no longer a member (or no longer asking to be).")
+class MemberRemovedPayload:
+    party_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.type
+class TransferHostPayload:
+    party: Party
+    host: PartyMember
+    previous_host: PartyMember
+
+
+@strawberry.type(description="`token` and `url` are shown only this once.")
+class CreateInviteLinkPayload:
+    invite_link: InviteLink
+    token: str
+    url: str
+
+
+@strawberry.type
+class RevokeInviteLinkPayload:
+    invite_link: InviteLink

@@ -1,0 +1,311 @@
+"""Party lifecycle: create, update, start, end, delete, and the by-code preview.
+
+Services take a session (they flush, never commit) and an `Outbox` that collects the party
+events the change implies; the resolver records them in the same unit of work
+(`Outbox.record`), so they are stored with the change and published only after it commits.
+
+Decisions (see the README):
+- A party without `scheduledStart` (or with one already past) starts LIVE; a future one makes
+  it SCHEDULED until `startParty`. ENDED is final.
+- `maxMembers` is 2..1000 (default 50) and cannot go below the current member count;
+  `bufferingTimeoutSeconds` 1..60 (default 8); `scheduledStart` at most a year ahead.
+- The first media item becomes queue item 0 and the current item, PAUSED at 0 (revision 1).
+- Deleting is soft (`deleted_at`): the party reads NotFound everywhere and every open stream
+  ends with `MembershipRevoked(PARTY_DELETED)`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from watchparty.accounts.models import User
+from watchparty.errors import NotFound, ValidationProblem
+from watchparty.kit.time import epoch_ms, utcnow
+from watchparty.parties.authz import PARTY_NOT_FOUND, load_party, require_role
+from watchparty.parties.codes import generate_room_code, normalize_room_code
+from watchparty.parties.errors import PartyEnded
+from watchparty.parties.models import (
+    DEFAULT_BUFFERING_TIMEOUT_SECONDS,
+    DEFAULT_MAX_MEMBERS,
+    ControlPolicy,
+    MemberRole,
+    MemberStatus,
+    Party,
+    PartyMember,
+    PartyStatus,
+    PartyVisibility,
+    QueueItem,
+    timeline_values,
+)
+from watchparty.parties.payloads import member_payload, party_payload
+from watchparty.parties.timeline import MIN_LEAD_MS, Timeline
+from watchparty.parties.validation import Media as Media  # re-exported: playback uses them
+from watchparty.parties.validation import (
+    check_buffering_timeout,
+    check_max_members,
+    check_scheduled_start,
+    clean_description,
+    clean_title,
+)
+from watchparty.parties.validation import check_media as check_media
+
+if TYPE_CHECKING:
+    from watchparty.db import UnitOfWork
+    from watchparty.state import AppState
+
+CODE_ATTEMPTS = 8
+
+
+@dataclass
+class Outbox:
+    """Party events a service produced, recorded by the caller inside its unit of work."""
+
+    events: list[tuple[uuid.UUID, dict[str, Any]]] = field(default_factory=list)
+
+    def add(self, party_id: uuid.UUID, event: dict[str, Any]) -> None:
+        self.events.append((party_id, event))
+
+    async def record(self, uow: UnitOfWork, state: AppState) -> None:
+        from watchparty.parties.stream import record_event
+
+        events, self.events = self.events, []
+        for party_id, event in events:
+            await record_event(uow, state, party_id, event)
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found.", field="userId")
+    return user
+
+
+async def active_member_count(session: AsyncSession, party_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count()).where(
+            PartyMember.party_id == party_id, PartyMember.status == MemberStatus.ACTIVE
+        )
+    )
+    return int(count or 0)
+
+
+async def party_by_code(session: AsyncSession, raw_code: str) -> Party:
+    """The (not deleted) party with this room code, whatever its visibility: the code is the
+    secret that makes UNLISTED and PRIVATE parties reachable."""
+    code = normalize_room_code(raw_code)
+    if code is None:
+        raise NotFound(PARTY_NOT_FOUND, field="code")
+    party = await session.scalar(
+        select(Party).where(Party.code == code, Party.deleted_at.is_(None))
+    )
+    if party is None:
+        raise NotFound(PARTY_NOT_FOUND, field="code")
+    return party
+
+
+async def party_event_payload(session: AsyncSession, party: Party) -> dict[str, Any]:
+    host = await session.get(User, party.host_id)
+    return party_payload(party, host)
+
+
+async def member_event_payload(session: AsyncSession, member: PartyMember) -> dict[str, Any]:
+    user = await session.get(User, member.user_id)
+    assert user is not None  # memberships cascade with their user
+    return member_payload(member, user, online=False)
+
+
+# -- lifecycle ---------------------------------------------------------------------------------
+
+
+async def _unused_code(session: AsyncSession) -> str:
+    # 30^8 codes make a collision very rare; the unique column is the final word.
+    for _ in range(CODE_ATTEMPTS):
+        code = generate_room_code()
+        if not await session.scalar(select(exists().where(Party.code == code))):
+            return code
+    raise RuntimeError("could not find an unused room code")
+
+
+async def create_party(
+    session: AsyncSession,
+    host_id: uuid.UUID,
+    *,
+    title: str,
+    description: str | None = None,
+    visibility: PartyVisibility = PartyVisibility.PUBLIC,
+    max_members: int = DEFAULT_MAX_MEMBERS,
+    require_approval: bool = False,
+    control_policy: ControlPolicy = ControlPolicy.HOST_ONLY,
+    chat_enabled: bool = True,
+    reactions_enabled: bool = True,
+    wait_for_buffering: bool = True,
+    buffering_timeout_seconds: int = DEFAULT_BUFFERING_TIMEOUT_SECONDS,
+    scheduled_start: datetime | None = None,
+    media: Media | None = None,
+) -> Party:
+    now = utcnow()
+    clean = {
+        "title": clean_title(title),
+        "description": clean_description(description),
+        "max_members": check_max_members(max_members),
+        "buffering_timeout_seconds": check_buffering_timeout(buffering_timeout_seconds),
+    }
+    start = check_scheduled_start(scheduled_start, now)
+    item_media = check_media(media) if media is not None else None
+    scheduled = start is not None and start > now
+    party = Party(
+        id=uuid.uuid4(),
+        code=await _unused_code(session),
+        visibility=visibility,
+        status=PartyStatus.SCHEDULED if scheduled else PartyStatus.LIVE,
+        host_id=host_id,
+        require_approval=require_approval,
+        control_policy=control_policy,
+        chat_enabled=chat_enabled,
+        reactions_enabled=reactions_enabled,
+        wait_for_buffering=wait_for_buffering,
+        scheduled_start=start,
+        started_at=None if scheduled else now,
+        created_at=now,
+        **clean,
+    )
+    session.add(party)
+    session.add(
+        PartyMember(party_id=party.id, user_id=host_id, role=MemberRole.HOST, joined_at=now)
+    )
+    await session.flush()  # the party row first: queue items reference it
+    if item_media is not None:
+        item = QueueItem(
+            id=uuid.uuid4(),
+            party_id=party.id,
+            position=0,
+            url=item_media.url,
+            title=item_media.title,
+            duration_seconds=item_media.duration_seconds,
+            added_by_id=host_id,
+        )
+        session.add(item)
+        timeline = Timeline().change_item(
+            str(item.id), item.duration_seconds, epoch_ms(), autoplay=False, lead_ms=MIN_LEAD_MS
+        )
+        for key, value in timeline_values(timeline).items():
+            setattr(party, key, value)
+        party.playback_updated_by_id = host_id
+    await session.flush()
+    return party
+
+
+def _require_not_ended(party: Party) -> None:
+    if party.status is PartyStatus.ENDED:
+        raise PartyEnded()
+
+
+async def update_party(
+    session: AsyncSession,
+    outbox: Outbox,
+    viewer_id: uuid.UUID,
+    party_id: str,
+    changes: dict[str, Any],
+) -> Party:
+    """Apply the given settings (keys as the model's attributes); host and co-hosts only."""
+    access = await load_party(session, party_id, viewer_id, for_update=True)
+    require_role(access, MemberRole.COHOST)
+    party = access.party
+    _require_not_ended(party)
+    values: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "title":
+            values[key] = clean_title(value)
+        elif key == "description":
+            values[key] = clean_description(value)
+        elif key == "max_members":
+            count = await active_member_count(session, party.id)
+            if check_max_members(value) < count:
+                raise ValidationProblem(
+                    f"The party already has {count} members.", field="maxMembers"
+                )
+            values[key] = value
+        elif key == "buffering_timeout_seconds":
+            values[key] = check_buffering_timeout(value)
+        elif key == "scheduled_start":
+            if party.status is not PartyStatus.SCHEDULED:
+                raise ValidationProblem("The party has started already.", field="scheduledStart")
+            start = check_scheduled_start(value, utcnow())
+            if start is not None and start <= utcnow():
+                raise ValidationProblem("Give a time in the future.", field="scheduledStart")
+            values[key] = start
+        else:
+            values[key] = value
+    changed = {k: v for k, v in values.items() if getattr(party, k) != v}
+    if changed:
+        for key, value in changed.items():
+            setattr(party, key, value)
+        party.updated_at = utcnow()
+        await session.flush()
+        outbox.add(
+            party.id, {"type": "PartyUpdated", "party": await party_event_payload(session, party)}
+        )
+    return party
+
+
+async def start_party(
+    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str
+) -> Party:
+    """SCHEDULED -> LIVE (host and co-hosts); starting a LIVE party changes nothing."""
+    access = await load_party(session, party_id, viewer_id, for_update=True)
+    require_role(access, MemberRole.COHOST)
+    party = access.party
+    _require_not_ended(party)
+    if party.status is PartyStatus.SCHEDULED:
+        party.status = PartyStatus.LIVE
+        party.started_at = utcnow()
+        await session.flush()
+        outbox.add(
+            party.id, {"type": "PartyUpdated", "party": await party_event_payload(session, party)}
+        )
+    return party
+
+
+async def end_party(
+    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str
+) -> Party:
+    """-> ENDED (host and co-hosts); ending an ended party changes nothing."""
+    access = await load_party(session, party_id, viewer_id, for_update=True)
+    require_role(access, MemberRole.COHOST)
+    if access.party.status is not PartyStatus.ENDED:
+        await mark_ended(session, outbox, access.party)
+    return access.party
+
+
+async def mark_ended(session: AsyncSession, outbox: Outbox, party: Party) -> None:
+    party.status = PartyStatus.ENDED
+    party.ended_at = utcnow()
+    await session.flush()
+    outbox.add(party.id, {"type": "PartyEnded"})
+
+
+async def delete_party(
+    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str
+) -> uuid.UUID:
+    """Soft delete (host only): gone for everybody, every open stream ends."""
+    access = await load_party(session, party_id, viewer_id, for_update=True)
+    require_role(access, MemberRole.HOST)
+    party = access.party
+    now = utcnow()
+    party.deleted_at = now
+    if party.status is not PartyStatus.ENDED:
+        party.status = PartyStatus.ENDED
+        party.ended_at = now
+    await session.flush()
+    # Without a userId the revocation ends every stream of the party (parties.stream).
+    outbox.add(party.id, {"type": "MembershipRevoked", "reason": "PARTY_DELETED"})
+    return party.id

@@ -1,0 +1,392 @@
+"""GraphQL types for parties: Party, PartyMember, PartySettings, previews and connections.
+
+Objects are built from the JSON payloads of `parties.payloads` (`from_payload`), the same ones
+stored in party events, so a subscriber renders an event without touching the database. Fields
+that a payload does not carry (counts, the viewer's membership, member lists) resolve through
+per-operation loaders or a short session of their own, never a shared one.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+
+import strawberry
+
+from watchparty.accounts import models as account_models
+from watchparty.accounts.types import User
+from watchparty.context import Info
+from watchparty.errors import Problem
+from watchparty.gql.errors import UserError, to_error
+from watchparty.gql.pagination import PageInfo, PaginationError, client_error
+from watchparty.parties import errors, models
+from watchparty.parties.models import (
+    ControlPolicy,
+    MemberRole,
+    MemberStatus,
+    PartyStatus,
+    PartyVisibility,
+)
+from watchparty.parties.payloads import member_payload, party_payload
+
+if TYPE_CHECKING:
+    from watchparty.parties.playback_types import PlaybackState, QueueItem
+
+strawberry.enum(PartyVisibility, description="Who can find and read a party.")
+strawberry.enum(PartyStatus, description="SCHEDULED until started, LIVE, then ENDED.")
+strawberry.enum(ControlPolicy, description="Who may control playback.")
+strawberry.enum(MemberRole, description="HOST > COHOST > MODERATOR > MEMBER.")
+strawberry.enum(MemberStatus, description="A membership's state.")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def user_from_payload(payload: dict[str, Any]) -> User:
+    """A `User` from `payloads.user_payload` (private fields render null)."""
+    created_at = _dt(payload.get("createdAt"))
+    return User(
+        id=strawberry.ID(payload["id"]),
+        display_name=payload["displayName"],
+        avatar_url=payload.get("avatarUrl"),
+        bio=payload.get("bio"),
+        created_at=created_at or datetime.min,
+        _email="",
+        _email_verified=False,
+        _has_password=False,
+        _is_viewer=False,
+    )
+
+
+@strawberry.type(description="A party's settings (changed with updateParty).")
+class PartySettings:
+    max_members: int = strawberry.field(description="2..1000 active members.")
+    require_approval: bool = strawberry.field(
+        description="Joins wait for a host, co-host or moderator (invite links skip the wait)."
+    )
+    control_policy: ControlPolicy
+    chat_enabled: bool
+    reactions_enabled: bool
+    wait_for_buffering: bool = strawberry.field(
+        description="Pause everyone (bounded) while a member buffers."
+    )
+    buffering_timeout_seconds: int = strawberry.field(description="1..60; default 8.")
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> PartySettings:
+        return cls(
+            max_members=payload["maxMembers"],
+            require_approval=payload["requireApproval"],
+            control_policy=ControlPolicy(payload["controlPolicy"]),
+            chat_enabled=payload["chatEnabled"],
+            reactions_enabled=payload["reactionsEnabled"],
+            wait_for_buffering=payload["waitForBuffering"],
+            buffering_timeout_seconds=payload["bufferingTimeoutSeconds"],
+        )
+
+
+@strawberry.type(description="A person's membership of a party.")
+class PartyMember:
+    user: User
+    role: MemberRole
+    status: MemberStatus
+    online: bool = strawberry.field(description="Holds the party stream right now.")
+    joined_at: datetime = strawberry.field(description="When they joined (or asked to).")
+    last_drift_ms: float | None = strawberry.field(
+        description="Their player's last reported distance from the timeline (+ = ahead)."
+    )
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> PartyMember:
+        return cls(
+            user=user_from_payload(payload["user"]),
+            role=MemberRole(payload["role"]),
+            status=MemberStatus(payload["status"]),
+            online=payload["online"],
+            joined_at=datetime.fromisoformat(payload["joinedAt"]),
+            last_drift_ms=payload.get("lastDriftMs"),
+        )
+
+    @classmethod
+    def from_model(
+        cls, member: models.PartyMember, user: account_models.User, online: bool
+    ) -> PartyMember:
+        return cls.from_payload(member_payload(member, user, online))
+
+
+@strawberry.type
+class PartyMemberEdge:
+    cursor: str
+    node: PartyMember
+
+
+@strawberry.type
+class PartyMemberConnection:
+    edges: list[PartyMemberEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="An invite link (the token itself is shown once, at creation).")
+class InviteLink:
+    id: strawberry.ID
+    expires_at: datetime | None
+    max_uses: int | None
+    uses: int
+    revoked: bool
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, link: models.InviteLink) -> InviteLink:
+        return cls(
+            id=strawberry.ID(str(link.id)),
+            expires_at=link.expires_at,
+            max_uses=link.max_uses,
+            uses=link.uses,
+            revoked=link.revoked_at is not None,
+            created_at=link.created_at,
+        )
+
+
+@strawberry.type(description="A watch party.")
+class Party:
+    id: strawberry.ID
+    title: str
+    description: str | None
+    visibility: PartyVisibility
+    status: PartyStatus
+    settings: PartySettings
+    scheduled_start: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    created_at: datetime
+    _party_id: strawberry.Private[uuid.UUID]
+    _code: strawberry.Private[str]
+    _host_id: strawberry.Private[uuid.UUID]
+    _host: strawberry.Private[dict[str, Any] | None]
+    _code_known_visible: strawberry.Private[bool]
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], *, stream: bool = True) -> Party:
+        """`stream`: rendered for a party stream, whose subscribers may all see the code
+        (members, or signed-in viewers of a PUBLIC party), so `code` needs no read."""
+        created_at = _dt(payload["createdAt"])
+        assert created_at is not None
+        return cls(
+            id=strawberry.ID(payload["id"]),
+            title=payload["title"],
+            description=payload.get("description"),
+            visibility=PartyVisibility(payload["visibility"]),
+            status=PartyStatus(payload["status"]),
+            settings=PartySettings.from_payload(payload["settings"]),
+            scheduled_start=_dt(payload.get("scheduledStart")),
+            started_at=_dt(payload.get("startedAt")),
+            ended_at=_dt(payload.get("endedAt")),
+            created_at=created_at,
+            _party_id=uuid.UUID(payload["id"]),
+            _code=payload["code"],
+            _host_id=uuid.UUID(payload["hostId"]),
+            _host=payload.get("host"),
+            _code_known_visible=stream,
+        )
+
+    @classmethod
+    def from_model(cls, party: models.Party, host: account_models.User | None = None) -> Party:
+        return cls.from_payload(party_payload(party, host), stream=False)
+
+    async def _viewer_row(self, info: Info) -> models.PartyMember | None:
+        viewer_id = info.context.viewer_id
+        if viewer_id is None:
+            return None
+        return await info.context.loaders.parties.membership.load((self._party_id, viewer_id))
+
+    async def _viewer_role(self, info: Info) -> MemberRole | None:
+        row = await self._viewer_row(info)
+        return row.role if row is not None and row.status is MemberStatus.ACTIVE else None
+
+    @strawberry.field(
+        description="The room code (shown as ABCD-EFGH; dashes and case are ignored when "
+        "typed). Null for non-members of UNLISTED and PRIVATE parties: there it is the secret."
+    )
+    async def code(self, info: Info) -> str | None:
+        if self._code_known_visible or self.visibility is PartyVisibility.PUBLIC:
+            return self._code
+        return self._code if await self._viewer_role(info) is not None else None
+
+    @strawberry.field(description="The current host (null only if that account is gone).")
+    async def host(self, info: Info) -> User | None:
+        if self._host is not None:
+            return user_from_payload(self._host)
+        user = await info.context.loaders.user.load(self._host_id)
+        return None if user is None else User.from_model(user, viewer_id=info.context.viewer_id)
+
+    @strawberry.field(description="Active members.")
+    async def member_count(self, info: Info) -> int:
+        return await info.context.loaders.parties.member_count.load(self._party_id)
+
+    @strawberry.field(description="Active members holding the party stream right now.")
+    async def online_count(self, info: Info) -> int:
+        from watchparty.parties.listing import online_member_count
+
+        return await online_member_count(info.context.state, self._party_id)
+
+    @strawberry.field(
+        description="The viewer's membership (ACTIVE, PENDING, KICKED or BANNED); null when "
+        "anonymous or never joined, or after leaving."
+    )
+    async def my_membership(self, info: Info) -> PartyMember | None:
+        from watchparty.parties.listing import member_with_user
+
+        row = await self._viewer_row(info)
+        if row is None or row.status is MemberStatus.LEFT:
+            return None
+        return await member_with_user(info, row)
+
+    @strawberry.field(
+        description="Active members, longest-standing first (page size at most 100). "
+        "`online: true` keeps those online, `false` those offline."
+    )
+    async def members(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        online: bool | None = None,
+    ) -> PartyMemberConnection:
+        from watchparty.parties.listing import members_connection
+
+        try:
+            return await members_connection(info, self._party_id, first, after, online)
+        except PaginationError as exc:
+            raise client_error(info, exc) from None
+
+    @strawberry.field(
+        description="Pending join requests, oldest first (at most 100); null unless the "
+        "viewer is a moderator or above."
+    )
+    async def join_requests(self, info: Info) -> list[PartyMember] | None:
+        from watchparty.parties.listing import join_requests
+
+        role = await self._viewer_role(info)
+        if role is None or role is MemberRole.MEMBER:
+            return None
+        return await join_requests(info, self._party_id)
+
+    @strawberry.field(
+        description="Active invite links, newest first; null unless the viewer is the host "
+        "or a co-host."
+    )
+    async def invite_links(self, info: Info) -> list[InviteLink] | None:
+        from watchparty.parties.listing import invite_links
+
+        if await self._viewer_role(info) not in (MemberRole.HOST, MemberRole.COHOST):
+            return None
+        return [InviteLink.from_model(link) for link in await invite_links(info, self._party_id)]
+
+    @strawberry.field(description="The playback timeline (SYNC.md).")
+    async def playback(
+        self, info: Info
+    ) -> Annotated[PlaybackState, strawberry.lazy("watchparty.parties.playback_types")]:
+        from watchparty.parties.playback_types import playback_for_party
+
+        return await playback_for_party(info, self._party_id)
+
+    @strawberry.field(description="The queue, in play order.")
+    async def queue(
+        self, info: Info
+    ) -> list[Annotated[QueueItem, strawberry.lazy("watchparty.parties.playback_types")]]:
+        from watchparty.parties.playback_types import queue_for_party
+
+        return await queue_for_party(info, self._party_id)
+
+
+@strawberry.type
+class PartyEdge:
+    cursor: str
+    node: Party
+
+
+@strawberry.type
+class PartyConnection:
+    edges: list[PartyEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(
+    description="What partyByCode shows anyone holding the code, member or not: enough to "
+    "decide whether to join."
+)
+class PartyPreview:
+    id: strawberry.ID
+    title: str
+    visibility: PartyVisibility
+    status: PartyStatus
+    requires_approval: bool
+    member_count: int
+    max_members: int
+    scheduled_start: datetime | None
+    host: User | None
+
+
+# -- expected errors of the party mutations ----------------------------------------------------
+
+
+@strawberry.type(description="The party has reached its maximum number of members.")
+class PartyFull(UserError):
+    max_members: int
+
+
+@strawberry.type(description="The viewer is banned from this party.")
+class Banned(UserError):
+    until: datetime | None = strawberry.field(description="Null: banned for good.")
+
+
+@strawberry.type(
+    description="The party has ended (code PARTY_ENDED; the stream event of the same moment is "
+    "PartyEnded)."
+)
+class PartyEndedError(UserError):
+    pass
+
+
+def to_party_error(problem: Problem) -> UserError:
+    """A `Problem` as its union member: the party errors here, the shared ones in gql.errors."""
+    if isinstance(problem, errors.PartyFull):
+        return PartyFull(
+            code=problem.code,  # type: ignore[arg-type]
+            message=problem.message,
+            field=problem.field,
+            max_members=problem.max_members,
+        )
+    if isinstance(problem, errors.Banned):
+        return Banned(
+            code=problem.code,  # type: ignore[arg-type]
+            message=problem.message,
+            field=problem.field,
+            until=problem.until,
+        )
+    if isinstance(problem, errors.PartyEnded):
+        return PartyEndedError(code=problem.code, message=problem.message, field=problem.field)  # type: ignore[arg-type]
+    return to_error(problem)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def returns_party_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
+    """Resolver decorator: an expected `Problem` becomes the matching union member."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
+        try:
+            return await fn(*args, **kwargs)
+        except Problem as problem:
+            return to_party_error(problem)
+
+    return wrapper

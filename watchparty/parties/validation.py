@@ -1,0 +1,118 @@
+"""Validation of party input: titles, descriptions, limits, schedule and media (typed errors).
+
+Each check raises `ValidationProblem` with the API field name (`media.url` for nested input).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote, urlsplit
+
+from watchparty.errors import ValidationProblem
+from watchparty.parties.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, URL_MAX_LENGTH
+
+MIN_MEMBERS = 2
+MAX_MEMBERS = 1000
+MIN_BUFFERING_TIMEOUT = 1
+MAX_BUFFERING_TIMEOUT = 60
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
+MEDIA_TITLE_MAX_LENGTH = TITLE_MAX_LENGTH * 2
+MAX_MEDIA_DURATION_SECONDS = 7 * 24 * 3600.0
+
+
+@dataclass
+class Media:
+    url: str | None = None
+    video_id: str | None = None
+    title: str | None = None
+    duration_seconds: float | None = None
+
+
+def clean_title(raw: str, field_name: str = "title") -> str:
+    title = " ".join(raw.split())
+    if not title:
+        raise ValidationProblem("Give the party a title.", field=field_name)
+    if len(title) > TITLE_MAX_LENGTH:
+        raise ValidationProblem(f"At most {TITLE_MAX_LENGTH} characters.", field=field_name)
+    return title
+
+
+def clean_description(raw: str | None) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    description = raw.strip()
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        raise ValidationProblem(
+            f"At most {DESCRIPTION_MAX_LENGTH} characters.", field="description"
+        )
+    return description
+
+
+def check_max_members(value: int) -> int:
+    if not MIN_MEMBERS <= value <= MAX_MEMBERS:
+        raise ValidationProblem(
+            f"Between {MIN_MEMBERS} and {MAX_MEMBERS} members.", field="maxMembers"
+        )
+    return value
+
+
+def check_buffering_timeout(value: int) -> int:
+    if not MIN_BUFFERING_TIMEOUT <= value <= MAX_BUFFERING_TIMEOUT:
+        raise ValidationProblem(
+            f"Between {MIN_BUFFERING_TIMEOUT} and {MAX_BUFFERING_TIMEOUT} seconds.",
+            field="bufferingTimeoutSeconds",
+        )
+    return value
+
+
+def check_scheduled_start(value: datetime | None, now: datetime) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # an ISO time without offset is taken as UTC
+        value = value.replace(tzinfo=UTC)
+    if value - now > MAX_SCHEDULE_AHEAD:
+        raise ValidationProblem("At most a year ahead.", field="scheduledStart")
+    return value
+
+
+def check_url(raw: str, field_name: str) -> str:
+    url = raw.strip()
+    if len(url) > URL_MAX_LENGTH:
+        raise ValidationProblem(f"At most {URL_MAX_LENGTH} characters.", field=field_name)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise ValidationProblem("Give an http(s) URL.", field=field_name)
+    return url
+
+
+def _title_from_url(url: str) -> str:
+    parts = urlsplit(url)
+    segments = [s for s in parts.path.split("/") if s]
+    title = unquote(segments[-1]) if segments else (parts.hostname or url)
+    return title[:MEDIA_TITLE_MAX_LENGTH]
+
+
+def check_media(media: Media, prefix: str = "media") -> Media:
+    """A valid URL item (library videos are not available yet)."""
+    if media.video_id is not None and media.url is not None:
+        raise ValidationProblem("Give either a url or a videoId, not both.", field=f"{prefix}.url")
+    if media.video_id is not None:
+        raise ValidationProblem("Library videos are not available yet.", field=f"{prefix}.videoId")
+    if media.url is None:
+        raise ValidationProblem("Give a url.", field=f"{prefix}.url")
+    url = check_url(media.url, f"{prefix}.url")
+    title = " ".join((media.title or "").split()) or _title_from_url(url)
+    if len(title) > MEDIA_TITLE_MAX_LENGTH:
+        raise ValidationProblem(
+            f"At most {MEDIA_TITLE_MAX_LENGTH} characters.", field=f"{prefix}.title"
+        )
+    duration = media.duration_seconds
+    if duration is not None and not (
+        math.isfinite(duration) and 0 < duration <= MAX_MEDIA_DURATION_SECONDS
+    ):
+        raise ValidationProblem(
+            "A positive number of seconds (at most a week).", field=f"{prefix}.durationSeconds"
+        )
+    return Media(url=url, title=title, duration_seconds=duration)

@@ -1,0 +1,394 @@
+"""GraphQL types of playback and the queue, and the payload dicts stored in party events.
+
+Events carry plain JSON payloads built once (`playback_payload`, `queue_item_payload`); the types
+render from those payloads (`from_payload`) without reading the database. Users are embedded as
+`parties.payloads.user_payload` dicts; only `QueueItem.addedBy` (an id in the payload) goes
+through the per-operation user loader.
+
+`playback_for_party` / `queue_for_party` serve the `Party.playback` / `Party.queue` fields through
+per-operation DataLoaders (each batch has its own short session, never a shared one).
+"""
+
+from __future__ import annotations
+
+import uuid
+import weakref
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from typing import Any
+
+import strawberry
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+
+from watchparty.accounts import models as account_models
+from watchparty.accounts.types import User
+from watchparty.context import Info
+from watchparty.gql.errors import UserError
+from watchparty.kit.time import epoch_ms
+from watchparty.parties import models
+from watchparty.parties.inputs import MediaInput
+from watchparty.parties.payloads import user_payload
+from watchparty.parties.timeline import PlaybackState as TimelineState
+from watchparty.parties.types import user_from_payload
+
+PlaybackStatus = strawberry.enum(
+    TimelineState,
+    name="PlaybackStatus",
+    description="IDLE: nothing loaded; WAITING: playing but held for buffering members; "
+    "PAUSED; PLAYING (from anchorServerTimeMs on); ENDED: the item reached its end.",
+)
+
+
+class PlayerState(StrEnum):
+    BUFFERING = "BUFFERING"
+    READY = "READY"
+    PLAYING = "PLAYING"
+    PAUSED = "PAUSED"
+
+
+strawberry.enum(PlayerState, description="What a member's player reports.")
+
+
+# -- payload builders (pure, JSON-safe) -----------------------------------------------------------
+
+
+def _users_payload(
+    ids: Iterable[str | uuid.UUID], users: dict[uuid.UUID, account_models.User]
+) -> list[dict[str, Any]]:
+    found = []
+    for raw in ids:
+        user = users.get(raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw)))
+        if user is not None:  # a deleted account drops out of the list
+            found.append(user_payload(user))
+    return found
+
+
+def queue_item_payload(item: models.QueueItem) -> dict[str, Any]:
+    return {
+        "id": str(item.id),
+        "position": item.position,
+        "title": item.title,
+        "url": item.url,
+        "videoId": None if item.video_id is None else str(item.video_id),
+        "durationSeconds": item.duration_seconds,
+        "addedBy": None if item.added_by_id is None else str(item.added_by_id),
+    }
+
+
+def lagging_ids(party: models.Party) -> list[str]:
+    """Members still buffering when the last wait timed out (kept until the next change).
+
+    The `waiting_for` column holds them while the state is not WAITING (see `timeline_of`, which
+    ignores the column outside WAITING); any later timeline update clears it.
+    """
+    if party.playback_state is TimelineState.WAITING:
+        return []
+    return list(party.waiting_for or [])
+
+
+def playback_user_ids(party: models.Party) -> set[uuid.UUID]:
+    """Every user `playback_payload` needs in `users`."""
+    ids = {uuid.UUID(u) for u in party.waiting_for or []}
+    if party.playback_updated_by_id is not None:
+        ids.add(party.playback_updated_by_id)
+    return ids
+
+
+def playback_payload(
+    party: models.Party,
+    item: models.QueueItem | None,
+    users: dict[uuid.UUID, account_models.User],
+) -> dict[str, Any]:
+    """The party's timeline as stored in `PlaybackChanged` events and snapshots.
+
+    `item` is the current queue item (None when IDLE); `users` holds at least
+    `playback_user_ids(party)`.
+    """
+    waiting = party.playback_state is TimelineState.WAITING
+    updated_by = (
+        users.get(party.playback_updated_by_id)
+        if party.playback_updated_by_id is not None
+        else None
+    )
+    return {
+        "state": str(party.playback_state),
+        "itemId": None if item is None else str(item.id),
+        "item": None if item is None else queue_item_payload(item),
+        "positionSeconds": party.position_seconds,
+        "anchorServerTimeMs": party.anchor_ms,
+        "rate": party.rate,
+        "revision": party.revision,
+        "waitingFor": _users_payload(party.waiting_for or [], users) if waiting else [],
+        "waitDeadlineMs": party.wait_deadline_ms if waiting else None,
+        "lagging": _users_payload(lagging_ids(party), users),
+        "updatedBy": None if updated_by is None else user_payload(updated_by),
+    }
+
+
+def queue_payload(items: Sequence[models.QueueItem]) -> list[dict[str, Any]]:
+    return [queue_item_payload(item) for item in items]
+
+
+# -- GraphQL types ------------------------------------------------------------------------------
+
+
+@strawberry.type(description="One entry of a party's queue.")
+class QueueItem:
+    id: strawberry.ID
+    position: int = strawberry.field(description="0-based place in the queue.")
+    title: str
+    url: str | None
+    video_id: strawberry.ID | None = strawberry.field(description="A library video (later).")
+    duration_seconds: float | None = strawberry.field(
+        description="Null when unknown: the item then plays until a controller moves on."
+    )
+    added_by_id: strawberry.Private[str | None]
+
+    @strawberry.field(description="Who added it (null when that account is gone).")
+    async def added_by(self, info: Info) -> User | None:
+        if self.added_by_id is None:
+            return None
+        user = await info.context.loaders.user.load(uuid.UUID(self.added_by_id))
+        return None if user is None else User.from_model(user, viewer_id=info.context.viewer_id)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> QueueItem:
+        video_id = payload.get("videoId")
+        return cls(
+            id=strawberry.ID(payload["id"]),
+            position=payload["position"],
+            title=payload["title"],
+            url=payload.get("url"),
+            video_id=None if video_id is None else strawberry.ID(video_id),
+            duration_seconds=payload.get("durationSeconds"),
+            added_by_id=payload.get("addedBy"),
+        )
+
+
+@strawberry.type(
+    name="PlaybackState",
+    description="The party's authoritative timeline (SYNC.md). While PLAYING the playhead is "
+    "positionSeconds + (serverNow - anchorServerTimeMs) * rate / 1000 from the anchor on, "
+    "held at positionSeconds before it; in every other state it is positionSeconds. Ignore a "
+    "revision lower than one already seen.",
+)
+class PlaybackState:
+    state: TimelineState
+    item: QueueItem | None
+    position_seconds: float
+    anchor_server_time_ms: float = strawberry.field(description="Server epoch milliseconds.")
+    rate: float
+    revision: int
+    wait_deadline_ms: float | None = strawberry.field(
+        description="WAITING only: server epoch ms at which playback resumes regardless."
+    )
+    waiting_for: list[User] = strawberry.field(description="WAITING: the members waited for.")
+    lagging: list[User] = strawberry.field(
+        description="Members still buffering when the last wait timed out (until the next change)."
+    )
+    updated_by: User | None = strawberry.field(
+        description="Who made the last change (null for automatic ones)."
+    )
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> PlaybackState:
+        item = payload.get("item")
+        updated_by = payload.get("updatedBy")
+        return cls(
+            state=TimelineState(payload["state"]),
+            item=None if item is None else QueueItem.from_payload(item),
+            position_seconds=payload["positionSeconds"],
+            anchor_server_time_ms=payload["anchorServerTimeMs"],
+            rate=payload["rate"],
+            revision=payload["revision"],
+            wait_deadline_ms=payload.get("waitDeadlineMs"),
+            waiting_for=[user_from_payload(u) for u in payload.get("waitingFor", [])],
+            lagging=[user_from_payload(u) for u in payload.get("lagging", [])],
+            updated_by=None if updated_by is None else user_from_payload(updated_by),
+        )
+
+
+@strawberry.type(description="Someone changed the timeline first; `current` is the fresh one.")
+class RevisionConflict(UserError):
+    current: PlaybackState
+
+
+@strawberry.type
+class PlaybackPayload:
+    playback: PlaybackState
+
+
+@strawberry.type
+class QueuePayload:
+    queue: list[QueueItem]
+    playback: PlaybackState
+
+
+@strawberry.type(description="One clock-sync sample (SYNC.md): all times are epoch ms.")
+class ServerTime:
+    client_time_ms: float = strawberry.field(description="Echoed from the request.")
+    server_received_ms: float = strawberry.field(
+        description="Taken first thing when the query is resolved."
+    )
+
+    @strawberry.field(description="Taken as the answer is assembled, as late as GraphQL allows.")
+    def server_sent_ms(self) -> float:
+        return epoch_ms()
+
+
+@strawberry.type(description="The report was recorded (reports are never fanned out).")
+class ReportPlayerStatePayload:
+    drift_ms: float | None = strawberry.field(
+        description="Reported position minus the timeline's, in ms (null when not comparable)."
+    )
+    revision: int = strawberry.field(description="The timeline revision after the report.")
+
+
+@strawberry.type
+class SetIgnoreWaitPayload:
+    user_id: strawberry.ID
+    ignore_wait: bool
+    playback: PlaybackState
+
+
+# -- inputs -------------------------------------------------------------------------------------
+
+
+@strawberry.input
+class PlaybackControlInput:
+    party_id: strawberry.ID
+    expected_revision: int | None = strawberry.field(
+        default=None, description="Refuse with RevisionConflict unless the timeline is at it."
+    )
+
+
+@strawberry.input
+class SeekInput:
+    party_id: strawberry.ID
+    position_seconds: float
+    expected_revision: int | None = None
+
+
+@strawberry.input
+class SetPlaybackRateInput:
+    party_id: strawberry.ID
+    rate: float = strawberry.field(description="0.25 to 2.")
+    expected_revision: int | None = None
+
+
+@strawberry.input
+class PlayQueueItemInput:
+    party_id: strawberry.ID
+    item_id: strawberry.ID
+    expected_revision: int | None = None
+
+
+@strawberry.input
+class AddToQueueInput:
+    party_id: strawberry.ID
+    media: MediaInput
+    position: int | None = strawberry.field(
+        default=None, description="0-based place to insert at; the end when null or too large."
+    )
+
+
+@strawberry.input
+class RemoveFromQueueInput:
+    party_id: strawberry.ID
+    item_id: strawberry.ID
+
+
+@strawberry.input
+class MoveQueueItemInput:
+    party_id: strawberry.ID
+    item_id: strawberry.ID
+    position: int = strawberry.field(description="The 0-based place it moves to (clamped).")
+
+
+@strawberry.input
+class ReportPlayerStateInput:
+    party_id: strawberry.ID
+    state: PlayerState
+    position_seconds: float
+    client_time_ms: float = strawberry.field(description="The client's clock, epoch ms.")
+    rtt_ms: float | None = strawberry.field(
+        default=None, description="The client's best measured round trip to the server."
+    )
+    item_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The item the player has loaded (drift is skipped if stale)."
+    )
+
+
+@strawberry.input
+class SetIgnoreWaitInput:
+    party_id: strawberry.ID
+    user_id: strawberry.ID
+    ignore: bool
+
+
+# -- Party.playback / Party.queue through per-operation loaders ---------------------------------
+
+
+class _Loaders:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        async def load_parties(ids: Sequence[uuid.UUID]) -> list[models.Party | None]:
+            async with sessionmaker() as session:
+                rows = await session.scalars(select(models.Party).where(models.Party.id.in_(ids)))
+                found = {p.id: p for p in rows}
+            return [found.get(i) for i in ids]
+
+        async def load_queues(ids: Sequence[uuid.UUID]) -> list[list[models.QueueItem]]:
+            async with sessionmaker() as session:
+                rows = await session.scalars(
+                    select(models.QueueItem)
+                    .where(models.QueueItem.party_id.in_(ids))
+                    .order_by(models.QueueItem.position, models.QueueItem.created_at)
+                )
+                found: dict[uuid.UUID, list[models.QueueItem]] = {i: [] for i in ids}
+                for item in rows:
+                    found[item.party_id].append(item)
+            return [found[i] for i in ids]
+
+        self.party: DataLoader[uuid.UUID, models.Party | None] = DataLoader(load_fn=load_parties)
+        self.queue: DataLoader[uuid.UUID, list[models.QueueItem]] = DataLoader(load_fn=load_queues)
+
+
+# Keyed by the context's per-operation `Loaders` object, so ours are renewed with it.
+_LOADERS: weakref.WeakKeyDictionary[object, _Loaders] = weakref.WeakKeyDictionary()
+
+
+def _loaders(info: Info) -> _Loaders:
+    key = info.context.loaders
+    loaders = _LOADERS.get(key)
+    if loaders is None:
+        loaders = _LOADERS[key] = _Loaders(info.context.state.sessionmaker)
+    return loaders
+
+
+def _as_uuid(party_id: str | uuid.UUID) -> uuid.UUID:
+    return party_id if isinstance(party_id, uuid.UUID) else uuid.UUID(str(party_id))
+
+
+async def playback_for_party(info: Info, party_id: str | uuid.UUID) -> PlaybackState:
+    """`Party.playback` (the caller has checked visibility)."""
+    pid = _as_uuid(party_id)
+    loaders = _loaders(info)
+    party = await loaders.party.load(pid)
+    if party is None:
+        raise LookupError(f"party {pid} vanished")
+    item = None
+    if party.current_item_id is not None:
+        queue = await loaders.queue.load(pid)
+        item = next((i for i in queue if i.id == party.current_item_id), None)
+    ids = sorted(playback_user_ids(party))
+    loaded = await info.context.loaders.user.load_many(ids) if ids else []
+    users = {u.id: u for u in loaded if u is not None}
+    return PlaybackState.from_payload(playback_payload(party, item, users))
+
+
+async def queue_for_party(info: Info, party_id: str | uuid.UUID) -> list[QueueItem]:
+    """`Party.queue` in order (the caller has checked visibility)."""
+    queue = await _loaders(info).queue.load(_as_uuid(party_id))
+    return [QueueItem.from_payload(queue_item_payload(item)) for item in queue]

@@ -147,6 +147,22 @@ def test_graphql_ws_client_signs_in_runs_me_and_sees_4403(server: Server) -> Non
     assert bad["closes"] == [4403]
 
 
+def test_graphql_ws_client_follows_the_party_stream(server: Server) -> None:
+    result = last_json_line(run_node(["node", "party_stream.mjs", server.base_url]))
+    assert result["error"] is None, result
+    items = result["items"]
+    assert items[0]["event"] == {
+        "__typename": "PartySnapshot",
+        "party": {"id": result["partyId"], "title": "JS party"},
+    }
+    assert items[0]["resync"] is False
+    stored = [item for item in items[1:] if item["cursor"] is not None]
+    assert [item["event"]["__typename"] for item in stored] == ["MemberJoined", "PlaybackChanged"]
+    assert stored[0]["event"]["member"] == {"user": {"id": result["guestId"]}, "role": "MEMBER"}
+    assert stored[1]["event"]["playback"]["positionSeconds"] == 42
+    assert int(stored[1]["cursor"]) == int(stored[0]["cursor"]) + 1 == int(items[0]["cursor"]) + 2
+
+
 def test_graphql_http_audit_passes_every_must_and_should(server: Server) -> None:
     report = last_json_line(run_node(["node", "audit.mjs", f"{server.base_url}/graphql"]))
     counts = report["counts"]

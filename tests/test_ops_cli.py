@@ -91,21 +91,30 @@ def test_export_schema_writes_the_sdl(tmp_path: Path) -> None:
     assert (tmp_path / "out.graphql").read_text() == export_sdl()
 
 
+DEMO_PARTY = """{ myParties(first: 5) { edges { node {
+    title status memberCount myMembership { role }
+    queue { title } playback { state item { title } }
+} } } }"""
+
+
 async def test_seed_demo_is_idempotent_and_its_users_sign_in(tmp_path: Path) -> None:
     env = command_env(tmp_path)
     first = run_command(["seed-demo"], env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines()[0] == "demo users (password: watchparty-demo):"
-    assert [line.split() for line in first.stdout.splitlines()[1:]] == [
+    lines = first.stdout.splitlines()
+    assert [line.split() for line in lines[1:4]] == [
         ["alice@demo.example.com", "created"],
         ["bob@demo.example.com", "created"],
         ["carol@demo.example.com", "created"],
     ]
+    assert lines[4].startswith("demo party: Demo night: open movies (code ")
     again = run_command(["seed-demo"], env, tmp_path)
     assert again.returncode == 0, again.stderr
-    assert [line.split()[1:] for line in again.stdout.splitlines()[1:]] == [
+    assert [line.split()[1:] for line in again.stdout.splitlines()[1:4]] == [
         ["already", "there"]
     ] * 3
+    assert again.stdout.splitlines()[4] == lines[4]  # the same party, not a second one
 
     async with served(env, tmp_path) as server, httpx.AsyncClient(base_url=server.url) as client:
         response = await client.post(
@@ -130,6 +139,23 @@ async def test_seed_demo_is_idempotent_and_its_users_sign_in(tmp_path: Path) -> 
             headers={"authorization": f"Bearer {payload['accessToken']}"},
         )
         assert me.json() == {"data": {"me": {"email": "bob@demo.example.com"}}}
+        parties = await client.post(
+            "/graphql",
+            json={"query": DEMO_PARTY},
+            headers={"authorization": f"Bearer {payload['accessToken']}"},
+        )
+        party = parties.json()["data"]["myParties"]["edges"][0]["node"]
+        assert party["title"] == "Demo night: open movies"
+        assert party["status"] == "LIVE"
+        assert party["memberCount"] == 3
+        assert party["myMembership"]["role"] == "COHOST"
+        assert [item["title"] for item in party["queue"]] == [
+            "Big Buck Bunny",
+            "Sintel (trailer)",
+            "Elephants Dream",
+        ]
+        assert party["playback"]["state"] == "PAUSED"
+        assert party["playback"]["item"]["title"] == "Big Buck Bunny"
 
 
 def test_seed_demo_refuses_production(tmp_path: Path, pg_url: str) -> None:

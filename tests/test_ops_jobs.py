@@ -227,7 +227,8 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
     from watchparty.worker import cron_jobs
 
     jobs = {job.name: job for job in cron_jobs()}
-    assert set(jobs) == {"trim_event_logs"}
+    assert set(jobs) == {"trim_event_logs", "sweep_presence"}
     trim = jobs["trim_event_logs"]
     assert trim.second == 0 and trim.minute is None  # every minute, at :00
-    assert trim.unique is True  # one worker runs each tick however many are running
+    assert jobs["sweep_presence"].second == {0, 10, 20, 30, 40, 50}
+    assert all(job.unique for job in jobs.values())  # one worker runs each tick

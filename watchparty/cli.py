@@ -70,10 +70,11 @@ def _export_schema(args: argparse.Namespace) -> int:
 def _seed_demo(args: argparse.Namespace) -> int:
     from watchparty.seed import DEMO_PASSWORD, seed_demo
 
-    users = asyncio.run(seed_demo(load_settings()))
+    demo = asyncio.run(seed_demo(load_settings()))
     print(f"demo users (password: {DEMO_PASSWORD}):")
-    for user in users:
+    for user in demo.users:
         print(f"  {user.email:<32} {'created' if user.created else 'already there'}")
+    print(f"demo party: {demo.party_title} (code {demo.party_code}, id {demo.party_id})")
     return 0
 
 

@@ -97,6 +97,7 @@ class Settings(BaseSettings):
     rate_limit_reset_ip: str = "10/3600"
     rate_limit_reset_account: str = "3/3600"
     rate_limit_verify_resend: str = "3/3600"  # resendVerificationEmail, per account
+    rate_limit_player_reports: str = "10/1"  # reportPlayerState, per member of a party
 
     # GraphQL protection.
     graphql_max_depth: int = 12
@@ -115,6 +116,13 @@ class Settings(BaseSettings):
     realtime_retention_count: int = Field(default=1000, ge=10)
     realtime_retention_seconds: int = Field(default=600, ge=10)
     realtime_poll_seconds: float = Field(default=5.0, ge=0)
+    # Presence (parties/presence.py): a stream's connection expires PRESENCE_TTL_SECONDS after
+    # its last heartbeat (sent every PRESENCE_HEARTBEAT_SECONDS), so a dead process's members go
+    # offline within about TTL + the sweep period.
+    presence_ttl_seconds: float = Field(default=30.0, ge=1.0, le=600.0)
+    presence_heartbeat_seconds: float = Field(default=10.0, gt=0.0, le=300.0)
+    # A host offline this long (after presence noticed) hands hosting over (parties/failover.py).
+    host_failover_grace_seconds: float = Field(default=60.0, ge=0.0, le=3600.0)
 
     # Operations.
     log_level: str = "INFO"

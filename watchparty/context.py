@@ -19,6 +19,7 @@ from watchparty.accounts.loaders import auth_session_loader, user_loader
 from watchparty.accounts.models import User
 from watchparty.accounts.tokens import AccessClaims
 from watchparty.errors import NotAuthenticated
+from watchparty.parties.loaders import PartyLoaders
 
 if TYPE_CHECKING:
     from watchparty.state import AppState
@@ -28,6 +29,7 @@ class Loaders:
     def __init__(self, state: AppState) -> None:
         self.user = user_loader(state.sessionmaker)
         self.auth_session = auth_session_loader(state.sessionmaker)
+        self.parties = PartyLoaders(state.sessionmaker)
 
 
 @dataclass

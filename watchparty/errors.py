@@ -21,6 +21,9 @@ class ErrorCode(StrEnum):
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (an error code, not a secret)
     REVISION_CONFLICT = "REVISION_CONFLICT"
+    PARTY_FULL = "PARTY_FULL"
+    BANNED = "BANNED"
+    PARTY_ENDED = "PARTY_ENDED"
 
 
 class Problem(Exception):

@@ -52,8 +52,17 @@ def job_deserializer(value: bytes) -> dict[str, Any]:
 
 
 class JobQueue(Protocol):
-    async def enqueue(self, name: str, /, *, job_id: str | None = None, **kwargs: Any) -> bool:
-        """Queue `name(**kwargs)`; False when a job with this `job_id` is already known."""
+    async def enqueue(
+        self,
+        name: str,
+        /,
+        *,
+        job_id: str | None = None,
+        defer_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> bool:
+        """Queue `name(**kwargs)` (to run `defer_seconds` from now when given); False when a job
+        with this `job_id` is already known."""
         ...
 
     async def close(self) -> None: ...
@@ -73,10 +82,19 @@ class ArqJobQueue:
     def arq_job_id(self, job_id: str) -> str:
         return self.id_prefix + job_id
 
-    async def enqueue(self, name: str, /, *, job_id: str | None = None, **kwargs: Any) -> bool:
+    async def enqueue(
+        self,
+        name: str,
+        /,
+        *,
+        job_id: str | None = None,
+        defer_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> bool:
         job_serializer(kwargs)  # TypeError here, like the in-process queue, for non-JSON values
         arq_id = self.arq_job_id(job_id) if job_id is not None else None
-        job = await self.pool.enqueue_job(name, _job_id=arq_id, **kwargs)
+        defer = defer_seconds if defer_seconds and defer_seconds > 0 else None
+        job = await self.pool.enqueue_job(name, _job_id=arq_id, _defer_by=defer, **kwargs)
         return job is not None
 
     async def close(self) -> None:
@@ -90,9 +108,18 @@ class InProcessJobQueue:
         self.functions = functions
         self.ctx = ctx
         self._tasks: set[asyncio.Task[None]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()  # deferred jobs not started yet
         self._pending_ids: set[str] = set()
 
-    async def enqueue(self, name: str, /, *, job_id: str | None = None, **kwargs: Any) -> bool:
+    async def enqueue(
+        self,
+        name: str,
+        /,
+        *,
+        job_id: str | None = None,
+        defer_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> bool:
         function = self.functions[name]
         # Round-trip the arguments through the serializer so the job sees exactly what it would
         # see from Redis, and a non-JSON argument fails here as it would in production.
@@ -101,10 +128,24 @@ class InProcessJobQueue:
             if job_id in self._pending_ids:
                 return False
             self._pending_ids.add(job_id)
+        if defer_seconds and defer_seconds > 0:
+            # A timer, not a sleeping task: `drain` waits for due jobs only, `close` drops these.
+            def fire() -> None:
+                self._timers.discard(handle)
+                self._start(name, function, job_id, kwargs)
+
+            handle = asyncio.get_running_loop().call_later(defer_seconds, fire)
+            self._timers.add(handle)
+        else:
+            self._start(name, function, job_id, kwargs)
+        return True
+
+    def _start(
+        self, name: str, function: JobFunction, job_id: str | None, kwargs: dict[str, Any]
+    ) -> None:
         task = asyncio.create_task(self._run(name, function, job_id, kwargs))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return True
 
     async def _run(
         self, name: str, function: JobFunction, job_id: str | None, kwargs: dict[str, Any]
@@ -123,6 +164,9 @@ class InProcessJobQueue:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def close(self) -> None:
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
         await self.drain()
 
 
@@ -143,6 +187,12 @@ def job_functions() -> dict[str, JobFunction]:
     from watchparty.mail import send_email
 
     functions: list[JobFunction] = [send_email]
+    from watchparty.parties.tasks import advance_finished_item, end_buffering_wait
+
+    functions += [advance_finished_item, end_buffering_wait]
+    from watchparty.parties.failover import host_failover_check
+
+    functions.append(host_failover_check)
     return {f.__name__: f for f in functions}
 
 
@@ -159,9 +209,10 @@ class Periodic:
 
 
 def periodic_jobs() -> list[Periodic]:
+    from watchparty.parties.presence import sweep_presence
     from watchparty.realtime.tasks import trim_event_logs
 
-    return [Periodic(trim_event_logs, 60)]
+    return [Periodic(trim_event_logs, 60), Periodic(sweep_presence, 10)]
 
 
 async def run_periodically(periodic: Periodic, ctx: dict[str, Any]) -> None:

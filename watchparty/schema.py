@@ -11,15 +11,24 @@ from strawberry.types import ExecutionContext
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
 from watchparty.config import Settings
 from watchparty.gql.errors import UserError
+from watchparty.parties.playback_resolvers import PlaybackMutations, PlaybackQueries
+from watchparty.parties.resolvers import PartyMutations, PartyQueries
+from watchparty.parties.stream import PartySubscriptions
+from watchparty.parties.stream_types import SharedEventExecutor
 
 
 @strawberry.type
-class Query(AccountQueries):
+class Query(AccountQueries, PlaybackQueries, PartyQueries):
     pass
 
 
 @strawberry.type
-class Mutation(AccountMutations):
+class Mutation(AccountMutations, PlaybackMutations, PartyMutations):
+    pass
+
+
+@strawberry.type
+class Subscription(PartySubscriptions):
     pass
 
 
@@ -39,8 +48,10 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return WatchPartySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[UserError],
         extensions=extensions,
+        execution_context_class=SharedEventExecutor,  # party events: execute once per selection
     )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
@@ -98,6 +99,8 @@ CreateInviteLinkResult = Annotated[
 RevokeInviteLinkResult = Annotated[
     RevokeInviteLinkPayload | _Base, strawberry.union("RevokeInviteLinkResult")
 ]
+
+T = TypeVar("T")
 
 
 async def _member(info: Info, row: PartyMemberModel) -> PartyMember:
@@ -238,44 +241,26 @@ class PartyMutations:
     @strawberry.mutation(description="Change a party's details or settings (host, co-hosts).")
     @returns_party_errors
     async def update_party(self, info: Info, input: UpdatePartyInput) -> UpdatePartyResult:
-        viewer = await info.context.require_viewer()
         changes = _given(input, _UPDATABLE)
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            party = await service.update_party(
-                uow.session, outbox, viewer.id, input.party_id, changes
-            )
-            await outbox.record(uow, info.context.state)
+        party = await _apply(info, service.update_party, input.party_id, changes)
         return PartyPayload(party=Party.from_model(party))
 
     @strawberry.mutation(description="Delete a party (host only); every open stream ends.")
     @returns_party_errors
     async def delete_party(self, info: Info, input: DeletePartyInput) -> DeletePartyResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            party_id = await service.delete_party(uow.session, outbox, viewer.id, input.party_id)
-            await outbox.record(uow, info.context.state)
+        party_id = await _apply(info, service.delete_party, input.party_id)
         return DeletePartyPayload(party_id=strawberry.ID(str(party_id)))
 
     @strawberry.mutation(description="Start a SCHEDULED party now (host, co-hosts).")
     @returns_party_errors
     async def start_party(self, info: Info, input: StartPartyInput) -> StartPartyResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            party = await service.start_party(uow.session, outbox, viewer.id, input.party_id)
-            await outbox.record(uow, info.context.state)
+        party = await _apply(info, service.start_party, input.party_id)
         return PartyPayload(party=Party.from_model(party))
 
     @strawberry.mutation(description="End a party for everybody (host, co-hosts).")
     @returns_party_errors
     async def end_party(self, info: Info, input: EndPartyInput) -> EndPartyResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            party = await service.end_party(uow.session, outbox, viewer.id, input.party_id)
-            await outbox.record(uow, info.context.state)
+        party = await _apply(info, service.end_party, input.party_id)
         return PartyPayload(party=Party.from_model(party))
 
     @strawberry.mutation(
@@ -284,18 +269,13 @@ class PartyMutations:
     )
     @returns_party_errors
     async def join_party(self, info: Info, input: JoinPartyInput) -> JoinPartyResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            joined = await membership.join_party(
-                uow.session,
-                outbox,
-                viewer.id,
-                party_id=None if input.party_id is None else str(input.party_id),
-                code=None if input.code is None else input.code[:64],
-                invite_token=input.invite_token,
-            )
-            await outbox.record(uow, info.context.state)
+        joined = await _apply(
+            info,
+            membership.join_party,
+            party_id=None if input.party_id is None else str(input.party_id),
+            code=None if input.code is None else input.code[:64],
+            invite_token=input.invite_token,
+        )
         member = await _member(info, joined.member)
         if joined.pending:
             return JoinPending(party=await _preview(info, joined.party), member=member)
@@ -307,59 +287,35 @@ class PartyMutations:
     )
     @returns_party_errors
     async def leave_party(self, info: Info, input: LeavePartyInput) -> LeavePartyResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            party_id = await membership.leave_party(uow.session, outbox, viewer.id, input.party_id)
-            await outbox.record(uow, info.context.state)
+        party_id = await _apply(info, membership.leave_party, input.party_id)
         return LeavePartyPayload(party_id=strawberry.ID(str(party_id)))
 
     @strawberry.mutation(description="Let a pending requester in (moderators and above).")
     @returns_party_errors
     async def approve_member(self, info: Info, input: ApproveMemberInput) -> ApproveMemberResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            row = await membership.approve_member(
-                uow.session, outbox, viewer.id, input.party_id, input.user_id
-            )
-            await outbox.record(uow, info.context.state)
+        row = await _apply(info, membership.approve_member, input.party_id, input.user_id)
         return PartyMemberPayload(member=await _member(info, row))
 
     @strawberry.mutation(description="Turn a pending request down (moderators and above).")
     @returns_party_errors
     async def reject_member(self, info: Info, input: RejectMemberInput) -> RejectMemberResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            row = await membership.reject_member(
-                uow.session, outbox, viewer.id, input.party_id, input.user_id
-            )
-            await outbox.record(uow, info.context.state)
+        row = await _apply(info, membership.reject_member, input.party_id, input.user_id)
         return _removed(row.party_id, row.user_id)
 
     @strawberry.mutation(description="Make a member a COHOST, MODERATOR or MEMBER (host only).")
     @returns_party_errors
     async def set_member_role(self, info: Info, input: SetMemberRoleInput) -> SetMemberRoleResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            row = await membership.set_member_role(
-                uow.session, outbox, viewer.id, input.party_id, input.user_id, input.role
-            )
-            await outbox.record(uow, info.context.state)
+        row = await _apply(
+            info, membership.set_member_role, input.party_id, input.user_id, input.role
+        )
         return PartyMemberPayload(member=await _member(info, row))
 
     @strawberry.mutation(description="Hand hosting to a member; the old host becomes a COHOST.")
     @returns_party_errors
     async def transfer_host(self, info: Info, input: TransferHostInput) -> TransferHostResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            party, old, new = await membership.transfer_host(
-                uow.session, outbox, viewer.id, input.party_id, input.user_id
-            )
-            await outbox.record(uow, info.context.state)
+        party, old, new = await _apply(
+            info, membership.transfer_host, input.party_id, input.user_id
+        )
         return TransferHostPayload(
             party=Party.from_model(party),
             host=await _member(info, new),
@@ -371,13 +327,7 @@ class PartyMutations:
     )
     @returns_party_errors
     async def kick_member(self, info: Info, input: KickMemberInput) -> KickMemberResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            user_id = await membership.kick_member(
-                uow.session, outbox, viewer.id, input.party_id, input.user_id
-            )
-            await outbox.record(uow, info.context.state)
+        user_id = await _apply(info, membership.kick_member, input.party_id, input.user_id)
         return _removed(uuid.UUID(str(input.party_id)), user_id)
 
     @strawberry.mutation(
@@ -386,25 +336,13 @@ class PartyMutations:
     )
     @returns_party_errors
     async def ban_member(self, info: Info, input: BanMemberInput) -> BanMemberResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            row = await membership.ban_member(
-                uow.session, outbox, viewer.id, input.party_id, input.user_id, input.until
-            )
-            await outbox.record(uow, info.context.state)
+        row = await _apply(info, membership.ban_member, input.party_id, input.user_id, input.until)
         return PartyMemberPayload(member=await _member(info, row))
 
     @strawberry.mutation(description="Lift a ban (moderators and above); they may join again.")
     @returns_party_errors
     async def unban_member(self, info: Info, input: UnbanMemberInput) -> UnbanMemberResult:
-        viewer = await info.context.require_viewer()
-        async with info.context.state.unit_of_work() as uow:
-            outbox = service.Outbox()
-            row = await membership.unban_member(
-                uow.session, outbox, viewer.id, input.party_id, input.user_id
-            )
-            await outbox.record(uow, info.context.state)
+        row = await _apply(info, membership.unban_member, input.party_id, input.user_id)
         return PartyMemberPayload(member=await _member(info, row))
 
     @strawberry.mutation(
@@ -438,6 +376,17 @@ class PartyMutations:
         async with info.context.state.unit_of_work() as uow:
             link = await invites.revoke_invite_link(uow.session, viewer.id, input.invite_link_id)
         return RevokeInviteLinkPayload(invite_link=InviteLink.from_model(link))
+
+
+async def _apply(info: Info, change: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Run one membership or lifecycle change for the signed-in viewer in one unit of work,
+    recording the party events it produced before the commit (they publish after it)."""
+    viewer = await info.context.require_viewer()
+    async with info.context.state.unit_of_work() as uow:
+        outbox = service.Outbox()
+        result = await change(uow.session, outbox, viewer.id, *args, **kwargs)
+        await outbox.record(uow, info.context.state)
+    return result
 
 
 def _removed(party_id: uuid.UUID, user_id: uuid.UUID) -> MemberRemovedPayload:

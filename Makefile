@@ -12,7 +12,7 @@ LINT_PATHS := watchparty tests alembic $(wildcard bench)
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck schema install install-python install-js seed migrate clean
+.PHONY: run test lint typecheck schema install install-python install-js seed migrate bench clean
 
 run: install-python ## serve the API (embedded by default; migrations applied on start)
 	$(BIN)/watchparty serve $(ARGS)
@@ -29,6 +29,10 @@ typecheck: install-python
 
 schema: install-python ## regenerate schema.graphql from the code
 	$(BIN)/watchparty export-schema schema.graphql
+
+bench: install-python ## print fan-out and sync figures (a few minutes; see bench/README.md)
+	$(BIN)/python bench/fanout.py --targets embedded,raw --sizes 200,1000
+	$(BIN)/python bench/sync.py
 
 migrate: install-python
 	$(BIN)/watchparty migrate

@@ -182,9 +182,13 @@ async def running_app(settings: Settings, *, worker: bool = True) -> AsyncIterat
                 yield Api(client, app, settings, Path(settings.email_outbox_dir or ""), worker_task)
             finally:
                 if arq_worker is not None and worker_task is not None:
-                    await arq_worker.close()
+                    # Stop polling first, then let jobs in flight finish: arq's close() cancels
+                    # running jobs and re-raises their CancelledError into the test.
                     worker_task.cancel()
                     await asyncio.gather(worker_task, return_exceptions=True)
+                    running = list(arq_worker.tasks.values())
+                    await asyncio.wait_for(asyncio.gather(*running, return_exceptions=True), 30)
+                    await arq_worker.close()
 
 
 @asynccontextmanager

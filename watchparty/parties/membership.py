@@ -176,14 +176,22 @@ async def _load_reachable(
     return PartyAccess(party=party, member=member, row=row)
 
 
-async def approve_member(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, user_id: str
-) -> PartyMember:
+async def _pending_request(
+    session: AsyncSession, viewer_id: uuid.UUID, party_id: str, user_id: str
+) -> tuple[PartyAccess, PartyMember]:
+    """The party (locked) and `user_id`'s pending join request, for a moderator or above."""
     access = await load_party(session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.MODERATOR)
     row = await _target(session, access.party.id, user_id)
     if row is None or row.status is not MemberStatus.PENDING:
         raise NotFound("No pending request from this user.", field="userId")
+    return access, row
+
+
+async def approve_member(
+    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, user_id: str
+) -> PartyMember:
+    access, row = await _pending_request(session, viewer_id, party_id, user_id)
     party = access.party
     if party.status is PartyStatus.ENDED:
         raise PartyEnded()
@@ -199,11 +207,7 @@ async def approve_member(
 async def reject_member(
     session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, user_id: str
 ) -> PartyMember:
-    access = await load_party(session, party_id, viewer_id, for_update=True)
-    require_role(access, MemberRole.MODERATOR)
-    row = await _target(session, access.party.id, user_id)
-    if row is None or row.status is not MemberStatus.PENDING:
-        raise NotFound("No pending request from this user.", field="userId")
+    _, row = await _pending_request(session, viewer_id, party_id, user_id)
     row.status = MemberStatus.LEFT
     row.left_at = utcnow()
     await session.flush()

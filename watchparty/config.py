@@ -98,6 +98,18 @@ class Settings(BaseSettings):
     rate_limit_reset_account: str = "3/3600"
     rate_limit_verify_resend: str = "3/3600"  # resendVerificationEmail, per account
     rate_limit_player_reports: str = "10/1"  # reportPlayerState, per member of a party
+    rate_limit_chat: str = "10/10"  # sendMessage, per member of a party (beyond slow mode)
+    rate_limit_reactions: str = "20/10"  # sendReaction, per member of a party
+    rate_limit_typing: str = "1/2"  # setTyping(true), per member of a party (extra ones ignored)
+    rate_limit_signals: str = "50/1"  # sendSignal, per member of a party
+
+    # Voice chat and screen share (voice/): STUN/TURN servers handed out by `iceServers`.
+    # TURN credentials follow the TURN REST scheme: username "<expiry>:<user id>", password
+    # base64(HMAC-SHA1(TURN_SECRET, username)), valid TURN_CREDENTIAL_TTL_SECONDS.
+    stun_urls: str = "stun:stun.l.google.com:19302"  # comma-separated; empty: none
+    turn_urls: str = ""  # comma-separated turn:/turns: URLs; empty: no TURN
+    turn_secret: str = ""  # the TURN server's static-auth-secret; empty: no TURN
+    turn_credential_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
 
     # GraphQL protection.
     graphql_max_depth: int = 12

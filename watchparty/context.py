@@ -7,8 +7,9 @@ WebSocket the context lives as long as the connection.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,12 +25,24 @@ from watchparty.parties.loaders import PartyLoaders
 if TYPE_CHECKING:
     from watchparty.state import AppState
 
+T = TypeVar("T")
+
 
 class Loaders:
     def __init__(self, state: AppState) -> None:
         self.user = user_loader(state.sessionmaker)
         self.auth_session = auth_session_loader(state.sessionmaker)
         self.parties = PartyLoaders(state.sessionmaker)
+        self._state = state
+        self._more: dict[str, Any] = {}
+
+    def get(self, name: str, factory: Callable[[AppState], T]) -> T:
+        """The operation's loader called `name`, made by `factory(state)` on first use (so a
+        domain adds loaders without editing this class)."""
+        loader = self._more.get(name)
+        if loader is None:
+            loader = self._more[name] = factory(self._state)
+        return cast(T, loader)
 
 
 @dataclass

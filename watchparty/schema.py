@@ -9,26 +9,46 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
+from watchparty.chat.resolvers import ChatMutations, ChatQueries
 from watchparty.config import Settings
 from watchparty.gql.errors import UserError
 from watchparty.parties.playback_resolvers import PlaybackMutations, PlaybackQueries
 from watchparty.parties.resolvers import PartyMutations, PartyQueries
 from watchparty.parties.stream import PartySubscriptions
 from watchparty.parties.stream_types import SharedEventExecutor
+from watchparty.polls.resolvers import PollMutations, PollQueries
+from watchparty.reactions.resolvers import ReactionMutations, ReactionQueries
+from watchparty.voice.resolvers import VoiceMutations, VoiceQueries, VoiceSubscriptions
 
 
 @strawberry.type
-class Query(AccountQueries, PlaybackQueries, PartyQueries):
+class Query(
+    AccountQueries,
+    PlaybackQueries,
+    PartyQueries,
+    ChatQueries,
+    PollQueries,
+    ReactionQueries,
+    VoiceQueries,
+):
     pass
 
 
 @strawberry.type
-class Mutation(AccountMutations, PlaybackMutations, PartyMutations):
+class Mutation(
+    AccountMutations,
+    PlaybackMutations,
+    PartyMutations,
+    ChatMutations,
+    PollMutations,
+    ReactionMutations,
+    VoiceMutations,
+):
     pass
 
 
 @strawberry.type
-class Subscription(PartySubscriptions):
+class Subscription(PartySubscriptions, VoiceSubscriptions):
     pass
 
 

@@ -9,9 +9,11 @@ import strawberry
 from watchparty.parties.models import (
     DEFAULT_BUFFERING_TIMEOUT_SECONDS,
     DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_SCREEN_SHARES,
     ControlPolicy,
     MemberRole,
     PartyVisibility,
+    PollPolicy,
 )
 from watchparty.parties.types import InviteLink, Party, PartyMember, PartyPreview
 
@@ -46,6 +48,10 @@ class CreatePartyInput:
     buffering_timeout_seconds: int = strawberry.field(
         default=DEFAULT_BUFFERING_TIMEOUT_SECONDS, description="1..60."
     )
+    poll_policy: PollPolicy = PollPolicy.MODERATORS
+    max_screen_shares: int = strawberry.field(
+        default=DEFAULT_MAX_SCREEN_SHARES, description="1..10 members sharing a screen at once."
+    )
     scheduled_start: datetime | None = strawberry.field(
         default=None,
         description="In the future: the party is SCHEDULED until startParty; otherwise LIVE.",
@@ -68,6 +74,8 @@ class UpdatePartyInput:
     reactions_enabled: strawberry.Maybe[bool] = None
     wait_for_buffering: strawberry.Maybe[bool] = None
     buffering_timeout_seconds: strawberry.Maybe[int] = None
+    poll_policy: strawberry.Maybe[PollPolicy] = None
+    max_screen_shares: strawberry.Maybe[int] = None
     scheduled_start: strawberry.Maybe[datetime | None] = strawberry.field(
         default=None, description="Only while SCHEDULED; must be in the future."
     )

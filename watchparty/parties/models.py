@@ -39,6 +39,7 @@ DESCRIPTION_MAX_LENGTH = 2000
 URL_MAX_LENGTH = 2048
 DEFAULT_MAX_MEMBERS = 50
 DEFAULT_BUFFERING_TIMEOUT_SECONDS = 8
+DEFAULT_MAX_SCREEN_SHARES = 1
 
 
 class PartyVisibility(StrEnum):
@@ -56,6 +57,11 @@ class PartyStatus(StrEnum):
 class ControlPolicy(StrEnum):
     HOST_ONLY = "HOST_ONLY"
     HOSTS = "HOSTS"  # the host and co-hosts
+    EVERYONE = "EVERYONE"
+
+
+class PollPolicy(StrEnum):
+    MODERATORS = "MODERATORS"  # the host, co-hosts and moderators
     EVERYONE = "EVERYONE"
 
 
@@ -104,6 +110,11 @@ class Party(IdMixin, TimestampMixin, Base):
     buffering_timeout_seconds: Mapped[int] = mapped_column(
         Integer, default=DEFAULT_BUFFERING_TIMEOUT_SECONDS
     )
+    slow_mode_seconds: Mapped[int] = mapped_column(Integer, default=0)  # 0: off
+    poll_policy: Mapped[PollPolicy] = mapped_column(
+        _enum(PollPolicy), default=PollPolicy.MODERATORS
+    )
+    max_screen_shares: Mapped[int] = mapped_column(Integer, default=DEFAULT_MAX_SCREEN_SHARES)
     scheduled_start: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]

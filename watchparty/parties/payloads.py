@@ -51,6 +51,9 @@ def settings_payload(party: Party) -> dict[str, Any]:
         "reactionsEnabled": party.reactions_enabled,
         "waitForBuffering": party.wait_for_buffering,
         "bufferingTimeoutSeconds": party.buffering_timeout_seconds,
+        "slowModeSeconds": party.slow_mode_seconds,
+        "pollPolicy": party.poll_policy.value,
+        "maxScreenShares": party.max_screen_shares,
     }
 
 

@@ -141,6 +141,8 @@ _UPDATABLE = (
     "reactions_enabled",
     "wait_for_buffering",
     "buffering_timeout_seconds",
+    "poll_policy",
+    "max_screen_shares",
     "scheduled_start",
 )
 
@@ -226,6 +228,8 @@ class PartyMutations:
                 reactions_enabled=input.reactions_enabled,
                 wait_for_buffering=input.wait_for_buffering,
                 buffering_timeout_seconds=input.buffering_timeout_seconds,
+                poll_policy=input.poll_policy,
+                max_screen_shares=input.max_screen_shares,
                 scheduled_start=input.scheduled_start,
                 media=None
                 if media is None

@@ -33,6 +33,7 @@ from watchparty.parties.errors import PartyEnded
 from watchparty.parties.models import (
     DEFAULT_BUFFERING_TIMEOUT_SECONDS,
     DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_SCREEN_SHARES,
     ControlPolicy,
     MemberRole,
     MemberStatus,
@@ -40,6 +41,7 @@ from watchparty.parties.models import (
     PartyMember,
     PartyStatus,
     PartyVisibility,
+    PollPolicy,
     QueueItem,
     timeline_values,
 )
@@ -49,6 +51,7 @@ from watchparty.parties.validation import Media as Media  # re-exported: playbac
 from watchparty.parties.validation import (
     check_buffering_timeout,
     check_max_members,
+    check_max_screen_shares,
     check_scheduled_start,
     clean_description,
     clean_title,
@@ -149,6 +152,8 @@ async def create_party(
     reactions_enabled: bool = True,
     wait_for_buffering: bool = True,
     buffering_timeout_seconds: int = DEFAULT_BUFFERING_TIMEOUT_SECONDS,
+    poll_policy: PollPolicy = PollPolicy.MODERATORS,
+    max_screen_shares: int = DEFAULT_MAX_SCREEN_SHARES,
     scheduled_start: datetime | None = None,
     media: Media | None = None,
 ) -> Party:
@@ -158,6 +163,7 @@ async def create_party(
         "description": clean_description(description),
         "max_members": check_max_members(max_members),
         "buffering_timeout_seconds": check_buffering_timeout(buffering_timeout_seconds),
+        "max_screen_shares": check_max_screen_shares(max_screen_shares),
     }
     start = check_scheduled_start(scheduled_start, now)
     item_media = check_media(media) if media is not None else None
@@ -173,6 +179,7 @@ async def create_party(
         chat_enabled=chat_enabled,
         reactions_enabled=reactions_enabled,
         wait_for_buffering=wait_for_buffering,
+        poll_policy=poll_policy,
         scheduled_start=start,
         started_at=None if scheduled else now,
         created_at=now,
@@ -236,6 +243,8 @@ async def update_party(
             values[key] = value
         elif key == "buffering_timeout_seconds":
             values[key] = check_buffering_timeout(value)
+        elif key == "max_screen_shares":
+            values[key] = check_max_screen_shares(value)
         elif key == "scheduled_start":
             if party.status is not PartyStatus.SCHEDULED:
                 raise ValidationProblem("The party has started already.", field="scheduledStart")

@@ -34,7 +34,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from graphql import GraphQLError
 
+from watchparty.chat import events as chat_events
 from watchparty.context import Info
+from watchparty.polls import events as poll_events
+from watchparty.reactions import events as reaction_events
 from watchparty.realtime import (
     EventRecord,
     HubClosed,
@@ -43,13 +46,16 @@ from watchparty.realtime import (
     append_event,
     publish_after_commit,
 )
+from watchparty.voice import events as voice_events
 
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
     from watchparty.parties.stream_types import PartyEvent
     from watchparty.state import AppState
 
-# Stored event types (the union members). PresenceChanged is ephemeral and never stored.
+# Stored event types (the union members). PresenceChanged is ephemeral and never stored. Other
+# domains add theirs in their `events` module (see `watchparty/chat/events.py`).
+_DOMAINS = (chat_events, poll_events, reaction_events, voice_events)
 STORED_EVENT_TYPES = frozenset(
     {
         "PlaybackChanged",
@@ -61,6 +67,9 @@ STORED_EVENT_TYPES = frozenset(
         "PartyEnded",
         "MembershipRevoked",
     }
+).union(*(domain.STORED for domain in _DOMAINS))
+EPHEMERAL_EVENT_TYPES = frozenset({"PresenceChanged"}).union(
+    *(domain.EPHEMERAL for domain in _DOMAINS)
 )
 REVOKE_REASONS = frozenset({"KICKED", "BANNED", "PARTY_DELETED"})
 
@@ -88,6 +97,16 @@ async def record_event(
     record = await append_event(uow.session, party_channel(party_id), dict(event))
     publish_after_commit(uow, state.hub, record)
     return record
+
+
+async def publish_ephemeral_event(
+    state: AppState, party_id: uuid.UUID, event: Mapping[str, Any]
+) -> bool:
+    """Fan out an ephemeral event (typing, live reactions, voice...): no cursor, never stored or
+    replayed, not tied to a transaction. Best effort: False when the broadcast is unavailable."""
+    if event.get("type") not in EPHEMERAL_EVENT_TYPES:
+        raise ValueError(f"unknown ephemeral party event type {event.get('type')!r}")
+    return await state.hub.publish_ephemeral(party_channel(party_id), dict(event))
 
 
 async def publish_presence(

@@ -18,7 +18,7 @@ import uuid
 from collections import OrderedDict
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 import strawberry
 from graphql import (
@@ -35,7 +35,11 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from watchparty.chat import events as chat_events
+from watchparty.polls import events as poll_events
+from watchparty.reactions import events as reaction_events
 from watchparty.realtime import Delivery
+from watchparty.voice import events as voice_events
 
 if TYPE_CHECKING:
     from watchparty.parties.playback_types import PlaybackState, QueueItem
@@ -116,19 +120,26 @@ class MembershipRevoked:
     reason: MembershipRevokedReason
 
 
-PartyEventUnion = Annotated[
-    PartySnapshot
-    | PlaybackChanged
-    | QueueChanged
-    | MemberJoined
-    | MemberLeft
-    | MemberUpdated
-    | PresenceChanged
-    | PartyUpdated
-    | PartyEnded
-    | MembershipRevoked,
-    strawberry.union("PartyEventUnion"),
-]
+# The event types of other domains (chat, polls, reactions, voice) join the union through their
+# `events` module: see `watchparty/chat/events.py` for the contract.
+DOMAIN_EVENTS = (chat_events, poll_events, reaction_events, voice_events)
+_MEMBERS: tuple[type, ...] = (
+    PartySnapshot,
+    PlaybackChanged,
+    QueueChanged,
+    MemberJoined,
+    MemberLeft,
+    MemberUpdated,
+    PresenceChanged,
+    PartyUpdated,
+    PartyEnded,
+    MembershipRevoked,
+    *(member for domain in DOMAIN_EVENTS for member in domain.EVENT_TYPES),
+)
+PartyEventUnion = Annotated[Union[_MEMBERS], strawberry.union("PartyEventUnion")]  # type: ignore[valid-type]  # noqa: UP007
+_DOMAIN_RENDERERS = {
+    kind: render for domain in DOMAIN_EVENTS for kind, render in domain.RENDERERS.items()
+}
 
 
 @strawberry.type(description="One item of a party stream.")
@@ -146,6 +157,8 @@ class PartyEvent:
     # Execution results shared by this process's subscribers with the same selection (see
     # `SharedEventExecutor`); None on items that are not shared (snapshots).
     shared_results: strawberry.Private[dict[Any, Any] | None] = None
+    # DataLoaders shared by this process's subscribers rendering this event (`gql.shared`).
+    shared_loaders: strawberry.Private[dict[str, Any] | None] = None
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -193,6 +206,9 @@ def render_event(payload: dict[str, Any], party_id: uuid.UUID) -> Any:
             return PartyEnded(party_id=strawberry.ID(str(party_id)))
         case "MembershipRevoked":
             return MembershipRevoked(reason=MembershipRevokedReason(payload["reason"]))
+    render = _DOMAIN_RENDERERS.get(kind)  # type: ignore[arg-type]
+    if render is not None:
+        return render(payload, party_id)
     log.warning("party event of unknown type skipped", extra={"type": kind})
     return None
 
@@ -237,6 +253,7 @@ class EventCache:
             resync=False,
             event=member,
             shared_results={},
+            shared_loaders={},
         )
 
 
@@ -260,6 +277,7 @@ _SAME_FOR_EVERY_VIEWER: dict[str, frozenset[str] | None] = {
     "PartyUpdated": frozenset({"party"}),
     "PartyEnded": frozenset({"partyId"}),
     "MembershipRevoked": frozenset({"reason"}),
+    **{name: fields for domain in DOMAIN_EVENTS for name, fields in domain.SHARED_FIELDS.items()},
     "PlaybackState": None,  # None: every field
     "QueueItem": None,
     "PartySettings": None,

@@ -29,6 +29,7 @@ from watchparty.parties.models import (
     MemberStatus,
     PartyStatus,
     PartyVisibility,
+    PollPolicy,
 )
 from watchparty.parties.payloads import member_payload, party_payload
 
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 strawberry.enum(PartyVisibility, description="Who can find and read a party.")
 strawberry.enum(PartyStatus, description="SCHEDULED until started, LIVE, then ENDED.")
 strawberry.enum(ControlPolicy, description="Who may control playback.")
+strawberry.enum(PollPolicy, description="Who may create polls: MODERATORS (and above) or EVERYONE.")
 strawberry.enum(MemberRole, description="HOST > COHOST > MODERATOR > MEMBER.")
 strawberry.enum(MemberStatus, description="A membership's state.")
 
@@ -75,6 +77,14 @@ class PartySettings:
         description="Pause everyone (bounded) while a member buffers."
     )
     buffering_timeout_seconds: int = strawberry.field(description="1..60; default 8.")
+    slow_mode_seconds: int = strawberry.field(
+        description="Seconds a member waits between chat messages (0: off; moderators and "
+        "above are exempt). Set with setSlowMode."
+    )
+    poll_policy: PollPolicy = strawberry.field(description="Who may create polls.")
+    max_screen_shares: int = strawberry.field(
+        description="How many members may share a screen at once (1..10; default 1)."
+    )
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> PartySettings:
@@ -86,6 +96,9 @@ class PartySettings:
             reactions_enabled=payload["reactionsEnabled"],
             wait_for_buffering=payload["waitForBuffering"],
             buffering_timeout_seconds=payload["bufferingTimeoutSeconds"],
+            slow_mode_seconds=payload.get("slowModeSeconds", 0),
+            poll_policy=PollPolicy(payload.get("pollPolicy", PollPolicy.MODERATORS.value)),
+            max_screen_shares=payload.get("maxScreenShares", 1),
         )
 
 
@@ -302,6 +315,13 @@ class Party:
         from watchparty.parties.playback_types import queue_for_party
 
         return await queue_for_party(info, self._party_id)
+
+    # Fields of other domains: each a resolver of a few lines delegating to its package (lazy
+    # types, imports inside the resolver). Each domain adds its fields right under its marker.
+    # [chat fields]
+    # [polls fields]
+    # [reactions fields]
+    # [voice fields]
 
 
 @strawberry.type

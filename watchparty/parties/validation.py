@@ -17,6 +17,8 @@ MIN_MEMBERS = 2
 MAX_MEMBERS = 1000
 MIN_BUFFERING_TIMEOUT = 1
 MAX_BUFFERING_TIMEOUT = 60
+MAX_SLOW_MODE_SECONDS = 3600
+MAX_SCREEN_SHARES = 10
 MAX_SCHEDULE_AHEAD = timedelta(days=365)
 MEDIA_TITLE_MAX_LENGTH = TITLE_MAX_LENGTH * 2
 MAX_MEDIA_DURATION_SECONDS = 7 * 24 * 3600.0
@@ -63,6 +65,22 @@ def check_buffering_timeout(value: int) -> int:
         raise ValidationProblem(
             f"Between {MIN_BUFFERING_TIMEOUT} and {MAX_BUFFERING_TIMEOUT} seconds.",
             field="bufferingTimeoutSeconds",
+        )
+    return value
+
+
+def check_slow_mode(value: int) -> int:
+    if not 0 <= value <= MAX_SLOW_MODE_SECONDS:
+        raise ValidationProblem(
+            f"Between 0 (off) and {MAX_SLOW_MODE_SECONDS} seconds.", field="seconds"
+        )
+    return value
+
+
+def check_max_screen_shares(value: int) -> int:
+    if not 1 <= value <= MAX_SCREEN_SHARES:
+        raise ValidationProblem(
+            f"Between 1 and {MAX_SCREEN_SHARES} screens.", field="maxScreenShares"
         )
     return value
 

@@ -1,0 +1,21 @@
+"""Query, Mutation and Subscription fields of this domain. Thin: unpack the input, call one
+service function, map the result (see `parties.playback_resolvers`)."""
+
+from __future__ import annotations
+
+import strawberry
+
+
+@strawberry.type
+class VoiceQueries:
+    pass
+
+
+@strawberry.type
+class VoiceMutations:
+    pass
+
+
+@strawberry.type
+class VoiceSubscriptions:
+    pass

@@ -76,6 +76,27 @@ subscription Bench($partyId: ID!) {
 }
 """
 
+# `--events chat`: the same benchmark with chat messages (issue 4): `sendMessage` by the host,
+# delivered as stored `ChatMessageAdded` events.
+CHAT_SUBSCRIPTION = """
+subscription Bench($partyId: ID!) {
+  partyEvents(partyId: $partyId) {
+    cursor
+    occurredAt
+    event {
+      __typename
+      ... on ChatMessageAdded { message { id body author { displayName } } }
+    }
+  }
+}
+"""
+
+SEND_MESSAGE = """
+mutation Publish($input: SendMessageInput!) {
+  sendMessage(input: $input) { __typename ... on UserError { code message } }
+}
+"""
+
 CREATE_PARTY = """
 mutation Create($input: CreatePartyInput!) {
   createParty(input: $input) {
@@ -149,6 +170,7 @@ class GraphQLTarget:
     host: Account
     members: list[Account]
     label: str
+    chat: bool = False
 
     def inits(self, n: int) -> list[dict[str, Any]]:
         """Connection i belongs to member i mod M: each member's first connection comes first
@@ -160,6 +182,15 @@ class GraphQLTarget:
         return {"partyId": self.party_id}
 
     async def publish(self, client: Poster, k: int) -> None:
+        if self.chat:
+            data = await client.gql(
+                SEND_MESSAGE,
+                {"input": {"partyId": self.party_id, "body": title(k)}},
+                self.host.token,
+            )
+            if "code" in data["sendMessage"]:
+                raise RuntimeError(f"sendMessage failed: {data['sendMessage']}")
+            return
         data = await client.gql(
             UPDATE_PARTY, {"input": {"partyId": self.party_id, "title": title(k)}}, self.host.token
         )
@@ -369,9 +400,9 @@ async def quiesce(swarm: Swarm, quiet: float = 1.0, limit: float = 120.0) -> Non
 async def connect(
     swarm: Swarm, target: Target, inits: list[dict[str, Any]], processes: int
 ) -> None:
-    await swarm.start(
-        target.server.ws_url, inits, SUBSCRIPTION, target.variables(), processes=processes
-    )
+    chat = getattr(target, "chat", False)
+    query = CHAT_SUBSCRIPTION if chat else SUBSCRIPTION
+    await swarm.start(target.server.ws_url, inits, query, target.variables(), processes=processes)
     await quiesce(swarm)
 
 
@@ -450,7 +481,12 @@ async def main(args: argparse.Namespace) -> list[CaseResult]:
     sizes = [int(size) for size in args.sizes.split(",")]
     kinds = args.targets.split(",")
     kinds.sort(key=lambda kind: kind == "raw")
-    stacks = {kind: await Stack.create(kind) for kind in kinds if kind != "raw"}
+    # The host publishes as fast as the benchmark asks: lift the chat flood limit.
+    stacks = {
+        kind: await Stack.create(kind, RATE_LIMIT_CHAT="1000000/1")
+        for kind in kinds
+        if kind != "raw"
+    }
     parties: dict[str, tuple[str, Account, list[Account]]] = {}
     try:
         for n in sizes:
@@ -475,8 +511,9 @@ async def main(args: argparse.Namespace) -> list[CaseResult]:
                     if kind not in parties:
                         parties[kind] = await setup_party(stack, server, args.members - 1)
                     party_id, host, members = parties[kind]
-                    label = f"watchparty partyEvents ({kind})"
-                    target = GraphQLTarget(server, party_id, host, members, label)
+                    chat = args.events == "chat"
+                    label = f"watchparty partyEvents{' chat' if chat else ''} ({kind})"
+                    target = GraphQLTarget(server, party_id, host, members, label, chat)
                     results.append(await run_case(target, n, args.members, args))
                 except Exception as exc:
                     log(f"{kind} at {n} failed: {exc}\n{server.tail()}")
@@ -588,6 +625,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--saturation-seconds", type=float, default=6.0)
     parser.add_argument("--window", type=int, default=8, help="events in flight at saturation")
     parser.add_argument("--processes", type=int, default=2, help="client processes per batch")
+    parser.add_argument(
+        "--events",
+        choices=("party", "chat"),
+        default="party",
+        help="party: updateParty -> PartyUpdated; chat: sendMessage -> ChatMessageAdded",
+    )
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()
 

@@ -8,14 +8,25 @@ import signal
 import sqlite3
 import subprocess
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
-from tests.ops_support import command_env, run_command, served, watchparty_command
+from tests.ops_support import (
+    command_env,
+    run_command,
+    scratch_database,
+    served,
+    watchparty_command,
+)
 from tests.support import REDIS_URL, free_port, make_settings
 from watchparty.migrations import alembic_config
 from watchparty.schema import export_sdl
+from watchparty.seed import DEMO_PASSWORD
 from watchparty.state import build_state
 
 STRONG_KEYS = "k1:" + "x" * 40
@@ -97,8 +108,91 @@ DEMO_PARTY = """{ myParties(first: 5) { edges { node {
 } } } }"""
 
 
-async def test_seed_demo_is_idempotent_and_its_users_sign_in(tmp_path: Path) -> None:
-    env = command_env(tmp_path)
+DEMO_SOCIAL = """query($id: ID!) { party(id: $id) {
+    queue { id title }
+    messages(last: 50) { pageInfo { hasNextPage } edges { node {
+        author { displayName } body clientId deleted hidden replyTo { clientId body }
+        reactions { emoji count reactedByMe }
+    } } }
+    polls(first: 10) { totalCount edges { node {
+        question status allowsMultiple closesAt createdBy { displayName }
+        totalVoters totalVotes options { text votes }
+    } } }
+    reactionStats {
+        total byEmoji { emoji count } hotSpots { itemId positionSeconds count topEmoji }
+    }
+} }"""
+
+# The demo chat, oldest first: (clientId, author, body).
+DEMO_CHAT = [
+    ("seed-demo-01", "Alice", "Welcome to demo night! First up: Big Buck Bunny."),
+    ("seed-demo-02", "Bob", "Popcorn ready 🍿"),
+    ("seed-demo-03", "Carol", "Hi all! First time here: how do we stay in sync?"),
+    ("seed-demo-04", "Alice", "Nothing to do: everyone's player follows the party's."),
+    ("seed-demo-05", "Carol", "Oh nice, it jumped right to where you are."),
+    ("seed-demo-06", "Bob", "That bunny is enormous."),
+    ("seed-demo-07", "Carol", "Those three rodents are up to no good."),
+    ("seed-demo-08", "Alice", "Wait for the butterfly scene."),
+    ("seed-demo-09", "Bob", "The animation still holds up, and it is from 2008!"),
+    ("seed-demo-10", "Carol", "Made by the Blender Foundation, right?"),
+    ("seed-demo-11", "Alice", "Yes: all three films tonight are open movies."),
+    ("seed-demo-12", "Bob", "Vote in the poll for our next movie night!"),
+]
+
+
+async def login(client: httpx.AsyncClient, email: str) -> dict[str, Any]:
+    response = await client.post(
+        "/graphql",
+        json={"query": LOGIN, "variables": {"input": {"email": email, "password": DEMO_PASSWORD}}},
+    )
+    payload: dict[str, Any] = response.json()["data"]["login"]
+    assert payload["__typename"] == "AuthPayload", payload
+    return payload
+
+
+def expected_messages() -> list[dict[str, Any]]:
+    """What Alice sees in the demo chat, newest first."""
+    bodies = {client_id: body for client_id, _, body in DEMO_CHAT}
+    reply_to = {"seed-demo-04": "seed-demo-03"}
+    reactions = {
+        "seed-demo-04": [{"emoji": "👍", "count": 1, "reactedByMe": False}],  # Carol's
+        "seed-demo-06": [{"emoji": "😂", "count": 1, "reactedByMe": True}],  # Alice's
+    }
+    return [
+        {
+            "author": {"displayName": f"{name} (demo)"},
+            "body": body,
+            "clientId": client_id,
+            "deleted": False,
+            "hidden": False,
+            "replyTo": None
+            if client_id not in reply_to
+            else {"clientId": reply_to[client_id], "body": bodies[reply_to[client_id]]},
+            "reactions": reactions.get(client_id, []),
+        }
+        for client_id, name, body in reversed(DEMO_CHAT)
+    ]
+
+
+@asynccontextmanager
+async def demo_env(tmp_path: Path, backend: str) -> AsyncIterator[dict[str, str]]:
+    """The environment of the seed-demo commands: embedded, or a database of its own on
+    PostgreSQL with Redis (a key prefix of its own)."""
+    if backend == "embedded":
+        yield command_env(tmp_path)
+        return
+    async with scratch_database() as url:
+        prefix = f"wpseed-{uuid.uuid4().hex[:8]}:"
+        yield command_env(tmp_path, DATABASE_URL=url, REDIS_URL=REDIS_URL, REDIS_KEY_PREFIX=prefix)
+
+
+@pytest.mark.parametrize("backend", ["embedded", "postgres"])
+async def test_seed_demo_is_idempotent_and_its_users_sign_in(tmp_path: Path, backend: str) -> None:
+    async with demo_env(tmp_path, backend) as env:
+        await check_seed_demo(tmp_path, env)
+
+
+async def check_seed_demo(tmp_path: Path, env: dict[str, str]) -> None:
     first = run_command(["seed-demo"], env, tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines()[0] == "demo users (password: watchparty-demo):"
@@ -156,6 +250,58 @@ async def test_seed_demo_is_idempotent_and_its_users_sign_in(tmp_path: Path) -> 
         ]
         assert party["playback"]["state"] == "PAUSED"
         assert party["playback"]["item"]["title"] == "Big Buck Bunny"
+
+        # Chat, the poll and the live reactions, once each although seeded twice (as Alice).
+        alice = await login(client, "alice@demo.example.com")
+        party_id = lines[4].rsplit("id ", 1)[1].rstrip(")")
+        social = await client.post(
+            "/graphql",
+            json={"query": DEMO_SOCIAL, "variables": {"id": party_id}},
+            headers={"authorization": f"Bearer {alice['accessToken']}"},
+        )
+        demo = social.json()["data"]["party"]
+        messages = demo["messages"]
+        assert messages["pageInfo"]["hasNextPage"] is False
+        assert [edge["node"] for edge in messages["edges"]] == expected_messages()
+        assert demo["polls"] == {
+            "totalCount": 1,
+            "edges": [
+                {
+                    "node": {
+                        "question": "Which open movie next time?",
+                        "status": "OPEN",
+                        "allowsMultiple": False,
+                        "closesAt": None,
+                        "createdBy": {"displayName": "Alice (demo)"},
+                        "totalVoters": 2,
+                        "totalVotes": 2,
+                        "options": [
+                            {"text": "Tears of Steel", "votes": 1},
+                            {"text": "Cosmos Laundromat", "votes": 0},
+                            {"text": "Spring", "votes": 1},
+                        ],
+                    }
+                }
+            ],
+        }
+        first_item = demo["queue"][0]
+        assert first_item["title"] == "Big Buck Bunny"
+        stats = demo["reactionStats"]
+        assert stats["total"] == 7
+        assert stats["byEmoji"] == [
+            {"emoji": "😮", "count": 2},
+            {"emoji": "🔥", "count": 2},
+            {"emoji": "😂", "count": 1},
+            {"emoji": "👏", "count": 1},
+            {"emoji": "🍿", "count": 1},
+        ]
+        spot = {"itemId": first_item["id"], "positionSeconds": 10.0}
+        assert stats["hotSpots"] == [
+            {**spot, "count": 3, "topEmoji": "🔥"},
+            {**spot, "positionSeconds": 60.0, "count": 2, "topEmoji": "😮"},
+            {**spot, "positionSeconds": 0.0, "count": 1, "topEmoji": "🍿"},
+            {**spot, "positionSeconds": 590.0, "count": 1, "topEmoji": "👏"},
+        ]
 
 
 def test_seed_demo_refuses_production(tmp_path: Path, pg_url: str) -> None:

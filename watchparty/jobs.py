@@ -193,6 +193,9 @@ def job_functions() -> dict[str, JobFunction]:
     from watchparty.parties.failover import host_failover_check
 
     functions.append(host_failover_check)
+    from watchparty.polls.tasks import close_due_poll
+
+    functions.append(close_due_poll)
     return {f.__name__: f for f in functions}
 
 

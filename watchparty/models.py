@@ -1,10 +1,23 @@
 """Imports every domain's models so `metadata` (Alembic's target) knows all tables."""
 
 from watchparty.accounts import models as accounts_models
+from watchparty.chat import models as chat_models
+from watchparty.chat import moderation_models as chat_moderation_models
 from watchparty.db import Base
 from watchparty.parties import models as parties_models
+from watchparty.polls import models as polls_models
+from watchparty.reactions import models as reactions_models
 from watchparty.realtime import models as realtime_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "metadata", "parties_models", "realtime_models"]
+__all__ = [
+    "accounts_models",
+    "chat_models",
+    "chat_moderation_models",
+    "metadata",
+    "parties_models",
+    "polls_models",
+    "reactions_models",
+    "realtime_models",
+]

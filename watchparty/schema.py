@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
+from watchparty.chat.moderation_resolvers import ModerationMutations, ModerationQueries
 from watchparty.chat.resolvers import ChatMutations, ChatQueries
 from watchparty.config import Settings
 from watchparty.gql.errors import UserError
@@ -27,6 +28,7 @@ class Query(
     PlaybackQueries,
     PartyQueries,
     ChatQueries,
+    ModerationQueries,
     PollQueries,
     ReactionQueries,
     VoiceQueries,
@@ -40,6 +42,7 @@ class Mutation(
     PlaybackMutations,
     PartyMutations,
     ChatMutations,
+    ModerationMutations,
     PollMutations,
     ReactionMutations,
     VoiceMutations,

@@ -2,11 +2,12 @@
 
 Idempotent: running it again leaves one copy of everything, restores the demo password if it was
 changed and keeps the emails verified. Later capabilities add their demo data here (a party, a
-queue, chat) keyed by the same fixed identifiers.
+queue, chat, a poll, reactions) keyed by the same fixed identifiers.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -106,6 +107,105 @@ async def seed_demo_party(state: AppState, users: dict[str, User]) -> Party:
     return party
 
 
+# (clientId, author index in DEMO_USERS, body, clientId of the message it answers)
+DEMO_CHAT = (
+    ("seed-demo-01", 0, "Welcome to demo night! First up: Big Buck Bunny.", None),
+    ("seed-demo-02", 1, "Popcorn ready 🍿", None),
+    ("seed-demo-03", 2, "Hi all! First time here: how do we stay in sync?", None),
+    ("seed-demo-04", 0, "Nothing to do: everyone's player follows the party's.", "seed-demo-03"),
+    ("seed-demo-05", 2, "Oh nice, it jumped right to where you are.", None),
+    ("seed-demo-06", 1, "That bunny is enormous.", None),
+    ("seed-demo-07", 2, "Those three rodents are up to no good.", None),
+    ("seed-demo-08", 0, "Wait for the butterfly scene.", None),
+    ("seed-demo-09", 1, "The animation still holds up, and it is from 2008!", None),
+    ("seed-demo-10", 2, "Made by the Blender Foundation, right?", None),
+    ("seed-demo-11", 0, "Yes: all three films tonight are open movies.", None),
+    ("seed-demo-12", 1, "Vote in the poll for our next movie night!", None),
+)
+# (reacting user index, clientId of the message, emoji)
+DEMO_MESSAGE_REACTIONS = (
+    (2, "seed-demo-04", "👍"),
+    (0, "seed-demo-06", "😂"),
+)
+DEMO_POLL_QUESTION = "Which open movie next time?"
+DEMO_POLL_OPTIONS = ("Tears of Steel", "Cosmos Laundromat", "Spring")
+DEMO_POLL_VOTES = ((1, 0), (2, 2))  # (user index, option index)
+# (user index, emoji, position in seconds in the first film, x, y)
+DEMO_LIVE_REACTIONS = (
+    (0, "🍿", 2.0, 0.5, 0.8),
+    (0, "🔥", 12.0, 0.2, 0.3),
+    (1, "🔥", 13.0, 0.7, 0.4),
+    (2, "😂", 14.5, 0.4, 0.6),
+    (1, "😮", 61.0, 0.6, 0.2),
+    (2, "😮", 62.5, 0.3, 0.5),
+    (2, "👏", 590.0, 0.5, 0.5),
+)
+
+
+async def seed_demo_social(state: AppState, users: dict[str, User], party: Party) -> None:
+    """Chat history (with a reply and message reactions), an open poll with votes and live
+    reactions counted on the first film, through the domain services. Each piece is keyed so
+    that running again adds nothing: messages by clientId (a retry answers the same message),
+    message reactions and votes are set (not added), the poll by its question, and the live
+    reactions are sent only while the party has none counted."""
+    from watchparty.chat.service import NewMessage, react, send_message
+
+    people = [users[d.email] for d in DEMO_USERS]
+    party_id = str(party.id)
+    message_ids: dict[str, str] = {}
+    for client_id, author, body, reply_to in DEMO_CHAT:
+        reply_id = None if reply_to is None else message_ids[reply_to]
+        async with state.unit_of_work() as uow:
+            new = NewMessage(party_id, body, reply_to_id=reply_id, client_id=client_id)
+            message_ids[client_id] = (await send_message(uow, state, people[author], new))["id"]
+    for who, client_id, emoji in DEMO_MESSAGE_REACTIONS:
+        async with state.unit_of_work() as uow:
+            await react(uow, state, people[who], message_ids[client_id], emoji, add=True)
+    await _seed_poll(state, people, party)
+    await _seed_live_reactions(state, people, party)
+
+
+async def _seed_poll(state: AppState, people: list[User], party: Party) -> None:
+    from watchparty.polls.models import Poll, PollOption
+    from watchparty.polls.service import PollDraft, create_poll, vote_poll
+
+    async with state.unit_of_work() as uow:
+        poll_id = await uow.session.scalar(
+            select(Poll.id).where(Poll.party_id == party.id, Poll.question == DEMO_POLL_QUESTION)
+        )
+        if poll_id is None:
+            draft = PollDraft(DEMO_POLL_QUESTION, list(DEMO_POLL_OPTIONS))
+            created = await create_poll(uow, state, people[0].id, str(party.id), draft)
+            poll_id = uuid.UUID(created.poll["id"])
+    async with state.unit_of_work() as uow:
+        option_ids = list(
+            await uow.session.scalars(
+                select(PollOption.id)
+                .where(PollOption.poll_id == poll_id)
+                .order_by(PollOption.position)
+            )
+        )
+    for who, option in DEMO_POLL_VOTES:
+        async with state.unit_of_work() as uow:
+            await vote_poll(uow, state, people[who].id, str(poll_id), [str(option_ids[option])])
+
+
+async def _seed_live_reactions(state: AppState, people: list[User], party: Party) -> None:
+    from watchparty.reactions.models import ReactionTotal
+    from watchparty.reactions.service import ReactionDraft, send_reaction
+
+    async with state.unit_of_work() as uow:
+        counted = await uow.session.scalar(
+            select(ReactionTotal.emoji).where(ReactionTotal.party_id == party.id).limit(1)
+        )
+    if counted is not None:
+        return
+    for who, emoji, position, x, y in DEMO_LIVE_REACTIONS:
+        async with state.unit_of_work() as uow:
+            draft = ReactionDraft(emoji, position, x, y)
+            await send_reaction(uow, state, people[who].id, str(party.id), draft)
+
+
 @dataclass(frozen=True, slots=True)
 class DemoData:
     users: list[DemoUser]
@@ -115,7 +215,7 @@ class DemoData:
 
 
 async def seed_demo(settings: Settings) -> DemoData:
-    """Create or repair the demo users and the demo party; returns the users."""
+    """Create or repair the demo users and the demo party with its chat, poll and reactions."""
     if settings.is_production:
         raise ConfigurationError(
             "seed-demo creates accounts with a published password; "
@@ -127,6 +227,7 @@ async def seed_demo(settings: Settings) -> DemoData:
         async with state.unit_of_work() as uow:
             await _seed_users(uow.session, results, users)
         party = await seed_demo_party(state, users)
+        await seed_demo_social(state, users, party)
     return DemoData(results, party.title, party.code, str(party.id))
 
 

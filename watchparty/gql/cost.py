@@ -10,6 +10,8 @@ The model is deliberately simple so a frontend developer can predict it:
 - a list field without a page size argument is multiplied by `PAGE_CAP` too (pessimistic: it is
   not bounded by the client), except directly inside a connection type (`edges`, `nodes`),
   whose length the connection's own page size already counted;
+- a list the schema itself bounds (`BOUNDED_LISTS`: a message's reactions are at most the
+  allowed emoji, a poll has at most 10 options) is multiplied by that bound instead;
 - introspection fields (`__schema`, `__type`) cost 1 flat: their size is bounded by the schema,
   and introspection is switched off in production;
 - fragments are expanded where they are spread; all branches of a union/interface selection
@@ -46,9 +48,19 @@ from graphql import (
 from graphql.pyutils import Undefined
 from strawberry.extensions import SchemaExtension
 
+from watchparty.kit.emoji import ALLOWED_EMOJI
+from watchparty.polls.models import MAX_OPTIONS
+
 PAGE_CAP = 100
 PAGE_ARGUMENTS = ("first", "last")
 COST_ERROR_CODE = "QUERY_COST_EXCEEDED"
+
+# (type, field) -> the most items that list can hold, whatever the client asks.
+BOUNDED_LISTS: dict[tuple[str, str], int] = {
+    ("ChatMessage", "reactions"): len(ALLOWED_EMOJI),  # one entry per allowed emoji
+    ("Poll", "options"): MAX_OPTIONS,
+    ("ReactionStats", "byEmoji"): len(ALLOWED_EMOJI),
+}
 
 
 def _unwrap(type_: Any) -> tuple[GraphQLNamedType, bool]:
@@ -144,7 +156,7 @@ class CostCalculator:
         if any(arg in field.args for arg in PAGE_ARGUMENTS):
             multiplier = self.page_size(node, field.args)
         elif is_list and not _is_connection(parent):
-            multiplier = PAGE_CAP
+            multiplier = BOUNDED_LISTS.get((parent.name, name), PAGE_CAP)
         return 1 + multiplier * self.selection_cost(node.selection_set, named)
 
     def page_size(self, node: FieldNode, arguments: Mapping[str, Any]) -> int:

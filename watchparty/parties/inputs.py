@@ -137,6 +137,9 @@ class TransferHostInput:
 class KickMemberInput:
     party_id: strawberry.ID
     user_id: strawberry.ID
+    reason: str | None = strawberry.field(
+        default=None, description="Shown in the moderation log (at most 500 characters)."
+    )
 
 
 @strawberry.input
@@ -144,12 +147,18 @@ class BanMemberInput:
     party_id: strawberry.ID
     user_id: strawberry.ID
     until: datetime | None = strawberry.field(default=None, description="Null: for good.")
+    reason: str | None = strawberry.field(
+        default=None, description="Shown in the moderation log (at most 500 characters)."
+    )
 
 
 @strawberry.input
 class UnbanMemberInput:
     party_id: strawberry.ID
     user_id: strawberry.ID
+    reason: str | None = strawberry.field(
+        default=None, description="Shown in the moderation log (at most 500 characters)."
+    )
 
 
 @strawberry.input

@@ -27,6 +27,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty.chat.moderation import clean_reason, record_action
 from watchparty.errors import NotAllowed, NotFound, ValidationProblem
 from watchparty.kit.time import utcnow
 from watchparty.parties.authz import (
@@ -200,6 +201,9 @@ async def approve_member(
     row.status = MemberStatus.ACTIVE
     row.joined_at = utcnow()
     await session.flush()
+    await record_action(
+        session, party_id=party.id, actor_id=viewer_id, action="APPROVE", target_user_id=row.user_id
+    )
     await _member_event(session, outbox, "MemberJoined", row)
     return row
 
@@ -211,6 +215,13 @@ async def reject_member(
     row.status = MemberStatus.LEFT
     row.left_at = utcnow()
     await session.flush()
+    await record_action(
+        session,
+        party_id=row.party_id,
+        actor_id=viewer_id,
+        action="REJECT",
+        target_user_id=row.user_id,
+    )
     outbox.add(row.party_id, {"type": "MemberLeft", "userId": str(row.user_id)})
     return row
 
@@ -293,6 +304,14 @@ async def transfer_host(
     old.role = MemberRole.COHOST
     await _member_event(session, outbox, "MemberUpdated", old)
     await _make_host(session, outbox, access.party, target)
+    await record_action(
+        session,
+        party_id=access.party.id,
+        actor_id=viewer_id,
+        action="TRANSFER_HOST",
+        target_user_id=target.user_id,
+        details={"role": MemberRole.HOST.value},
+    )
     return access.party, old, target
 
 
@@ -346,8 +365,16 @@ async def set_member_role(
     if target.user_id == viewer_id:
         raise ValidationProblem("The host's role changes only with transferHost.", field="userId")
     if target.role is not role:
-        target.role = role
+        previous, target.role = target.role, role
         await session.flush()
+        await record_action(
+            session,
+            party_id=access.party.id,
+            actor_id=viewer_id,
+            action="SET_ROLE",
+            target_user_id=target.user_id,
+            details={"role": role.value, "previousRole": previous.value},
+        )
         await _member_event(session, outbox, "MemberUpdated", target)
     return target
 
@@ -369,16 +396,30 @@ def _check_reach(
 
 
 async def kick_member(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, user_id: str
+    session: AsyncSession,
+    outbox: Outbox,
+    viewer_id: uuid.UUID,
+    party_id: str,
+    user_id: str,
+    reason: str | None = None,
 ) -> uuid.UUID:
     access = await load_party(session, party_id, viewer_id, for_update=True)
     actor = require_role(access, MemberRole.MODERATOR)
+    reason = clean_reason(reason)
     target = await _target(session, access.party.id, user_id)
     _check_reach(access, actor, target, "kick")
     if target is None or target.status is not MemberStatus.ACTIVE:
         raise NotFound("This user is not a member of the party.", field="userId")
     target.status, target.role, target.left_at = MemberStatus.KICKED, MemberRole.MEMBER, utcnow()
     await session.flush()
+    await record_action(
+        session,
+        party_id=access.party.id,
+        actor_id=viewer_id,
+        action="KICK",
+        target_user_id=target.user_id,
+        reason=reason,
+    )
     uid = str(target.user_id)
     outbox.add(target.party_id, {"type": "MembershipRevoked", "userId": uid, "reason": "KICKED"})
     outbox.add(target.party_id, {"type": "MemberLeft", "userId": uid})
@@ -392,10 +433,12 @@ async def ban_member(
     party_id: str,
     user_id: str,
     until: datetime | None,
+    reason: str | None = None,
 ) -> PartyMember:
     """Ban a member, a pending requester or anyone else (until None: for good)."""
     access = await load_party(session, party_id, viewer_id, for_update=True)
     actor = require_role(access, MemberRole.MODERATOR)
+    reason = clean_reason(reason)
     now = utcnow()
     if until is not None and until <= now:
         raise ValidationProblem(
@@ -415,6 +458,15 @@ async def ban_member(
     if was_in:
         target.left_at = now
     await session.flush()
+    await record_action(
+        session,
+        party_id=access.party.id,
+        actor_id=viewer_id,
+        action="BAN",
+        target_user_id=target.user_id,
+        reason=reason,
+        until=until,
+    )
     uid = str(target.user_id)
     # Also ends the stream of a signed-in viewer of a PUBLIC party who is not a member.
     outbox.add(target.party_id, {"type": "MembershipRevoked", "userId": uid, "reason": "BANNED"})
@@ -432,13 +484,27 @@ def _is_uuid(value: str) -> bool:
 
 
 async def unban_member(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, user_id: str
+    session: AsyncSession,
+    outbox: Outbox,
+    viewer_id: uuid.UUID,
+    party_id: str,
+    user_id: str,
+    reason: str | None = None,
 ) -> PartyMember:
     access = await load_party(session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.MODERATOR)
+    reason = clean_reason(reason)
     target = await _target(session, access.party.id, user_id)
     if target is None or target.status is not MemberStatus.BANNED:
         raise NotFound("This user is not banned from the party.", field="userId")
     target.status, target.banned_until = MemberStatus.LEFT, None
     await session.flush()
+    await record_action(
+        session,
+        party_id=access.party.id,
+        actor_id=viewer_id,
+        action="UNBAN",
+        target_user_id=target.user_id,
+        reason=reason,
+    )
     return target

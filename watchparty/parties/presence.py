@@ -520,6 +520,12 @@ async def _announce(state: AppState, party_id: uuid.UUID, user_id: uuid.UUID, on
             await release_member(state, party_id, user_id)
         except Exception:
             log.warning("offline member not released from the wait", exc_info=True)
+        try:  # a member who disconnects leaves voice and stops sharing a screen
+            from watchparty.voice.service import member_offline
+
+            await member_offline(state, party_id, user_id)
+        except Exception:
+            log.warning("offline member not removed from voice", exc_info=True)
 
 
 async def sweep_presence(ctx: dict[str, Any]) -> int:

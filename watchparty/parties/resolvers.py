@@ -331,7 +331,9 @@ class PartyMutations:
     )
     @returns_party_errors
     async def kick_member(self, info: Info, input: KickMemberInput) -> KickMemberResult:
-        user_id = await _apply(info, membership.kick_member, input.party_id, input.user_id)
+        user_id = await _apply(
+            info, membership.kick_member, input.party_id, input.user_id, reason=input.reason
+        )
         return _removed(uuid.UUID(str(input.party_id)), user_id)
 
     @strawberry.mutation(
@@ -340,13 +342,22 @@ class PartyMutations:
     )
     @returns_party_errors
     async def ban_member(self, info: Info, input: BanMemberInput) -> BanMemberResult:
-        row = await _apply(info, membership.ban_member, input.party_id, input.user_id, input.until)
+        row = await _apply(
+            info,
+            membership.ban_member,
+            input.party_id,
+            input.user_id,
+            input.until,
+            reason=input.reason,
+        )
         return PartyMemberPayload(member=await _member(info, row))
 
     @strawberry.mutation(description="Lift a ban (moderators and above); they may join again.")
     @returns_party_errors
     async def unban_member(self, info: Info, input: UnbanMemberInput) -> UnbanMemberResult:
-        row = await _apply(info, membership.unban_member, input.party_id, input.user_id)
+        row = await _apply(
+            info, membership.unban_member, input.party_id, input.user_id, reason=input.reason
+        )
         return PartyMemberPayload(member=await _member(info, row))
 
     @strawberry.mutation(

@@ -34,7 +34,12 @@ from watchparty.parties.models import (
 from watchparty.parties.payloads import member_payload, party_payload
 
 if TYPE_CHECKING:
+    from watchparty.chat.moderation_types import MemberMute, ModerationLogConnection
+    from watchparty.chat.types import ChatMessageConnection
     from watchparty.parties.playback_types import PlaybackState, QueueItem
+    from watchparty.polls.types import PollConnection, PollStatus
+    from watchparty.reactions.types import ReactionStats
+    from watchparty.voice.types import ScreenShare, VoiceParticipant
 
 strawberry.enum(PartyVisibility, description="Who can find and read a party.")
 strawberry.enum(PartyStatus, description="SCHEDULED until started, LIVE, then ENDED.")
@@ -317,11 +322,116 @@ class Party:
         return await queue_for_party(info, self._party_id)
 
     # Fields of other domains: each a resolver of a few lines delegating to its package (lazy
-    # types, imports inside the resolver). Each domain adds its fields right under its marker.
-    # [chat fields]
-    # [polls fields]
-    # [reactions fields]
-    # [voice fields]
+    # types, imports inside the resolver).
+
+    # -- chat (watchparty.chat)
+    @strawberry.field(
+        description="Chat history, newest first (`last` at most 100; older pages with "
+        "`before: pageInfo.endCursor`). Null unless the viewer may follow the party's stream."
+    )
+    async def messages(
+        self, info: Info, last: int | None = 50, before: str | None = None
+    ) -> Annotated[ChatMessageConnection, strawberry.lazy("watchparty.chat.types")] | None:
+        from watchparty.chat.history import may_read, messages_connection
+
+        if not await may_read(info, self._party_id, self.visibility):
+            return None
+        try:
+            return await messages_connection(info, self._party_id, last, before)
+        except PaginationError as exc:
+            raise client_error(info, exc) from None
+
+    # -- chat moderation (watchparty.chat.moderation_types)
+    @strawberry.field(
+        description="Moderation actions, newest first (page size at most 100); null unless the "
+        "viewer is a moderator or above."
+    )
+    async def moderation_log(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> (
+        Annotated[ModerationLogConnection, strawberry.lazy("watchparty.chat.moderation_types")]
+        | None
+    ):
+        from watchparty.chat.moderation_types import moderation_log
+
+        try:
+            return await moderation_log(
+                info, self._party_id, await self._viewer_role(info), first, after
+            )
+        except PaginationError as exc:
+            raise client_error(info, exc) from None
+
+    @strawberry.field(
+        description="Chat mutes in force, newest first (at most 100); null unless the viewer "
+        "is a moderator or above."
+    )
+    async def muted_members(
+        self, info: Info
+    ) -> list[Annotated[MemberMute, strawberry.lazy("watchparty.chat.moderation_types")]] | None:
+        from watchparty.chat.moderation_types import party_mutes
+
+        return await party_mutes(info, self._party_id, await self._viewer_role(info))
+
+    @strawberry.field(description="The viewer's chat mute in force here, if any.")
+    async def my_mute(
+        self, info: Info
+    ) -> Annotated[MemberMute, strawberry.lazy("watchparty.chat.moderation_types")] | None:
+        from watchparty.chat.moderation_types import my_mute
+
+        return await my_mute(info, self._party_id)
+
+    # -- polls (watchparty.polls)
+    @strawberry.field(
+        description="Polls, newest first (page size at most 100); null unless the viewer is a "
+        "member, or signed in on a PUBLIC party. `status` keeps OPEN or CLOSED ones."
+    )
+    async def polls(
+        self,
+        info: Info,
+        first: int | None = 10,
+        after: str | None = None,
+        status: Annotated[PollStatus, strawberry.lazy("watchparty.polls.types")] | None = None,
+    ) -> Annotated[PollConnection, strawberry.lazy("watchparty.polls.types")] | None:
+        from watchparty.polls.listing import polls_for_party
+
+        return await polls_for_party(info, self._party_id, self.visibility, first, after, status)
+
+    # -- live reactions (watchparty.reactions)
+    @strawberry.field(
+        description="Live reaction counts for the host's analytics; null unless the viewer is "
+        "the host or a co-host."
+    )
+    async def reaction_stats(
+        self, info: Info
+    ) -> Annotated[ReactionStats, strawberry.lazy("watchparty.reactions.types")] | None:
+        from watchparty.reactions.types import reaction_stats
+
+        if await self._viewer_role(info) not in (MemberRole.HOST, MemberRole.COHOST):
+            return None
+        return await reaction_stats(info, self._party_id)
+
+    # -- voice and screen share (watchparty.voice)
+    @strawberry.field(
+        description="Who is in the voice room, first joined first (members and stream viewers; "
+        "empty for anybody else)."
+    )
+    async def voice_participants(
+        self, info: Info
+    ) -> list[Annotated[VoiceParticipant, strawberry.lazy("watchparty.voice.types")]]:
+        from watchparty.voice.types import participants_for_party
+
+        return await participants_for_party(info, self._party_id, self.visibility)
+
+    @strawberry.field(
+        description="Members sharing a screen, first started first (members and stream "
+        "viewers; empty for anybody else)."
+    )
+    async def screen_shares(
+        self, info: Info
+    ) -> list[Annotated[ScreenShare, strawberry.lazy("watchparty.voice.types")]]:
+        from watchparty.voice.types import shares_for_party
+
+        return await shares_for_party(info, self._party_id, self.visibility)
 
 
 @strawberry.type

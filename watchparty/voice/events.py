@@ -8,6 +8,9 @@ The contract every domain's `events.py` keeps:
   `EPHEMERAL`: the types sent with `parties.stream.publish_ephemeral_event` (never replayed);
 - `SHARED_FIELDS`: GraphQL type name -> the fields whose value is the same for every viewer
   (None: all of them). A selection touching any other field runs per subscriber.
+
+Voice and screen-share changes are ephemeral: a client that reconnects reads the current room
+from its snapshot (`Party.voiceParticipants`, `Party.screenShares`).
 """
 
 from __future__ import annotations
@@ -16,8 +19,49 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-EVENT_TYPES: tuple[type, ...] = ()
-RENDERERS: dict[str, Callable[[dict[str, Any], uuid.UUID], Any]] = {}
+import strawberry
+
+
+@strawberry.type(
+    description="A member joined or left the voice room, or changed muted / speaking "
+    "(`inVoice: false` comes with `muted` and `speaking` false)."
+)
+class VoiceStateChanged:
+    user_id: strawberry.ID
+    in_voice: bool
+    muted: bool
+    speaking: bool
+
+
+@strawberry.type(description="A member started (`active: true`) or stopped sharing a screen.")
+class ScreenShareChanged:
+    user_id: strawberry.ID
+    active: bool
+
+
+def _voice_state(payload: dict[str, Any], party_id: uuid.UUID) -> VoiceStateChanged:
+    return VoiceStateChanged(
+        user_id=strawberry.ID(str(payload["userId"])),
+        in_voice=bool(payload["inVoice"]),
+        muted=bool(payload["muted"]),
+        speaking=bool(payload["speaking"]),
+    )
+
+
+def _screen_share(payload: dict[str, Any], party_id: uuid.UUID) -> ScreenShareChanged:
+    return ScreenShareChanged(
+        user_id=strawberry.ID(str(payload["userId"])), active=bool(payload["active"])
+    )
+
+
+EVENT_TYPES: tuple[type, ...] = (VoiceStateChanged, ScreenShareChanged)
+RENDERERS: dict[str, Callable[[dict[str, Any], uuid.UUID], Any]] = {
+    "VoiceStateChanged": _voice_state,
+    "ScreenShareChanged": _screen_share,
+}
 STORED: frozenset[str] = frozenset()
-EPHEMERAL: frozenset[str] = frozenset()
-SHARED_FIELDS: dict[str, frozenset[str] | None] = {}
+EPHEMERAL: frozenset[str] = frozenset(RENDERERS)
+SHARED_FIELDS: dict[str, frozenset[str] | None] = {
+    "VoiceStateChanged": None,
+    "ScreenShareChanged": None,
+}

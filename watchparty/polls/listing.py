@@ -1,0 +1,143 @@
+"""`Party.polls`: newest first, keyset-paginated, for whoever may follow the party stream.
+
+Readers: active members, and signed-in viewers of a PUBLIC party who are not banned (the same
+people who may subscribe to `partyEvents`, where every `PollChanged` goes). Anyone else reading
+a visible party gets null. A status filter uses the same rule as `Poll.status` (closed by hand,
+or past `closesAt`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, not_, or_, select
+
+from watchparty.accounts.models import User
+from watchparty.context import Info
+from watchparty.gql.pagination import PageInfo, bad_cursor, decode_cursor, encode_cursor, page_size
+from watchparty.kit.time import utcnow
+from watchparty.parties.authz import is_banned
+from watchparty.parties.models import MemberStatus, PartyVisibility
+from watchparty.polls.models import Poll, PollOption
+from watchparty.polls.payloads import poll_payload
+
+if TYPE_CHECKING:
+    from watchparty.polls.types import PollConnection, PollStatus
+
+
+async def may_read_polls(info: Info, party_id: uuid.UUID, visibility: PartyVisibility) -> bool:
+    viewer_id = info.context.viewer_id
+    if viewer_id is None:
+        return False
+    row = await info.context.loaders.parties.membership.load((party_id, viewer_id))
+    if row is not None and row.status is MemberStatus.ACTIVE:
+        return True
+    return visibility is PartyVisibility.PUBLIC and not is_banned(row)
+
+
+def _after_key(after: str | None) -> tuple[datetime, uuid.UUID] | None:
+    key = decode_cursor(after, 2)
+    if key is None:
+        return None
+    try:
+        return datetime.fromisoformat(key[0]), uuid.UUID(key[1])
+    except (TypeError, ValueError) as exc:
+        raise bad_cursor() from exc
+
+
+def _closed() -> Any:
+    return or_(
+        Poll.closed_at.is_not(None),
+        and_(Poll.closes_at.is_not(None), Poll.closes_at <= utcnow()),
+    )
+
+
+async def polls_connection(
+    info: Info,
+    party_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    status: PollStatus | None,
+) -> PollConnection:
+    from watchparty.polls.types import Poll as PollType
+    from watchparty.polls.types import PollConnection, PollEdge, PollStatus
+
+    limit = page_size(first)
+    key = _after_key(after)
+    conditions: list[Any] = [Poll.party_id == party_id]
+    if status is PollStatus.CLOSED:
+        conditions.append(_closed())
+    elif status is PollStatus.OPEN:
+        conditions.append(not_(_closed()))
+    query = select(Poll).where(*conditions)
+    if key is not None:
+        created_at, poll_id = key
+        query = query.where(
+            or_(
+                Poll.created_at < created_at,
+                and_(Poll.created_at == created_at, Poll.id < poll_id),
+            )
+        )
+    query = query.order_by(Poll.created_at.desc(), Poll.id.desc()).limit(limit + 1)
+    async with info.context.state.sessionmaker() as session:
+        total = await session.scalar(select(func.count()).select_from(Poll).where(*conditions))
+        polls = list(await session.scalars(query))
+        has_next = len(polls) > limit
+        polls = polls[:limit]
+        options: dict[uuid.UUID, list[PollOption]] = {poll.id: [] for poll in polls}
+        if polls:
+            rows = await session.scalars(
+                select(PollOption)
+                .where(PollOption.poll_id.in_(list(options)))
+                .order_by(PollOption.poll_id, PollOption.position)
+            )
+            for option in rows:
+                options[option.poll_id].append(option)
+    creator_ids = sorted({p.created_by_id for p in polls if p.created_by_id is not None})
+    loaded = await info.context.loaders.user.load_many(creator_ids) if creator_ids else []
+    creators: dict[uuid.UUID, User] = {u.id: u for u in loaded if u is not None}
+    edges = [
+        PollEdge(
+            cursor=encode_cursor(poll.created_at.isoformat(), str(poll.id)),
+            node=PollType.from_payload(
+                poll_payload(
+                    poll,
+                    options[poll.id],
+                    None if poll.created_by_id is None else creators.get(poll.created_by_id),
+                )
+            ),
+        )
+        for poll in polls
+    ]
+    cursors = [edge.cursor for edge in edges]
+    return PollConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=key is not None,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        ),
+        total_count=int(total or 0),
+    )
+
+
+async def polls_for_party(
+    info: Info,
+    party_id: uuid.UUID,
+    visibility: PartyVisibility,
+    first: int | None,
+    after: str | None,
+    status: PollStatus | None,
+) -> PollConnection | None:
+    """`Party.polls` (the caller has checked that the party is visible)."""
+    from watchparty.gql.pagination import PaginationError, client_error
+
+    if not await may_read_polls(info, party_id, visibility):
+        return None
+    try:
+        return await polls_connection(info, party_id, first, after, status)
+    except PaginationError as exc:
+        raise client_error(info, exc) from None

@@ -1,0 +1,227 @@
+"""WebRTC signaling relay: `sendSignal` to one member, `signals(partyId)` for the recipient only.
+
+Signals travel as ephemeral messages on a channel of their own per (party, recipient), so nobody
+else's stream ever carries them (not even the recipient's `partyEvents`). They are not stored:
+a recipient who is not listening at that moment misses them, as WebRTC negotiation expects (the
+peers restart the offer/answer exchange).
+
+Who: sender and recipient are active members; the recipient is not the sender. A recipient who is
+not an active member is `NotFound` (field `toUserId`): the sender is a member, so this tells
+them nothing they could not read from `party.members`. Rate limited per sender and party
+(`rate_limit_signals`); payloads are capped at `MAX_PAYLOAD_BYTES` of UTF-8.
+
+The `signals` stream is for active members only and ends when the member leaves, is kicked or
+banned, or the party is deleted: it watches the party channel for those events (subscribed before
+the membership check, so nothing falls in between).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from watchparty.errors import NotFound, ValidationProblem
+from watchparty.kit.ratelimit import Limit
+from watchparty.kit.time import epoch_ms
+from watchparty.parties.authz import load_party, parse_id, require_member
+from watchparty.parties.stream import party_channel, stream_error
+from watchparty.realtime import Delivery, HubClosed, ResyncRequired, SubscriberOverflow
+from watchparty.voice.errors import RecipientNotFound
+from watchparty.voice.service import active_member_ids, member_access
+
+if TYPE_CHECKING:
+    from watchparty.realtime import Subscription
+    from watchparty.state import AppState
+
+MAX_PAYLOAD_BYTES = 16 * 1024
+
+
+class SignalKind(StrEnum):
+    OFFER = "OFFER"
+    ANSWER = "ANSWER"
+    ICE_CANDIDATE = "ICE_CANDIDATE"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalMessage:
+    from_user_id: str
+    kind: SignalKind
+    payload: str
+    sent_ms: float
+
+    @property
+    def sent_at(self) -> datetime:
+        return datetime.fromtimestamp(self.sent_ms / 1000, UTC)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> SignalMessage:
+        return cls(
+            from_user_id=str(payload["fromUserId"]),
+            kind=SignalKind(payload["kind"]),
+            payload=str(payload["payload"]),
+            sent_ms=float(payload["sentAtMs"]),
+        )
+
+
+def signal_channel(party_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    return f"signals:{party_id}:{user_id}"
+
+
+async def send_signal(
+    session: AsyncSession,
+    state: AppState,
+    sender_id: uuid.UUID,
+    raw_party_id: str,
+    raw_to_user_id: str,
+    kind: SignalKind,
+    payload: str,
+) -> SignalMessage:
+    """Relay one signal to `raw_to_user_id`'s `signals` streams (best effort, not stored)."""
+    access = await member_access(session, raw_party_id, sender_id)
+    party_id = access.party.id
+    if len(payload.encode("utf-8")) > MAX_PAYLOAD_BYTES:
+        raise ValidationProblem(
+            f"A signal payload is at most {MAX_PAYLOAD_BYTES} bytes of UTF-8.", field="payload"
+        )
+    recipient = parse_id(raw_to_user_id)
+    if recipient == sender_id:
+        raise ValidationProblem("You cannot send a signal to yourself.", field="toUserId")
+    await state.limiter.hit(
+        f"signal:{party_id}:{sender_id}", Limit.parse(state.settings.rate_limit_signals)
+    )
+    if recipient is None or not await active_member_ids(session, party_id, [recipient]):
+        raise RecipientNotFound()
+    message = SignalMessage(str(sender_id), kind, payload, epoch_ms())
+    await state.hub.publish_ephemeral(
+        signal_channel(party_id, recipient),
+        {
+            "type": "Signal",
+            "fromUserId": message.from_user_id,
+            "kind": message.kind.value,
+            "payload": message.payload,
+            "sentAtMs": message.sent_ms,
+        },
+    )
+    return message
+
+
+# -- the read side ------------------------------------------------------------------------------
+
+
+async def _authorize(state: AppState, raw_party_id: str, viewer_id: uuid.UUID | None) -> uuid.UUID:
+    """The party id when the viewer is an active member; the stream error otherwise (the same
+    codes and messages as the mutations: NOT_FOUND, NOT_AUTHENTICATED, NOT_ALLOWED)."""
+    from watchparty.errors import NotAllowed
+
+    async with state.sessionmaker() as session:
+        try:
+            access = await load_party(session, raw_party_id, viewer_id)
+            if viewer_id is None:
+                raise stream_error("You need to sign in.", "NOT_AUTHENTICATED")
+            require_member(access)
+        except NotFound as exc:
+            raise stream_error(exc.message, "NOT_FOUND") from None
+        except NotAllowed as exc:
+            raise stream_error(exc.message, "NOT_ALLOWED") from None
+    return access.party.id
+
+
+def _ends_membership(payload: Mapping[str, Any], viewer_id: uuid.UUID) -> bool:
+    """Whether a party event means the viewer is no longer an active member."""
+    me = str(viewer_id)
+    kind = payload.get("type")
+    if kind == "MembershipRevoked":
+        target = payload.get("userId")
+        return target is None or str(target) == me
+    if kind == "MemberLeft":
+        return str(payload.get("userId")) == me
+    if kind in ("MemberJoined", "MemberUpdated"):
+        member = payload.get("member") or {}
+        if str((member.get("user") or {}).get("id")) == me:
+            return member.get("status") != "ACTIVE"
+    return False
+
+
+async def _entered(state: AppState, channel: str) -> Subscription:
+    try:
+        subscription = state.hub.subscribe(channel, after=None)
+        await subscription.__aenter__()
+    except HubClosed:
+        raise _closed() from None
+    return subscription
+
+
+def _closed() -> GraphQLError:
+    return stream_error("The server is shutting down; reconnect.", "STREAM_CLOSED")
+
+
+async def signal_stream(
+    state: AppState, raw_party_id: str, viewer_id: uuid.UUID | None
+) -> AsyncGenerator[SignalMessage, None]:
+    """The `signals` source stream (see `VoiceSubscriptions.signals`)."""
+    pid = parse_id(raw_party_id)
+    if pid is None:
+        raise stream_error("Party not found.", "NOT_FOUND")
+    if viewer_id is None:
+        await _authorize(state, raw_party_id, None)  # NOT_FOUND or NOT_AUTHENTICATED
+        return
+    # Subscribe first, then check: a revocation after the check arrives as an event.
+    party = await _entered(state, party_channel(pid))
+    try:
+        signals = await _entered(state, signal_channel(pid, viewer_id))
+        try:
+            await _authorize(state, raw_party_id, viewer_id)
+            async with aclosing(_merged(signals, party)) as deliveries:
+                async for source, delivery in deliveries:
+                    if source is party:
+                        if _ends_membership(delivery.payload, viewer_id):
+                            return
+                    elif delivery.payload.get("type") == "Signal":
+                        yield SignalMessage.from_payload(delivery.payload)
+        except SubscriberOverflow:
+            raise stream_error("The stream fell behind; reconnect.", "STREAM_OVERFLOW") from None
+        except HubClosed:
+            raise _closed() from None
+        finally:
+            await signals.__aexit__(None, None, None)
+    finally:
+        await party.__aexit__(None, None, None)
+
+
+async def _merged(
+    *subscriptions: Subscription,
+) -> AsyncGenerator[tuple[Subscription, Delivery], None]:
+    """Deliveries of several subscriptions as they come, tagged with their source.
+
+    A party channel that skipped events (`ResyncRequired`) may have skipped a revocation: the
+    stream ends with STREAM_OVERFLOW and the client reconnects (which re-checks membership).
+    """
+    pending: dict[asyncio.Future[Delivery], Subscription] = {
+        asyncio.ensure_future(anext(s)): s for s in subscriptions
+    }
+    try:
+        while True:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                source = pending.pop(future)
+                try:
+                    delivery = future.result()
+                except ResyncRequired:
+                    raise stream_error(
+                        "The stream fell behind; reconnect.", "STREAM_OVERFLOW"
+                    ) from None
+                pending[asyncio.ensure_future(anext(source))] = source
+                yield source, delivery
+    finally:
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,237 @@
+"""GraphQL types of voice, screen share, signaling and ICE servers; the error mapping.
+
+`Party.voiceParticipants` and `Party.screenShares` (`participants_for_party`, `shares_for_party`)
+are for active members and signed-in viewers of a PUBLIC party (who may follow its stream);
+anybody else reads an empty list. They list active members only: an entry left behind by
+someone who is no longer a member is never shown.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+import strawberry
+
+from watchparty.accounts.types import User
+from watchparty.context import Info
+from watchparty.errors import Problem
+from watchparty.parties.authz import is_banned
+from watchparty.parties.models import MemberStatus, PartyVisibility
+from watchparty.parties.types import to_party_error
+from watchparty.voice.ice import IceServerConfig
+from watchparty.voice.signals import SignalKind, SignalMessage
+from watchparty.voice.store import ScreenShare as ShareState
+from watchparty.voice.store import VoiceState
+
+strawberry.enum(SignalKind, description="The WebRTC negotiation message a signal carries.")
+
+
+# -- objects ------------------------------------------------------------------------------------
+
+
+@strawberry.type(description="A member in the party's voice room.")
+class VoiceParticipant:
+    user: User
+    muted: bool
+    speaking: bool
+    joined_at: datetime = strawberry.field(description="When they joined voice.")
+
+
+@strawberry.type(description="A member sharing a screen.")
+class ScreenShare:
+    user: User
+    started_at: datetime
+
+
+@strawberry.type(description="A WebRTC signaling message from another member, to you only.")
+class Signal:
+    from_user_id: strawberry.ID
+    kind: SignalKind
+    payload: str = strawberry.field(description="Opaque to the server (SDP or ICE candidate).")
+    sent_at: datetime
+
+    @classmethod
+    def from_message(cls, message: SignalMessage) -> Signal:
+        return cls(
+            from_user_id=strawberry.ID(message.from_user_id),
+            kind=message.kind,
+            payload=message.payload,
+            sent_at=message.sent_at,
+        )
+
+
+@strawberry.type(description="One entry of RTCConfiguration.iceServers.")
+class IceServer:
+    urls: list[str]
+    username: str | None = strawberry.field(description="TURN only.")
+    credential: str | None = strawberry.field(description="TURN only; time-limited.")
+    credential_expires_at: datetime | None = strawberry.field(
+        description="TURN only: fetch iceServers again before this."
+    )
+
+    @classmethod
+    def from_config(cls, config: IceServerConfig) -> IceServer:
+        return cls(
+            urls=config.urls,
+            username=config.username,
+            credential=config.credential,
+            credential_expires_at=config.credential_expires_at,
+        )
+
+
+# -- inputs and payloads ------------------------------------------------------------------------
+
+
+@strawberry.input
+class VoicePartyInput:
+    party_id: strawberry.ID
+
+
+@strawberry.input
+class SetVoiceStateInput:
+    party_id: strawberry.ID
+    muted: bool | None = strawberry.field(default=None, description="Omitted: unchanged.")
+    speaking: bool | None = strawberry.field(
+        default=None, description="Omitted: unchanged. Muted members never count as speaking."
+    )
+
+
+@strawberry.input
+class SendSignalInput:
+    party_id: strawberry.ID
+    to_user_id: strawberry.ID
+    kind: SignalKind
+    payload: str = strawberry.field(description="At most 16 KB of UTF-8.")
+
+
+@strawberry.type
+class VoiceParticipantPayload:
+    party_id: strawberry.ID
+    participant: VoiceParticipant
+
+
+@strawberry.type
+class LeaveVoicePayload:
+    party_id: strawberry.ID
+
+
+@strawberry.type
+class ScreenSharePayload:
+    party_id: strawberry.ID
+    screen_share: ScreenShare
+
+
+@strawberry.type
+class StopScreenSharePayload:
+    party_id: strawberry.ID
+
+
+@strawberry.type
+class SendSignalPayload:
+    to_user_id: strawberry.ID
+    kind: SignalKind
+    sent_at: datetime
+
+
+# -- building from the store ----------------------------------------------------------------------
+
+
+async def _user(info: Info, user_id: uuid.UUID) -> User | None:
+    user = await info.context.loaders.user.load(user_id)
+    return None if user is None else User.from_model(user, viewer_id=info.context.viewer_id)
+
+
+async def participant(info: Info, state: VoiceState) -> VoiceParticipant:
+    user = await _user(info, state.user_id)
+    assert user is not None  # the acting member
+    return VoiceParticipant(
+        user=user, muted=state.muted, speaking=state.speaking, joined_at=state.joined_at
+    )
+
+
+async def screen_share(info: Info, share: ShareState) -> ScreenShare:
+    user = await _user(info, share.user_id)
+    assert user is not None  # the acting member
+    return ScreenShare(user=user, started_at=share.started_at)
+
+
+async def _may_see(info: Info, party_id: uuid.UUID, visibility: PartyVisibility) -> bool:
+    viewer_id = info.context.viewer_id
+    if viewer_id is None:
+        return False
+    row = await info.context.loaders.parties.membership.load((party_id, viewer_id))
+    if row is not None and row.status is MemberStatus.ACTIVE:
+        return True
+    return visibility is PartyVisibility.PUBLIC and not is_banned(row)
+
+
+async def _active_users(
+    info: Info, party_id: uuid.UUID, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, User]:
+    """The users of `ids` who are active members of the party (two batched reads)."""
+    loaders = info.context.loaders
+    rows = await loaders.parties.membership.load_many([(party_id, u) for u in ids])
+    active = [r.user_id for r in rows if r is not None and r.status is MemberStatus.ACTIVE]
+    users = await loaders.user.load_many(active)
+    viewer_id = info.context.viewer_id
+    return {
+        user.id: User.from_model(user, viewer_id=viewer_id) for user in users if user is not None
+    }
+
+
+async def participants_for_party(
+    info: Info, party_id: uuid.UUID, visibility: PartyVisibility
+) -> list[VoiceParticipant]:
+    from watchparty.voice.service import voice_participants
+
+    if not await _may_see(info, party_id, visibility):
+        return []
+    states = await voice_participants(info.context.state, party_id)
+    users = await _active_users(info, party_id, [s.user_id for s in states])
+    return [
+        VoiceParticipant(
+            user=users[s.user_id], muted=s.muted, speaking=s.speaking, joined_at=s.joined_at
+        )
+        for s in states
+        if s.user_id in users
+    ]
+
+
+async def shares_for_party(
+    info: Info, party_id: uuid.UUID, visibility: PartyVisibility
+) -> list[ScreenShare]:
+    from watchparty.voice.service import screen_shares
+
+    if not await _may_see(info, party_id, visibility):
+        return []
+    shares = await screen_shares(info.context.state, party_id)
+    users = await _active_users(info, party_id, [s.user_id for s in shares])
+    return [
+        ScreenShare(user=users[s.user_id], started_at=s.started_at)
+        for s in shares
+        if s.user_id in users
+    ]
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def returns_voice_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
+    """Resolver decorator: an expected `Problem` becomes its union member (`PartyEnded` as
+    `PartyEndedError`, the rest as in `gql.errors`)."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
+        try:
+            return await fn(*args, **kwargs)
+        except Problem as problem:
+            return to_party_error(problem)
+
+    return wrapper

@@ -33,6 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         ws_max_size=1_048_576,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
     )
     return 0
 

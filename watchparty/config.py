@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     ws_init_timeout_seconds: float = 10.0
     ws_max_operations: int = 20
+    # permessage-deflate costs ~50 KB of zlib state per connection and a compression per frame
+    # and subscriber; party events are a few hundred bytes. Off unless asked for.
+    ws_per_message_deflate: bool = False
 
     # Realtime events (watchparty/realtime): a bounded queue per subscriber; per channel the log
     # keeps the newest RETENTION_COUNT events that are younger than RETENTION_SECONDS; every

@@ -6,6 +6,7 @@ WebSocket the context lives as long as the connection.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,10 +15,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from watchparty.accounts.loaders import auth_session_loader, user_loader
-from watchparty.accounts.models import User
+from watchparty.accounts.models import AuthSession, User
 from watchparty.accounts.tokens import AccessClaims
 from watchparty.errors import NotAuthenticated
 from watchparty.parties.loaders import PartyLoaders
@@ -29,12 +31,24 @@ T = TypeVar("T")
 
 
 class Loaders:
+    """The operation's DataLoaders, each made on first use: a WebSocket keeps one set per open
+    subscription, and most subscriptions never touch most loaders."""
+
     def __init__(self, state: AppState) -> None:
-        self.user = user_loader(state.sessionmaker)
-        self.auth_session = auth_session_loader(state.sessionmaker)
-        self.parties = PartyLoaders(state.sessionmaker)
         self._state = state
         self._more: dict[str, Any] = {}
+
+    @functools.cached_property
+    def user(self) -> DataLoader[uuid.UUID, User | None]:
+        return user_loader(self._state.sessionmaker)
+
+    @functools.cached_property
+    def auth_session(self) -> DataLoader[uuid.UUID, AuthSession | None]:
+        return auth_session_loader(self._state.sessionmaker)
+
+    @functools.cached_property
+    def parties(self) -> PartyLoaders:
+        return PartyLoaders(self._state.sessionmaker)
 
     def get(self, name: str, factory: Callable[[AppState], T]) -> T:
         """The operation's loader called `name`, made by `factory(state)` on first use (so a

@@ -1,4 +1,5 @@
-"""graphql-transport-ws with one addition: a signed-in socket closes when its token expires.
+"""graphql-transport-ws with two additions: a signed-in socket closes when its token expires, and
+subscription frames shared by many subscribers are encoded once (`gql.frames`).
 
 The access token is checked once, at `connection_init`. Without a timer a socket opened with a
 15-minute token would stay signed in for as long as it stays open. Closing with 4403 makes the
@@ -13,12 +14,18 @@ import logging
 import time
 from contextlib import suppress
 
+from starlette.websockets import WebSocket
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+)
 
 from watchparty.context import Context
+from watchparty.gql.frames import OperationSlot, current_slot
 
 log = logging.getLogger("watchparty.graphql.ws")
 
@@ -33,6 +40,23 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         claims = getattr(self.context, "claims", None)
         if self.connection_acknowledged and claims is not None and self.expiry_task is None:
             self.expiry_task = asyncio.create_task(self._close_when_expired(claims.expires_at))
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        # Runs in the operation's own task: the slot is visible to its source stream, its
+        # execution context and `send_message` (see `gql.frames`).
+        websocket = getattr(self.websocket, "ws", None)
+        if isinstance(websocket, WebSocket):
+            current_slot.set(OperationSlot(websocket, operation.id))
+        await super().run_operation(operation)
+
+    async def send_message(self, message: Message) -> None:
+        slot = current_slot.get()
+        if slot is not None and message["type"] == "next" and message["id"] == slot.operation_id:
+            frame = slot.encode_next(message["payload"])  # type: ignore[typeddict-item,arg-type]
+            if frame is not None:
+                await slot.send_text(frame)
+                return
+        await super().send_message(message)
 
     async def _close_when_expired(self, expires_at: float) -> None:
         await asyncio.sleep(max(0.0, expires_at - time.time()))

@@ -36,6 +36,7 @@ from graphql import GraphQLError
 
 from watchparty.chat import events as chat_events
 from watchparty.context import Info
+from watchparty.gql.frames import current_slot
 from watchparty.polls import events as poll_events
 from watchparty.reactions import events as reaction_events
 from watchparty.realtime import (
@@ -196,7 +197,10 @@ async def party_event_stream(
     channel = party_channel(party_id)
     cache = get_event_cache(state)
     me = _Viewer(viewer_id, access.is_member, access.party.visibility.value)
+    # A stream lives for hours: keep ids and flags, not ORM objects (nor the loaders' caches).
+    del access, viewer
     keeper = get_keeper(state)
+    slot = current_slot.get()  # set on a WebSocket: shared frames are written directly
     held = None
     requested = parse_cursor(after)
     try:
@@ -211,6 +215,8 @@ async def party_event_stream(
                 if held is None and me.is_member and viewer_id is not None:
                     held = await keeper.hold(party_id, viewer_id)  # the snapshot shows us online
                 yield snapshot
+                del snapshot, fresh
+                context.renew_loaders()
                 async for delivery in subscription:
                     payload = delivery.payload
                     kind = payload.get("type")
@@ -222,8 +228,14 @@ async def party_event_stream(
                             return
                         continue
                     event = cache.get(channel, party_id, delivery)
-                    if event is not None:
-                        yield event
+                    if event is not None and (
+                        slot is None or not await slot.send_shared(event.shared_frames)
+                    ):
+                        try:
+                            yield event
+                        finally:
+                            if slot is not None:
+                                slot.release()
                     # Follow the viewer's own membership and the party's visibility.
                     if kind in ("MemberJoined", "MemberUpdated"):
                         member = payload.get("member") or {}

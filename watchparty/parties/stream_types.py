@@ -36,6 +36,7 @@ from graphql import (
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from watchparty.chat import events as chat_events
+from watchparty.gql.frames import NOT_SHARED, current_slot
 from watchparty.polls import events as poll_events
 from watchparty.reactions import events as reaction_events
 from watchparty.realtime import Delivery
@@ -159,6 +160,8 @@ class PartyEvent:
     shared_results: strawberry.Private[dict[Any, Any] | None] = None
     # DataLoaders shared by this process's subscribers rendering this event (`gql.shared`).
     shared_loaders: strawberry.Private[dict[str, Any] | None] = None
+    # Encoded `next` payloads per shared selection, written as they are (`gql.frames`).
+    shared_frames: strawberry.Private[dict[Any, Any] | None] = None
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -254,6 +257,7 @@ class EventCache:
             event=member,
             shared_results={},
             shared_loaders={},
+            shared_frames={},
         )
 
 
@@ -307,7 +311,7 @@ _SAME_FOR_EVERY_VIEWER: dict[str, frozenset[str] | None] = {
         }
     ),
 }
-_NOT_SHARED = object()
+_NOT_SHARED = NOT_SHARED
 
 
 def _same_for_every_viewer(
@@ -394,6 +398,9 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     def build_per_event_executor(self, payload: Any) -> Any:
         if self._key is None:
             self._key = _share_key(self)
+            slot = current_slot.get()
+            if slot is not None:  # the stream may now write shared frames directly
+                slot.share_key = self._key
         return super().build_per_event_executor(payload)
 
     def execute_operation(self, serially: bool | None = None) -> Any:

@@ -1,0 +1,119 @@
+"""Subscription frames encoded once and written to every subscriber with the same selection.
+
+A party of a thousand members receives every event a thousand times. Through Strawberry's
+graphql-transport-ws handler each delivery costs a full trip: the source stream's generators,
+graphql-core's per-event executor, the schema extensions' hooks, a result object, a message dict
+and its JSON encoding: about 0.3 ms of CPU per subscriber and event, ten times a raw WebSocket
+send. When the selection is the same for every viewer (`SharedEventExecutor` decides), the
+`next` payload for an event is the same bytes for all of them. So:
+
+- the first subscriber of a process to reach an event *claims* it and goes the normal way; the
+  handler's `send_message` keeps the encoded payload on the event (`PartyEvent.shared_frames`);
+- every other subscriber writes `{"id": <its operation id>, "type": "next", "payload": <those
+  bytes>}` straight to its socket, from inside the source stream, without yielding the event to
+  Strawberry (it waits for the claimant when that one is still executing);
+- when the claimant's result cannot be shared (errors, extensions, an unshareable selection, or
+  the claimant went away), the others fall back to the normal way.
+
+Ordering is kept: a source stream resumes only after the previous frame of its operation was
+sent, and a direct write happens in the same place in the stream as the `yield` it replaces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.http.exceptions import WebSocketDisconnected
+
+NOT_SHARED: Any = object()  # a share key meaning "execute per subscriber"
+
+
+class FrameStats:
+    """Process-wide counts of how events reached subscribers (tests, observability)."""
+
+    __slots__ = ("claimed", "direct", "encoded")
+
+    def __init__(self) -> None:
+        self.direct = 0  # frames written straight to a socket
+        self.claimed = 0  # events a subscriber took the normal way for the others
+        self.encoded = 0  # claims fulfilled with a shareable payload
+
+
+stats = FrameStats()
+
+
+class OperationSlot:
+    """What the fast path knows about one graphql-transport-ws operation (one per subscription).
+
+    Lives in the operation's task (a context variable), so the source stream, the execution
+    context and the handler's `send_message` of the same operation all see it.
+    """
+
+    __slots__ = ("_claim", "_frames", "_websocket", "operation_id", "prefix", "share_key")
+
+    def __init__(self, websocket: WebSocket, operation_id: str) -> None:
+        self._websocket = websocket
+        self.operation_id = operation_id
+        self.prefix = '{"id":' + json.dumps(operation_id) + ',"type":"next","payload":'
+        self.share_key: Any = None  # set by the execution context on the first event
+        self._claim: asyncio.Future[str | None] | None = None
+        self._frames: dict[Any, Any] | None = None
+
+    async def send_shared(self, frames: dict[Any, Any] | None) -> bool:
+        """Write the event whose encoded payloads are `frames` straight to the socket; False
+        when the caller must yield the event the normal way (then it may hold the claim)."""
+        key = self.share_key
+        if frames is None or key is None or key is NOT_SHARED:
+            return False
+        entry = frames.get(key)
+        if entry is None:
+            self._claim = asyncio.get_running_loop().create_future()
+            self._frames = frames
+            frames[key] = self._claim
+            stats.claimed += 1
+            return False
+        if isinstance(entry, asyncio.Future):
+            # shield: this subscriber going away must not cancel the others' wait
+            entry = await asyncio.shield(entry)
+            if entry is None:
+                return False
+        await self.send_text(self.prefix + entry + "}")
+        stats.direct += 1
+        return True
+
+    def release(self) -> None:
+        """After the normal way: waiters of an unfulfilled claim fall back to it too."""
+        claim, self._claim = self._claim, None
+        frames, self._frames = self._frames, None
+        if claim is not None and not claim.done():
+            claim.set_result(None)
+            if frames is not None and frames.get(self.share_key) is claim:
+                del frames[self.share_key]
+
+    def encode_next(self, payload: dict[str, Any]) -> str | None:
+        """The frame for a `next` payload sent the normal way; fulfils this slot's claim (the
+        encoded payload is kept for the other subscribers) when the payload is only data."""
+        claim = self._claim
+        if claim is None or claim.done() or set(payload) != {"data"}:
+            return None
+        encoded = json.dumps(payload)
+        frames = self._frames
+        if frames is not None:
+            frames[self.share_key] = encoded
+        claim.set_result(encoded)
+        self._claim = self._frames = None
+        stats.encoded += 1
+        return self.prefix + encoded + "}"
+
+    async def send_text(self, frame: str) -> None:
+        try:
+            await self._websocket.send_text(frame)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
+current_slot: ContextVar[OperationSlot | None] = ContextVar("graphql_operation_slot", default=None)

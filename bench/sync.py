@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/sync.py                      # embedded stack, 100 clients
     .venv/bin/python bench/sync.py --stack postgres --clients 100 --seed 7
+    .venv/bin/python bench/sync.py --server-gc default   # without `watchparty serve`'s GC tuning
 
 One `watchparty serve` process; in this process, `--clients` members, each on its own
 graphql-transport-ws connection (the `websockets` package) behind a simulated network path:
@@ -514,6 +515,14 @@ def analyse(
         clock_errors.append(error)
         best_delays.append(c.estimate.delay)
         ratios.append(error / bound if bound > 0 else float("inf"))
+    # What the injected path alone would make two clients disagree by (at rate 1), were the
+    # server and this process perfect: the floor no server change can go below.
+    injected = [c.estimate.injected for c in clients if c.estimate is not None]
+    path_floor = [
+        abs(injected[j] - injected[i])
+        for i in range(0, len(injected), args.pair_stride)
+        for j in range(i + 1, len(injected))
+    ]
 
     deliveries = []
     for ctl in controls:
@@ -547,6 +556,7 @@ def analyse(
         "clock_error_stack_ms": summary(stack_errors),
         "server_asymmetry_mean_ms": sum(signed_stack) / len(signed_stack),
         "error_to_bound": summary(ratios),
+        "pairwise_path_floor_ms": summary(path_floor),
         "within_bound": sum(1 for r in ratios if r <= 1.0),
         "pairwise_steady_ms": summary(pairwise_steady),
         "spread_steady_ms": summary(spread_steady),
@@ -575,7 +585,7 @@ def print_report(result: dict[str, Any], args: argparse.Namespace) -> None:
         f"{result['clients']} clients, clock offsets +-{args.offset_ms:g} ms, one-way delay "
         f"{args.delay_min:g}-{args.delay_max:g} ms + jitter up to {args.jitter:.0%} of it"
         + (f", asymmetry up to {args.asymmetry:.0%}" if args.asymmetry else "")
-        + f", {args.samples} samples each"
+        + f", {args.samples} samples each, server GC {args.server_gc}"
     )
     print()
     print("| measure (ms unless noted) | p50 | p99 | max |")
@@ -591,6 +601,7 @@ def print_report(result: dict[str, Any], args: argparse.Namespace) -> None:
     line("  of which the client process's own lag", "clock_error_client_ms")
     line("  of which the server (the rest)", "clock_error_stack_ms")
     line("clock error / bound (delay/2), ratio", "error_to_bound")
+    line("clock error difference the injected path alone explains, pairs", "pairwise_path_floor_ms")
     print()
     print(f"clients within their bound: {result['within_bound']}/{result['clients']}")
     print(
@@ -623,7 +634,10 @@ def print_report(result: dict[str, Any], args: argparse.Namespace) -> None:
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
-    stack = await Stack.create(args.stack)
+    # `watchparty serve` freezes its start-up heap and collects young objects less often
+    # (kit/clock.py); `--server-gc default` turns that off, to measure what it is worth.
+    gc_tuning = "true" if args.server_gc == "tuned" else "false"
+    stack = await Stack.create(args.stack, GC_TUNING=gc_tuning)
     server = watchparty_server(stack, f"watchparty ({args.stack})")
     try:
         await server.start()
@@ -713,6 +727,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--step-ms", type=float, default=50.0, help="between shared instants")
     parser.add_argument("--pair-stride", type=int, default=1, help="subsample pairs")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--server-gc",
+        default="tuned",
+        choices=["tuned", "default"],
+        help="the server's garbage collector: as `watchparty serve` tunes it, or Python's default",
+    )
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()
 

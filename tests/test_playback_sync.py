@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from tests.playback_ops import (
@@ -46,6 +51,111 @@ async def test_server_time_over_the_websocket(any_api: Api) -> None:
             t3 = now_ms()
             assert [m["type"] for m in messages] == ["next", "complete"]
             check_sample(messages[0]["payload"]["data"]["serverTime"], t0, t3)
+
+
+# A large valid document (25 aliased samples, each echoing its own value): parsing, validation and
+# the cost rule walk all of it before any resolver runs.
+SAMPLES = 25
+SAMPLE_FIELDS = " ".join(
+    f"s{i}: serverTime(clientTimeMs: {1_000_000 + i}.25) "
+    "{ clientTimeMs serverReceivedMs serverSentMs }"
+    for i in range(SAMPLES)
+)
+MANY_SAMPLES = "query { " + SAMPLE_FIELDS + " }"
+
+
+def check_one_arrival(data: dict[str, Any], t0: float, t3: float) -> float:
+    """Every sample of one request: its echo exact, and one receive stamp for all, taken when
+    the request arrived (not per resolver, after parsing): t0 <= received <= each sent <= t3."""
+    samples = [data[f"s{i}"] for i in range(SAMPLES)]
+    assert [s["clientTimeMs"] for s in samples] == [1_000_000 + i + 0.25 for i in range(SAMPLES)]
+    received = {s["serverReceivedMs"] for s in samples}
+    assert len(received) == 1, received
+    stamp: float = received.pop()
+    assert t0 <= stamp <= min(s["serverSentMs"] for s in samples)
+    assert max(s["serverSentMs"] for s in samples) <= t3
+    return stamp
+
+
+async def test_the_receive_stamp_is_taken_at_http_arrival(any_api: Api) -> None:
+    stamps = []
+    for _ in range(2):
+        t0 = now_ms()
+        # A client cannot supply the stamp: whatever it sends, the server's own clock is used.
+        result = await any_api.gql(MANY_SAMPLES, headers={"x-request-start": "t=1"})
+        t3 = now_ms()
+        stamps.append(check_one_arrival(result.data, t0, t3))
+    assert stamps[0] < stamps[1]
+
+
+async def test_the_receive_stamp_is_taken_per_websocket_message(any_api: Api) -> None:
+    async with live_server(any_api.app) as base, graphql_socket(base) as socket:
+        assert (await socket.init())["type"] == "connection_ack"
+        t0 = now_ms()  # after the connection opened: its own arrival must not be reused
+        # Two operations in one burst, the second claiming a stamp of its own (ignored).
+        await socket.send({"id": "a", "type": "subscribe", "payload": {"query": MANY_SAMPLES}})
+        fake = {"query": MANY_SAMPLES, "extensions": {"serverReceivedMs": 1.0}}
+        await socket.send({"id": "b", "type": "subscribe", "payload": fake})
+        answers: dict[str, dict[str, Any]] = {}
+        completed = set()
+        while completed != {"a", "b"}:
+            message = await socket.receive()
+            if message["type"] == "next":
+                assert "errors" not in message["payload"], message
+                answers[message["id"]] = message["payload"]["data"]
+            else:
+                assert message["type"] == "complete", message
+                completed.add(message["id"])
+        t3 = now_ms()
+        first = check_one_arrival(answers["a"], t0, t3)
+        second = check_one_arrival(answers["b"], t0, t3)
+        assert first <= second  # frames are stamped in the order they arrive
+
+
+GC_PROBE = """
+import asyncio, gc, json
+from watchparty.app import create_app_from_env
+
+async def main():
+    app = create_app_from_env()
+    async with app.router.lifespan_context(app):
+        print(json.dumps({"frozen": gc.get_freeze_count(), "threshold": gc.get_threshold()}))
+
+asyncio.run(main())
+"""
+
+
+def gc_after_startup(tmp: Path, **env: str) -> dict[str, Any]:
+    """Start the app the way `watchparty serve` does (its uvicorn factory) in a fresh process."""
+    environ = {
+        **os.environ,
+        "APP_ENV": "test",
+        "DATA_DIR": str(tmp),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'gc.db'}",
+        "REDIS_URL": "",
+        "BROADCAST_URL": "memory://",
+        "AUTO_MIGRATE": "true",
+        **env,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", GC_PROBE],
+        env=environ,
+        cwd=tmp,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_serve_freezes_the_start_up_heap_unless_turned_off(tmp: Path) -> None:
+    tuned = gc_after_startup(tmp)
+    assert tuned["frozen"] > 10_000  # the schema, the ORM mappers, the modules
+    assert tuned["threshold"] == [5_000, 10, 10]
+    plain = gc_after_startup(tmp, GC_TUNING="false")
+    assert plain == {"frozen": 0, "threshold": [700, 10, 10]}
 
 
 async def test_reports_record_drift(any_api: Api) -> None:

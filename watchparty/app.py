@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from watchparty.config import Settings, load_settings
 from watchparty.http import auth, health, oauth
+from watchparty.kit import clock
 from watchparty.logs import AccessLogMiddleware, configure_logging
 from watchparty.observability import init_sentry
 from watchparty.state import build_state
@@ -22,7 +23,11 @@ class GraphQLEndpoint:
     """Forwards to the view built in the lifespan (it needs the running state)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await scope["app"].state.graphql(scope, receive, send)
+        if scope["type"] != "http":  # WebSocket operations are stamped per message
+            await scope["app"].state.graphql(scope, receive, send)
+            return
+        with clock.arrival():  # serverTime's serverReceivedMs: before the body is parsed
+            await scope["app"].state.graphql(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -67,4 +72,4 @@ def create_app_from_env() -> Starlette:
     """uvicorn factory (`uvicorn --factory watchparty.app:create_app_from_env`)."""
     settings = load_settings()
     configure_logging(settings)
-    return create_app(settings)
+    return clock.tune_gc_after_startup(create_app(settings), settings.gc_tuning)

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     # permessage-deflate costs ~50 KB of zlib state per connection and a compression per frame
     # and subscriber; party events are a few hundred bytes. Off unless asked for.
     ws_per_message_deflate: bool = False
+    # `watchparty serve` freezes the start-up heap and collects young objects less often
+    # (kit/clock.py): fewer and shorter GC pauses. False for measurements and debugging.
+    gc_tuning: bool = True
 
     # Realtime events (watchparty/realtime): a bounded queue per subscriber; per channel the log
     # keeps the newest RETENTION_COUNT events that are younger than RETENTION_SECONDS; every

@@ -22,10 +22,12 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     Message,
+    SubscribeMessage,
 )
 
 from watchparty.context import Context
 from watchparty.gql.frames import OperationSlot, current_slot
+from watchparty.kit import clock
 
 log = logging.getLogger("watchparty.graphql.ws")
 
@@ -40,6 +42,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         claims = getattr(self.context, "claims", None)
         if self.connection_acknowledged and claims is not None and self.expiry_task is None:
             self.expiry_task = asyncio.create_task(self._close_when_expired(claims.expires_at))
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        # Stamp the frame's arrival before anything is parsed: the operation's task, created
+        # inside, inherits the stamp (serverTime's serverReceivedMs, kit/clock.py).
+        with clock.arrival():
+            await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         # Runs in the operation's own task: the slot is visible to its source stream, its

@@ -18,6 +18,7 @@ from watchparty.gql.errors import (
     ValidationError,
     to_error,
 )
+from watchparty.kit import clock
 from watchparty.kit.time import epoch_ms
 from watchparty.parties import playback, playback_queue, playback_reports
 from watchparty.parties.errors import RevisionConflict as RevisionConflictProblem
@@ -112,7 +113,7 @@ class PlaybackQueries:
         description="One NTP-style clock sample (SYNC.md); works over HTTP and the WebSocket."
     )
     def server_time(self, client_time_ms: float) -> ServerTime:
-        return ServerTime(client_time_ms=client_time_ms, server_received_ms=epoch_ms())
+        return ServerTime(client_time_ms=client_time_ms, server_received_ms=clock.received_ms())
 
 
 @strawberry.type

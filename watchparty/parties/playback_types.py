@@ -230,7 +230,7 @@ class QueuePayload:
 class ServerTime:
     client_time_ms: float = strawberry.field(description="Echoed from the request.")
     server_received_ms: float = strawberry.field(
-        description="Taken first thing when the query is resolved."
+        description="Taken when the request reached the server, before it was parsed."
     )
 
     @strawberry.field(description="Taken as the answer is assembled, as late as GraphQL allows.")

@@ -23,7 +23,7 @@ Variables are known at validation time (the rule is built per operation), so
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
@@ -46,7 +46,6 @@ from graphql import (
     VariableNode,
 )
 from graphql.pyutils import Undefined
-from strawberry.extensions import SchemaExtension
 
 from watchparty.kit.emoji import ALLOWED_EMOJI
 from watchparty.polls.models import MAX_OPTIONS
@@ -203,18 +202,3 @@ def cost_rule(
                 self.report_error(cost_error(cost, max_cost, node))
 
     return QueryCostRule
-
-
-class QueryCostLimiter(SchemaExtension):
-    """Adds the cost rule to each operation's validation (the rule needs its variables)."""
-
-    def __init__(self, max_cost: int) -> None:
-        self.max_cost = max_cost
-
-    def on_validate(self) -> Iterator[None]:
-        # Runs after parsing and before the validation rules do, so the operation name is known.
-        ctx = self.execution_context
-        variables = ctx.variables if isinstance(ctx.variables, dict) else None
-        rule = cost_rule(self.max_cost, variables, ctx.operation_name)
-        ctx.validation_rules = (*ctx.validation_rules, rule)
-        yield

@@ -9,7 +9,6 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
@@ -20,7 +19,7 @@ from strawberry.extensions import (
 )
 
 from watchparty.config import Settings
-from watchparty.gql.cost import QueryCostLimiter
+from watchparty.gql.validation import CachedValidation, Verdicts
 
 log = logging.getLogger("watchparty.graphql")
 
@@ -68,41 +67,27 @@ class CorrelatedMaskErrors(MaskErrors):
         return _mask(error)
 
 
-class ForgetValidationRules(SchemaExtension):
-    """Drops the operation's validation rules once validation is done.
-
-    A subscription keeps its execution context for as long as it runs; the rule classes built
-    for it (the cost rule is made per operation: it needs the variables) would stay alive with
-    every open subscription for nothing.
-    """
-
-    def on_validate(self) -> Iterator[None]:
-        yield
-        self.execution_context.validation_rules = ()
-
-
 PARSER_CACHE_SIZE = 256  # distinct documents; every subscription of the same text shares one
 
 
 def schema_extensions(settings: Settings) -> list[Callable[[], Any] | type[SchemaExtension]]:
     """Per-operation extension factories (Strawberry builds fresh instances for every operation).
 
-    The depth and alias rules do not depend on the operation: they are built once here and
-    shared (Strawberry's limiter extensions would build a rule class per operation). Documents
-    are parsed once per distinct text (`ParserCache`, after the token limit that sets the
-    parser's options): a thousand subscriptions of one query hold one syntax tree.
+    Documents are parsed once per distinct text (`ParserCache`, after the token limit that sets
+    the parser's options): a thousand subscriptions of one query hold one syntax tree. The
+    depth and alias rules are built once here, and validation runs once per query text
+    (`gql.validation`); only the cost, which depends on the variables, is priced per operation.
     """
-    shared_rules = [
+    rules = [
         *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
+    verdicts = Verdicts()
     extensions: list[Callable[[], Any] | type[SchemaExtension]] = [
         FreshLoaders,
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
         lambda: ParserCache(maxsize=PARSER_CACHE_SIZE),
-        lambda: AddValidationRules(shared_rules),
-        lambda: QueryCostLimiter(max_cost=settings.graphql_max_cost),
-        ForgetValidationRules,
+        lambda: CachedValidation(rules, settings.graphql_max_cost, verdicts),
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)

@@ -19,7 +19,6 @@ from watchparty.gql.errors import (
     to_error,
 )
 from watchparty.kit import clock
-from watchparty.kit.time import epoch_ms
 from watchparty.parties import playback, playback_queue, playback_reports
 from watchparty.parties.errors import RevisionConflict as RevisionConflictProblem
 from watchparty.parties.playback import Step
@@ -205,7 +204,7 @@ class PlaybackMutations:
     async def report_player_state(
         self, info: Info, input: ReportPlayerStateInput
     ) -> ReportPlayerStateResult:
-        received_ms = epoch_ms()
+        received_ms = clock.received_ms()  # the arrival, not after validation
         ctx = info.context
         viewer = await ctx.require_viewer()
         report = playback_reports.Report(

@@ -7,11 +7,8 @@ read per page, whatever its size.
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
 
 import strawberry
 from sqlalchemy import and_, func, or_, select
@@ -21,7 +18,7 @@ from watchparty.chat import moderation
 from watchparty.chat import moderation_models as models
 from watchparty.chat.moderation_models import ModerationAction
 from watchparty.context import Info
-from watchparty.errors import Problem
+from watchparty.gql.errors import errors_mapped_by
 from watchparty.gql.pagination import PageInfo, bad_cursor, decode_cursor, encode_cursor, page_size
 from watchparty.parties.models import MemberRole
 from watchparty.parties.types import Party, to_party_error
@@ -192,21 +189,7 @@ class SetSlowModePayload:
     party: Party
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def returns_moderation_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
-    """Resolver decorator: an expected `Problem` becomes the matching union member."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
-        try:
-            return await fn(*args, **kwargs)
-        except Problem as problem:
-            return to_party_error(problem)
-
-    return wrapper
+returns_moderation_errors = errors_mapped_by(to_party_error)
 
 
 # -- reads behind Party fields -----------------------------------------------------------------

@@ -3,11 +3,9 @@ ones stored in party events), plus inputs, the chat error types and `returns_cha
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import strawberry
 
@@ -15,7 +13,7 @@ from watchparty.accounts.types import User
 from watchparty.chat import errors
 from watchparty.context import Info
 from watchparty.errors import Problem
-from watchparty.gql.errors import UserError
+from watchparty.gql.errors import UserError, errors_mapped_by
 from watchparty.gql.pagination import PageInfo
 from watchparty.gql.shared import event_loader
 from watchparty.parties.types import to_party_error, user_from_payload
@@ -209,18 +207,4 @@ def to_chat_error(problem: Problem) -> UserError:
     return to_party_error(problem)
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def returns_chat_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
-    """Resolver decorator: an expected `Problem` becomes the matching union member."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
-        try:
-            return await fn(*args, **kwargs)
-        except Problem as problem:
-            return to_chat_error(problem)
-
-    return wrapper
+returns_chat_errors = errors_mapped_by(to_chat_error)

@@ -90,14 +90,23 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def returns_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
-    """Resolver decorator: an expected `Problem` becomes the matching union member."""
+def errors_mapped_by(
+    to_member: Callable[[errors.Problem], UserError],
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R | Any]]]:
+    """A resolver decorator turning an expected `Problem` into its union member with
+    `to_member` (each domain passes its own mapping, which falls back to `to_error`)."""
 
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
-        try:
-            return await fn(*args, **kwargs)
-        except errors.Problem as problem:
-            return to_error(problem)
+    def decorate(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
+        @functools.wraps(fn)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
+            try:
+                return await fn(*args, **kwargs)
+            except errors.Problem as problem:
+                return to_member(problem)
 
-    return wrapper
+        return wrapper
+
+    return decorate
+
+
+returns_errors = errors_mapped_by(to_error)

@@ -8,11 +8,9 @@ per-operation loaders or a short session of their own, never a shared one.
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -20,7 +18,7 @@ from watchparty.accounts import models as account_models
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.errors import Problem
-from watchparty.gql.errors import UserError, to_error
+from watchparty.gql.errors import UserError, errors_mapped_by, to_error
 from watchparty.gql.pagination import PageInfo, PaginationError, client_error
 from watchparty.parties import errors, models
 from watchparty.parties.models import (
@@ -505,18 +503,4 @@ def to_party_error(problem: Problem) -> UserError:
     return to_error(problem)
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def returns_party_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
-    """Resolver decorator: an expected `Problem` becomes the matching union member."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
-        try:
-            return await fn(*args, **kwargs)
-        except Problem as problem:
-            return to_party_error(problem)
-
-    return wrapper
+returns_party_errors = errors_mapped_by(to_party_error)

@@ -7,19 +7,17 @@ past its closing time reads CLOSED even before the closing job has run.
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import strawberry
 
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.errors import Problem
-from watchparty.gql.errors import UserError, to_error
+from watchparty.gql.errors import UserError, errors_mapped_by, to_error
 from watchparty.gql.pagination import PageInfo
 from watchparty.gql.shared import event_loader
 from watchparty.kit.time import utcnow
@@ -185,18 +183,4 @@ def to_poll_error(problem: Problem) -> UserError:
     return to_error(problem)
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def returns_poll_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
-    """Resolver decorator: an expected `Problem` becomes the matching union member."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
-        try:
-            return await fn(*args, **kwargs)
-        except Problem as problem:
-            return to_poll_error(problem)
-
-    return wrapper
+returns_poll_errors = errors_mapped_by(to_poll_error)

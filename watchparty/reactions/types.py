@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import strawberry
 
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.errors import Problem
-from watchparty.gql.errors import UserError, to_error
+from watchparty.gql.errors import UserError, errors_mapped_by, to_error
 from watchparty.gql.pagination import PaginationError, client_error, page_size
 from watchparty.parties.types import user_from_payload
 from watchparty.reactions import errors
@@ -128,20 +126,10 @@ class ReactionsDisabled(UserError):
     pass
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
+def to_reaction_error(problem: Problem) -> UserError:
+    if isinstance(problem, errors.ReactionsDisabled):
+        return ReactionsDisabled(code=problem.code, message=problem.message, field=None)  # type: ignore[arg-type]
+    return to_error(problem)
 
 
-def returns_reaction_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
-    """Resolver decorator: an expected `Problem` becomes the matching union member."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
-        try:
-            return await fn(*args, **kwargs)
-        except errors.ReactionsDisabled as problem:
-            return ReactionsDisabled(code=problem.code, message=problem.message, field=None)  # type: ignore[arg-type]
-        except Problem as problem:
-            return to_error(problem)
-
-    return wrapper
+returns_reaction_errors = errors_mapped_by(to_reaction_error)

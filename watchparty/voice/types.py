@@ -8,17 +8,15 @@ someone who is no longer a member is never shown.
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
 
 import strawberry
 
 from watchparty.accounts.types import User
 from watchparty.context import Info
-from watchparty.errors import Problem
+from watchparty.gql.errors import errors_mapped_by
 from watchparty.parties.authz import is_banned
 from watchparty.parties.models import MemberStatus, PartyVisibility
 from watchparty.parties.types import to_party_error
@@ -219,19 +217,4 @@ async def shares_for_party(
 
 # -- errors -----------------------------------------------------------------------------------
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def returns_voice_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
-    """Resolver decorator: an expected `Problem` becomes its union member (`PartyEnded` as
-    `PartyEndedError`, the rest as in `gql.errors`)."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Any:
-        try:
-            return await fn(*args, **kwargs)
-        except Problem as problem:
-            return to_party_error(problem)
-
-    return wrapper
+returns_voice_errors = errors_mapped_by(to_party_error)

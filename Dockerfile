@@ -9,12 +9,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# ffmpeg/ffprobe for video processing (the worker); boto3 for STORAGE_BACKEND=s3.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first (a layer that survives code changes), then the code. The project is
 # installed in place (-e) because `watchparty migrate` reads alembic.ini and alembic/ next to
 # the package.
 COPY pyproject.toml README.md ./
 RUN mkdir watchparty && touch watchparty/__init__.py \
-    && pip install -e . \
+    && pip install -e '.[s3]' \
     && rm -rf watchparty
 COPY alembic.ini schema.graphql ./
 COPY alembic ./alembic

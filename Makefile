@@ -12,12 +12,13 @@ LINT_PATHS := watchparty tests alembic $(wildcard bench)
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck schema install install-python install-js seed migrate bench clean
+.PHONY: run test lint typecheck schema install install-python install-js ffmpeg seed migrate bench clean
 
 run: install-python ## serve the API (embedded by default; migrations applied on start)
+	@bash .ci/ensure-ffmpeg || echo "warning: without ffmpeg, uploaded videos cannot be processed" >&2
 	$(BIN)/watchparty serve $(ARGS)
 
-test: install lint typecheck ## everything CI runs
+test: install ffmpeg lint typecheck ## everything CI runs
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: install-python
@@ -41,6 +42,9 @@ seed: install-python ## demo users with known passwords
 	$(BIN)/watchparty seed-demo
 
 install: install-python install-js
+
+ffmpeg: ## ffmpeg/ffprobe for video processing (apt-get when missing)
+	@bash .ci/ensure-ffmpeg
 
 install-python: $(PY_STAMP)
 

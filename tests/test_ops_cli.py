@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -109,7 +110,7 @@ DEMO_PARTY = """{ myParties(first: 5) { edges { node {
 
 
 DEMO_SOCIAL = """query($id: ID!) { party(id: $id) {
-    queue { id title }
+    queue { id title videoId }
     messages(last: 50) { pageInfo { hasNextPage } edges { node {
         author { displayName } body clientId deleted hidden replyTo { clientId body }
         reactions { emoji count reactedByMe }
@@ -174,6 +175,11 @@ def expected_messages() -> list[dict[str, Any]]:
     ]
 
 
+DEMO_SAMPLE = """query($id: ID!) { video(id: $id) {
+    title status visibility owner { displayName } durationSeconds renditions { height } hlsUrl
+} }"""
+
+
 @asynccontextmanager
 async def demo_env(tmp_path: Path, backend: str) -> AsyncIterator[dict[str, str]]:
     """The environment of the seed-demo commands: embedded, or a database of its own on
@@ -203,6 +209,8 @@ async def check_seed_demo(tmp_path: Path, env: dict[str, str]) -> None:
         ["carol@demo.example.com", "created"],
     ]
     assert lines[4].startswith("demo party: Demo night: open movies (code ")
+    assert lines[5].startswith("demo sample video: ")
+    assert lines[5].endswith(" (in the demo party's queue)")
     again = run_command(["seed-demo"], env, tmp_path)
     assert again.returncode == 0, again.stderr
     assert [line.split()[1:] for line in again.stdout.splitlines()[1:4]] == [
@@ -247,6 +255,7 @@ async def check_seed_demo(tmp_path: Path, env: dict[str, str]) -> None:
             "Big Buck Bunny",
             "Sintel (trailer)",
             "Elephants Dream",
+            "Demo sample (test pattern)",
         ]
         assert party["playback"]["state"] == "PAUSED"
         assert party["playback"]["item"]["title"] == "Big Buck Bunny"
@@ -302,6 +311,39 @@ async def check_seed_demo(tmp_path: Path, env: dict[str, str]) -> None:
             {**spot, "positionSeconds": 0.0, "count": 1, "topEmoji": "🍿"},
             {**spot, "positionSeconds": 590.0, "count": 1, "topEmoji": "👏"},
         ]
+
+        # Alice's processed sample video, queued once although seeded twice, and playable.
+        library = [item for item in demo["queue"] if item["videoId"] is not None]
+        assert [item["title"] for item in library] == ["Demo sample (test pattern)"]
+        sample = await client.post(
+            "/graphql",
+            json={"query": DEMO_SAMPLE, "variables": {"id": library[0]["videoId"]}},
+            headers={"authorization": f"Bearer {alice['accessToken']}"},
+        )
+        video = sample.json()["data"]["video"]
+        hls_url = video.pop("hlsUrl")
+        assert video == {
+            "title": "Demo sample (test pattern)",
+            "status": "READY",
+            "visibility": "UNLISTED",
+            "owner": {"displayName": "Alice (demo)"},
+            "durationSeconds": pytest.approx(10.0, abs=0.1),  # AAC priming may add a few ms
+            "renditions": [{"height": 240}, {"height": 360}],
+        }
+        master = await client.get(urlsplit(hls_url).path)
+        assert master.status_code == 200
+        assert master.text.startswith("#EXTM3U")
+
+
+def test_seed_demo_without_ffmpeg_succeeds_without_the_sample_video(tmp_path: Path) -> None:
+    result = run_command(["seed-demo"], command_env(tmp_path, FFMPEG_PATH="no-ffmpeg"), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[4].startswith("demo party: Demo night: open movies (code ")
+    assert len(result.stdout.splitlines()) == 5  # no sample video line
+    assert (
+        "note: no-ffmpeg not found; the demo party has no sample video "
+        "(run seed-demo again to retry)."
+    ) in result.stderr.splitlines()
 
 
 def test_seed_demo_refuses_production(tmp_path: Path, pg_url: str) -> None:

@@ -53,3 +53,17 @@ async def test_untrusted_request_ids_are_replaced(
 
     other = await api_embedded.client.get("/healthz")
     assert other.headers["x-request-id"] != request_id
+
+
+async def test_signed_url_tokens_never_reach_the_access_log(
+    api_embedded: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="watchparty.access")
+    secret = "c2VjcmV0LXRva2Vu.1999999999.bWFj"
+    media = await api_embedded.client.get(f"/media/{secret}/hls/master.m3u8")
+    upload = await api_embedded.client.head(f"/uploads/{secret}")
+    assert (media.status_code, upload.status_code) == (403, 403)
+    logged = [r.getMessage() for r in caplog.records if r.name == "watchparty.access"]
+    assert "GET /media/***/hls/master.m3u8 403" in logged
+    assert "HEAD /uploads/*** 403" in logged
+    assert not [line for line in logged if secret in line]

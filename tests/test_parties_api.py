@@ -173,7 +173,7 @@ async def test_create_party_rejects_bad_input(any_api: Api) -> None:
         ),
         (
             {"title": "ok", "media": {"videoId": "3f0c1c1e-0000-4000-8000-000000000000"}},
-            _validation("media.videoId", "Library videos are not available yet."),
+            error("NotFound", "NOT_FOUND", "No such video.", "media.videoId"),
         ),
         ({"title": "ok", "media": {}}, _validation("media.url", "Give a url.")),
         (

@@ -13,6 +13,8 @@ from starlette.types import Receive, Scope, Send
 
 from watchparty.config import Settings, load_settings
 from watchparty.http import auth, health, oauth
+from watchparty.http import media as media_http
+from watchparty.http import uploads as uploads_http
 from watchparty.kit import clock
 from watchparty.logs import AccessLogMiddleware, configure_logging
 from watchparty.observability import init_sentry
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *health.routes,
         *auth.routes,
         *oauth.routes,
+        *media_http.routes,
+        *uploads_http.routes,
     ]
     middleware = [
         Middleware(AccessLogMiddleware),
@@ -58,8 +62,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             CORSMiddleware,
             allow_origins=settings.allowed_origins,
             allow_credentials=True,
-            allow_methods=["GET", "POST"],
-            allow_headers=["authorization", "content-type"],
+            allow_methods=["GET", "POST", "PUT", "HEAD"],  # PUT, HEAD: /uploads (resumable)
+            # upload-offset, content-range: /uploads; range: players' requests to /media.
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "upload-offset",
+                "content-range",
+                "range",
+            ],
+            expose_headers=["upload-offset", "upload-length", "content-range", "accept-ranges"],
             max_age=600,
         ),
     ]

@@ -76,6 +76,8 @@ def _seed_demo(args: argparse.Namespace) -> int:
     for user in demo.users:
         print(f"  {user.email:<32} {'created' if user.created else 'already there'}")
     print(f"demo party: {demo.party_title} (code {demo.party_code}, id {demo.party_id})")
+    if demo.sample_video_id is not None:
+        print(f"demo sample video: {demo.sample_video_id} (in the demo party's queue)")
     return 0
 
 

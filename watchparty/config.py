@@ -8,6 +8,7 @@ stack. `APP_ENV=production` additionally refuses default secrets and SQLite.
 from __future__ import annotations
 
 import functools
+import hashlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -29,8 +30,18 @@ class EmailBackend(StrEnum):
     SMTP = "smtp"
 
 
+class StorageBackend(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
 class ConfigurationError(RuntimeError):
     """The configuration cannot run (raised at start-up, never at request time)."""
+
+
+def derived_media_signing_key(jwt_keys: str) -> str:
+    """The development default of MEDIA_SIGNING_KEY: never the JWT secret itself."""
+    return hashlib.sha256(b"watchparty-media:" + jwt_keys.encode()).hexdigest()
 
 
 def _split_csv(value: object) -> object:
@@ -111,6 +122,35 @@ class Settings(BaseSettings):
     turn_secret: str = ""  # the TURN server's static-auth-secret; empty: no TURN
     turn_credential_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
 
+    # Video library (videos/): files under MEDIA_DIR (default <data_dir>/media) or in an
+    # S3-compatible bucket; uploads go to a signed URL valid UPLOAD_URL_TTL_SECONDS.
+    media_dir: Path | None = None
+    storage_backend: StorageBackend = StorageBackend.LOCAL
+    s3_endpoint_url: str = ""  # empty: AWS; e.g. http://minio:9000
+    s3_bucket: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_region: str = "us-east-1"
+    upload_max_bytes: int = Field(default=5 * 1024**3, ge=1)
+    upload_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    media_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    # Signs upload and media URLs (32+ characters). Empty: derived from JWT_KEYS.
+    media_signing_key: str = ""
+    # oEmbed endpoints the external-video job asks for title, duration and thumbnail (empty: skip;
+    # Twitch retired its public oEmbed, so it is off unless a compatible endpoint is set).
+    oembed_youtube_url: str = "https://www.youtube.com/oembed"
+    oembed_vimeo_url: str = "https://vimeo.com/api/oembed.json"
+    oembed_twitch_url: str = ""
+
+    # Video processing (videos/tasks.py): ffmpeg binaries, the HLS ladder's heights (up to the
+    # source's, never upscaled), a heartbeat older than PROCESSING_STALE_SECONDS means the job's
+    # worker died (the sweeper re-queues it), and the transcode timeout per second of video.
+    ffmpeg_path: str = "ffmpeg"
+    ffprobe_path: str = "ffprobe"
+    processing_heights: str = "1080,720,480,360"  # comma-separated
+    processing_stale_seconds: float = Field(default=120.0, ge=1.0, le=3600.0)
+    processing_timeout_factor: float = Field(default=4.0, gt=0.0, le=100.0)
+
     # GraphQL protection.
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
@@ -164,6 +204,10 @@ class Settings(BaseSettings):
             self.database_url = "postgresql+asyncpg://" + self.database_url.split("://", 1)[1]
         if not self.broadcast_url:
             self.broadcast_url = self.redis_url or "memory://"
+        if self.media_dir is None:
+            self.media_dir = self.data_dir / "media"
+        if not self.media_signing_key:
+            self.media_signing_key = derived_media_signing_key(self.jwt_keys)
         if self.email_outbox_dir is None:
             self.email_outbox_dir = self.data_dir / "outbox"
         if self.auto_migrate is None:
@@ -212,6 +256,13 @@ class Settings(BaseSettings):
             problems.append("REDIS_URL must be set")
         if self.broadcast_url.startswith("memory"):
             problems.append("BROADCAST_URL must not be memory:// with several processes")
+        # Unset, the media key is derived from JWT_KEYS: as secret as they are (and the default
+        # JWT_KEYS are refused above). Set, it must be strong.
+        derived = self.media_signing_key == derived_media_signing_key(self.jwt_keys)
+        if not derived and len(self.media_signing_key) < 32:
+            problems.append("MEDIA_SIGNING_KEY must be at least 32 characters")
+        if self.storage_backend is StorageBackend.S3 and not self.s3_bucket:
+            problems.append("S3_BUCKET must be set with STORAGE_BACKEND=s3")
         if not self.cookie_secure:
             problems.append("PUBLIC_URL must be https:// (refresh cookies are Secure)")
         if problems:

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from arq.connections import ArqRedis
+from arq.worker import Retry
 
 from watchparty.db import UnitOfWork
 
@@ -101,8 +102,18 @@ class ArqJobQueue:
         await self.pool.aclose()
 
 
+MAX_TRIES = 5  # runs of a job, the first included (ARQ worker and in-process queue alike)
+
+
+def retry_delay_seconds(job_try: int) -> float:
+    """2, 4, 8, 16 ... seconds, capped at five minutes."""
+    return float(min(2**job_try, 300))
+
+
 class InProcessJobQueue:
-    """Runs jobs as tasks of this process (embedded mode). Same functions, same ctx shape."""
+    """Runs jobs as tasks of this process (embedded mode). Same functions, same ctx shape, and
+    the worker's retries: a job that raises `Retry` runs again after its delay, any other
+    exception with backoff, up to `MAX_TRIES` runs."""
 
     def __init__(self, functions: dict[str, JobFunction], ctx: dict[str, Any]) -> None:
         self.functions = functions
@@ -141,22 +152,60 @@ class InProcessJobQueue:
         return True
 
     def _start(
-        self, name: str, function: JobFunction, job_id: str | None, kwargs: dict[str, Any]
+        self,
+        name: str,
+        function: JobFunction,
+        job_id: str | None,
+        kwargs: dict[str, Any],
+        job_try: int = 1,
     ) -> None:
-        task = asyncio.create_task(self._run(name, function, job_id, kwargs))
+        task = asyncio.create_task(self._run(name, function, job_id, kwargs, job_try))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _run(
-        self, name: str, function: JobFunction, job_id: str | None, kwargs: dict[str, Any]
+        self,
+        name: str,
+        function: JobFunction,
+        job_id: str | None,
+        kwargs: dict[str, Any],
+        job_try: int,
     ) -> None:
+        about = {"job": name, "job_id": job_id, "job_try": job_try}
+        delay: float | None = None
         try:
-            await function({**self.ctx, "job_id": job_id, "job_try": 1}, **kwargs)
+            await function({**self.ctx, "job_id": job_id, "job_try": job_try}, **kwargs)
+        except Retry as retry:
+            delay = (retry.defer_score or 0) / 1000
         except Exception:
-            log.exception("in-process job failed", extra={"job": name, "job_id": job_id})
-        finally:
-            if job_id is not None:
-                self._pending_ids.discard(job_id)
+            if job_try >= MAX_TRIES:
+                log.exception("in-process job failed", extra=about)
+            else:
+                log.warning("in-process job failed, will retry", exc_info=True, extra=about)
+                delay = retry_delay_seconds(job_try)
+        if delay is not None and job_try < MAX_TRIES:
+            self._retry_later(name, function, job_id, kwargs, job_try + 1, delay)
+            return
+        if delay is not None:
+            log.error("in-process job gave up after %s runs", job_try, extra=about)
+        if job_id is not None:
+            self._pending_ids.discard(job_id)
+
+    def _retry_later(
+        self,
+        name: str,
+        function: JobFunction,
+        job_id: str | None,
+        kwargs: dict[str, Any],
+        job_try: int,
+        delay: float,
+    ) -> None:
+        def fire() -> None:
+            self._timers.discard(handle)
+            self._start(name, function, job_id, kwargs, job_try)
+
+        handle = asyncio.get_running_loop().call_later(max(0.0, delay), fire)
+        self._timers.add(handle)
 
     async def drain(self) -> None:
         """Wait for every job started so far (tests and shutdown)."""
@@ -196,6 +245,12 @@ def job_functions() -> dict[str, JobFunction]:
     from watchparty.polls.tasks import close_due_poll
 
     functions.append(close_due_poll)
+    from watchparty.videos.oembed import fetch_external_metadata
+
+    functions.append(fetch_external_metadata)
+    from watchparty.videos.tasks import process_video, remove_video_files
+
+    functions += [process_video, remove_video_files]
     return {f.__name__: f for f in functions}
 
 
@@ -214,8 +269,13 @@ class Periodic:
 def periodic_jobs() -> list[Periodic]:
     from watchparty.parties.presence import sweep_presence
     from watchparty.realtime.tasks import trim_event_logs
+    from watchparty.videos.tasks import sweep_stale_processing
 
-    return [Periodic(trim_event_logs, 60), Periodic(sweep_presence, 10)]
+    return [
+        Periodic(trim_event_logs, 60),
+        Periodic(sweep_presence, 10),
+        Periodic(sweep_stale_processing, 10),
+    ]
 
 
 async def run_periodically(periodic: Periodic, ctx: dict[str, Any]) -> None:

@@ -92,6 +92,19 @@ def _request_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+# Paths whose next segment is a bearer secret (signed upload and media URLs): never logged.
+_SECRET_PATH_PREFIXES = ("/uploads/", "/media/")
+
+
+def loggable_path(path: str) -> str:
+    """The path with the token of a signed URL replaced by `***`."""
+    for prefix in _SECRET_PATH_PREFIXES:
+        if path.startswith(prefix):
+            _, _, rest = path[len(prefix) :].partition("/")
+            return prefix + "***" + ("/" + rest if rest else "")
+    return path
+
+
 class AccessLogMiddleware:
     """One log line per HTTP request (and per WebSocket connection), plus `X-Request-ID`.
 
@@ -132,14 +145,15 @@ class AccessLogMiddleware:
             raise
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            path = loggable_path(scope["path"])
             access_log.info(
                 "%s %s %s",
                 scope.get("method", "WS"),
-                scope["path"],
+                path,
                 status,
                 extra={
                     "method": scope.get("method", "WS"),
-                    "path": scope["path"],
+                    "path": path,
                     "status": status,
                     "duration_ms": duration_ms,
                     "client": (scope.get("client") or (None,))[0],

@@ -19,6 +19,9 @@ from watchparty.parties.stream import PartySubscriptions
 from watchparty.parties.stream_types import SharedEventExecutor
 from watchparty.polls.resolvers import PollMutations, PollQueries
 from watchparty.reactions.resolvers import ReactionMutations, ReactionQueries
+from watchparty.videos.external_resolvers import ExternalVideoMutations
+from watchparty.videos.processing_resolvers import ProcessingSubscriptions
+from watchparty.videos.resolvers import VideoMutations, VideoQueries
 from watchparty.voice.resolvers import VoiceMutations, VoiceQueries, VoiceSubscriptions
 
 
@@ -32,6 +35,7 @@ class Query(
     PollQueries,
     ReactionQueries,
     VoiceQueries,
+    VideoQueries,
 ):
     pass
 
@@ -46,12 +50,14 @@ class Mutation(
     PollMutations,
     ReactionMutations,
     VoiceMutations,
+    VideoMutations,
+    ExternalVideoMutations,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(PartySubscriptions, VoiceSubscriptions):
+class Subscription(PartySubscriptions, VoiceSubscriptions, ProcessingSubscriptions):
     pass
 
 

@@ -2,7 +2,8 @@
 
 Idempotent: running it again leaves one copy of everything, restores the demo password if it was
 changed and keeps the emails verified. Later capabilities add their demo data here (a party, a
-queue, chat, a poll, reactions) keyed by the same fixed identifiers.
+queue, chat, a poll, reactions, a processed sample video: `seed_video.py`) keyed by the same
+fixed identifiers.
 """
 
 from __future__ import annotations
@@ -212,10 +213,14 @@ class DemoData:
     party_title: str
     party_code: str
     party_id: str
+    sample_video_id: str | None = None  # None: ffmpeg missing or failing (a note said why)
 
 
 async def seed_demo(settings: Settings) -> DemoData:
-    """Create or repair the demo users and the demo party with its chat, poll and reactions."""
+    """Create or repair the demo users and the demo party with its chat, poll and reactions,
+    and Alice's processed sample video in the party's queue."""
+    from watchparty.seed_video import seed_sample_video
+
     if settings.is_production:
         raise ConfigurationError(
             "seed-demo creates accounts with a published password; "
@@ -228,7 +233,8 @@ async def seed_demo(settings: Settings) -> DemoData:
             await _seed_users(uow.session, results, users)
         party = await seed_demo_party(state, users)
         await seed_demo_social(state, users, party)
-    return DemoData(results, party.title, party.code, str(party.id))
+        sample_id = await seed_sample_video(state, users[DEMO_USERS[0].email], party)
+    return DemoData(results, party.title, party.code, str(party.id), sample_id)
 
 
 async def _seed_users(

@@ -20,19 +20,26 @@ from arq.worker import Function, Retry, Worker, func
 
 from watchparty.config import Settings, load_settings
 from watchparty.jobs import (
+    MAX_TRIES,
     JobFunction,
     Periodic,
     job_deserializer,
     job_functions,
     job_serializer,
     periodic_jobs,
+    retry_delay_seconds,
 )
 from watchparty.logs import configure_logging
 
 log = logging.getLogger(__name__)
 
-MAX_TRIES = 5
 JOB_TIMEOUT_SECONDS = 300
+# Jobs that may legitimately run longer. `process_video` bounds its own ffmpeg run by the
+# video's duration (videos/tasks.py); this only keeps ARQ from cancelling a long transcode.
+# ARQ derives the in-progress lock of every job from the largest timeout, so after a worker is
+# killed its other jobs are retried only when that lock expires; processing has its own
+# heartbeat sweeper and does not wait for it.
+LONG_JOB_TIMEOUTS: dict[str, int] = {"process_video": 6 * 3600}
 
 
 def redis_settings(settings: Settings) -> RedisSettings:
@@ -41,11 +48,6 @@ def redis_settings(settings: Settings) -> RedisSettings:
 
 def queue_name(settings: Settings) -> str:
     return settings.redis_key_prefix + "arq:queue"
-
-
-def retry_delay_seconds(job_try: int) -> float:
-    """2, 4, 8, 16 ... seconds, capped at five minutes."""
-    return float(min(2**job_try, 300))
 
 
 def retrying(function: JobFunction, *, max_tries: int = MAX_TRIES) -> JobFunction:
@@ -79,7 +81,7 @@ def worker_functions(functions: dict[str, JobFunction] | None = None) -> list[Fu
             cast(WorkerCoroutine, retrying(f)),
             name=name,
             max_tries=MAX_TRIES,
-            timeout=JOB_TIMEOUT_SECONDS,
+            timeout=LONG_JOB_TIMEOUTS.get(name, JOB_TIMEOUT_SECONDS),
         )
         for name, f in functions.items()
     ]

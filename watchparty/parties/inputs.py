@@ -18,13 +18,14 @@ from watchparty.parties.models import (
 from watchparty.parties.types import InviteLink, Party, PartyMember, PartyPreview
 
 
-@strawberry.input(description="What to play: a URL for now (library videos come later).")
+@strawberry.input(description="What to play: exactly one of a URL or a library video.")
 class MediaInput:
     url: str | None = strawberry.field(
         default=None, description="An http(s) URL, at most 2048 characters."
     )
     video_id: strawberry.ID | None = strawberry.field(
-        default=None, description="A library video (not available yet)."
+        default=None,
+        description="A READY library video you may see (yours, or PUBLIC or UNLISTED).",
     )
     title: str | None = strawberry.field(
         default=None, description="At most 240 characters; defaults to one made from the URL."

@@ -31,9 +31,10 @@ from watchparty.parties.playback import (
     transition,
 )
 from watchparty.parties.playback_types import queue_payload
-from watchparty.parties.service import Media, check_media
+from watchparty.parties.service import Media
 from watchparty.parties.stream import record_event
 from watchparty.parties.timeline import PlaybackState, Timeline
+from watchparty.parties.validation import check_media_for
 
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
@@ -86,7 +87,7 @@ async def add_to_queue(
     session = uow.session
     await _lock(session, party_id)
     party = (await load_controllable(session, party_id, viewer_id)).party
-    clean = check_media(media)
+    clean = await check_media_for(session, viewer_id, media)
     if position is not None and position < 0:
         raise ValidationProblem("The position must be 0 or more.", field="position")
     queue = await load_queue(session, party.id)
@@ -97,6 +98,7 @@ async def add_to_queue(
         party_id=party.id,
         position=len(queue),
         url=clean.url,
+        video_id=None if clean.video_id is None else uuid.UUID(clean.video_id),
         title=clean.title,
         duration_seconds=clean.duration_seconds,
         added_by_id=viewer_id,

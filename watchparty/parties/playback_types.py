@@ -140,7 +140,9 @@ class QueueItem:
     position: int = strawberry.field(description="0-based place in the queue.")
     title: str
     url: str | None
-    video_id: strawberry.ID | None = strawberry.field(description="A library video (later).")
+    video_id: strawberry.ID | None = strawberry.field(
+        description="The library video this item plays, if any."
+    )
     duration_seconds: float | None = strawberry.field(
         description="Null when unknown: the item then plays until a controller moves on."
     )

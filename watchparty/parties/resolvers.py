@@ -68,7 +68,8 @@ from watchparty.parties.types import (
 
 _Base = ValidationError | NotAuthenticated | NotAllowed | NotFound
 CreatePartyResult = Annotated[
-    PartyPayload | ValidationError | NotAuthenticated, strawberry.union("CreatePartyResult")
+    PartyPayload | ValidationError | NotAuthenticated | NotFound,
+    strawberry.union("CreatePartyResult"),
 ]
 UpdatePartyResult = Annotated[
     PartyPayload | _Base | PartyEndedError, strawberry.union("UpdatePartyResult")

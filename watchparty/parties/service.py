@@ -52,6 +52,7 @@ from watchparty.parties.validation import (
     check_buffering_timeout,
     check_max_members,
     check_max_screen_shares,
+    check_media_for,
     check_scheduled_start,
     clean_description,
     clean_title,
@@ -166,7 +167,7 @@ async def create_party(
         "max_screen_shares": check_max_screen_shares(max_screen_shares),
     }
     start = check_scheduled_start(scheduled_start, now)
-    item_media = check_media(media) if media is not None else None
+    item_media = await check_media_for(session, host_id, media) if media is not None else None
     scheduled = start is not None and start > now
     party = Party(
         id=uuid.uuid4(),
@@ -196,6 +197,7 @@ async def create_party(
             party_id=party.id,
             position=0,
             url=item_media.url,
+            video_id=None if item_media.video_id is None else uuid.UUID(item_media.video_id),
             title=item_media.title,
             duration_seconds=item_media.duration_seconds,
             added_by_id=host_id,

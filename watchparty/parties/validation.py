@@ -6,9 +6,12 @@ Each check raises `ValidationProblem` with the API field name (`media.url` for n
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import ValidationProblem
 from watchparty.parties.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, URL_MAX_LENGTH
@@ -112,8 +115,19 @@ def _title_from_url(url: str) -> str:
     return title[:MEDIA_TITLE_MAX_LENGTH]
 
 
+async def check_media_for(
+    session: AsyncSession, viewer_id: uuid.UUID, media: Media, prefix: str = "media"
+) -> Media:
+    """`check_media`, plus library videos the viewer may see (see videos/party_media.py)."""
+    if media.video_id is None or media.url is not None:
+        return check_media(media, prefix)
+    from watchparty.videos.party_media import library_media
+
+    return await library_media(session, viewer_id, media, prefix)
+
+
 def check_media(media: Media, prefix: str = "media") -> Media:
-    """A valid URL item (library videos are not available yet)."""
+    """A valid URL item (library videos need `check_media_for`)."""
     if media.video_id is not None and media.url is not None:
         raise ValidationProblem("Give either a url or a videoId, not both.", field=f"{prefix}.url")
     if media.video_id is not None:

@@ -1,0 +1,174 @@
+"""URL recognition for `addExternalVideo`: every accepted form and every refusal, as a table."""
+
+from __future__ import annotations
+
+import pytest
+
+from watchparty.errors import ValidationProblem
+from watchparty.videos.external import recognise
+from watchparty.videos.models import VideoProvider
+
+YT = "https://www.youtube.com/embed/dQw4w9WgXcQ"
+
+ACCEPTED = [
+    (
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        VideoProvider.YOUTUBE,
+        "dQw4w9WgXcQ",
+        YT,
+        False,
+    ),
+    (
+        "https://youtube.com/watch?feature=share&v=dQw4w9WgXcQ&t=42",
+        VideoProvider.YOUTUBE,
+        "dQw4w9WgXcQ",
+        YT,
+        False,
+    ),
+    ("https://m.youtube.com/watch?v=dQw4w9WgXcQ", VideoProvider.YOUTUBE, "dQw4w9WgXcQ", YT, False),
+    ("https://youtu.be/dQw4w9WgXcQ?si=abc", VideoProvider.YOUTUBE, "dQw4w9WgXcQ", YT, False),
+    ("https://www.youtube.com/shorts/dQw4w9WgXcQ", VideoProvider.YOUTUBE, "dQw4w9WgXcQ", YT, False),
+    ("https://www.youtube.com/embed/dQw4w9WgXcQ", VideoProvider.YOUTUBE, "dQw4w9WgXcQ", YT, False),
+    ("https://www.youtube.com/live/dQw4w9WgXcQ", VideoProvider.YOUTUBE, "dQw4w9WgXcQ", YT, False),
+    (
+        "https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ",
+        VideoProvider.YOUTUBE,
+        "dQw4w9WgXcQ",
+        YT,
+        False,
+    ),
+    (
+        "HTTPS://WWW.YOUTUBE.COM/watch?v=dQw4w9WgXcQ",
+        VideoProvider.YOUTUBE,
+        "dQw4w9WgXcQ",
+        YT,
+        False,
+    ),
+    (
+        "https://vimeo.com/76979871",
+        VideoProvider.VIMEO,
+        "76979871",
+        "https://player.vimeo.com/video/76979871",
+        False,
+    ),
+    (
+        "https://vimeo.com/channels/staffpicks/76979871",
+        VideoProvider.VIMEO,
+        "76979871",
+        "https://player.vimeo.com/video/76979871",
+        False,
+    ),
+    (
+        "https://vimeo.com/76979871/1a2b3c4d5e",
+        VideoProvider.VIMEO,
+        "76979871",
+        "https://player.vimeo.com/video/76979871?h=1a2b3c4d5e",
+        False,
+    ),
+    (
+        "https://player.vimeo.com/video/76979871?h=1a2b3c4d5e",
+        VideoProvider.VIMEO,
+        "76979871",
+        "https://player.vimeo.com/video/76979871?h=1a2b3c4d5e",
+        False,
+    ),
+    (
+        "https://www.twitch.tv/videos/1234567890",
+        VideoProvider.TWITCH,
+        "1234567890",
+        "https://player.twitch.tv/?video=1234567890&parent=app.example.com",
+        False,
+    ),
+    (
+        "https://www.twitch.tv/Some_Streamer",
+        VideoProvider.TWITCH,
+        "some_streamer",
+        "https://player.twitch.tv/?channel=some_streamer&parent=app.example.com",
+        True,
+    ),
+    (
+        "https://m.twitch.tv/some_streamer/",
+        VideoProvider.TWITCH,
+        "some_streamer",
+        "https://player.twitch.tv/?channel=some_streamer&parent=app.example.com",
+        True,
+    ),
+    ("https://cdn.example.com/films/big%20buck.mp4", VideoProvider.MP4, None, None, False),
+    ("http://cdn.example.com/clip.M4V?sig=1", VideoProvider.MP4, None, None, False),
+    ("https://cdn.example.com/live/master.m3u8", VideoProvider.HLS, None, None, False),
+]
+
+
+@pytest.mark.parametrize(("url", "provider", "external_id", "embed", "live"), ACCEPTED)
+def test_recognised(
+    url: str, provider: VideoProvider, external_id: str | None, embed: str | None, live: bool
+) -> None:
+    source = recognise(url, embed_parent="app.example.com")
+    assert (source.provider, source.external_id, source.embed_url, source.is_live) == (
+        provider,
+        external_id,
+        embed,
+        live,
+    )
+    assert source.url == url
+
+
+REFUSED = [
+    ("", "Enter a video link."),
+    ("   ", "Enter a video link."),
+    ("dQw4w9WgXcQ", "Enter a full http(s) link to a video."),
+    ("ftp://cdn.example.com/a.mp4", "Enter a full http(s) link to a video."),
+    ("javascript:alert(1)//a.mp4", "Enter a full http(s) link to a video."),
+    ("https://", "Enter a full http(s) link to a video."),
+    ("https://cdn.example.com/a b.mp4", "Enter a full http(s) link to a video."),
+    ("https://cdn.example.com:99999/a.mp4", "This is not a valid link."),
+    (
+        "https://user:pw@cdn.example.com/a.mp4",
+        "Links with a user name or password are not accepted.",
+    ),
+    ("https://" + "a" * 2000 + ".com/a.mp4", "Links are at most 2000 characters."),
+]
+UNSUPPORTED = [
+    "https://www.youtube.com/watch?v=short",
+    "https://www.youtube.com/watch",
+    "https://www.youtube.com/@somechannel",
+    "https://youtu.be/",
+    "https://youtu.be/dQw4w9WgXcQ/extra",
+    "https://vimeo.com/about",
+    "https://vimeo.com/76979871?h=NOT-HEX",
+    "https://player.vimeo.com/76979871",
+    "https://www.twitch.tv/directory",
+    "https://www.twitch.tv/videos/abc",
+    "https://clips.twitch.tv/SomeClip",
+    "https://www.twitch.tv/a",
+    "https://example.com/page.html",
+    "https://example.com/",
+    "https://example.com/video.mp4.html",
+]
+
+
+@pytest.mark.parametrize(("url", "message"), REFUSED)
+def test_refused_with_a_reason(url: str, message: str) -> None:
+    with pytest.raises(ValidationProblem) as caught:
+        recognise(url)
+    assert (caught.value.field, caught.value.message) == ("url", message)
+
+
+@pytest.mark.parametrize("url", UNSUPPORTED)
+def test_unsupported(url: str) -> None:
+    with pytest.raises(ValidationProblem) as caught:
+        recognise(url)
+    assert caught.value.field == "url"
+    assert caught.value.message == (
+        "Unsupported link: use YouTube, Vimeo or Twitch, or a direct .mp4 or .m3u8 link."
+    )
+
+
+def test_placeholder_titles() -> None:
+    assert recognise("https://youtu.be/dQw4w9WgXcQ").placeholder_title() == (
+        "YouTube video dQw4w9WgXcQ"
+    )
+    assert recognise("https://www.twitch.tv/somebody").placeholder_title() == (
+        "Twitch channel somebody"
+    )
+    assert recognise("https://cdn.example.com/x/film.mp4?a=1").placeholder_title() == "film.mp4"

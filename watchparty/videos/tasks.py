@@ -1,0 +1,321 @@
+"""Video jobs: `process_video` (probe, thumbnail, HLS ladder), the stale sweeper, file removal.
+
+`process_video(video_id)` is enqueued by `completeVideoUpload` with the id
+`process_video:<video id>:<attempt>`. A run claims the video (see `lease.py`), cleans any partial
+output of an earlier run, works in a private temporary directory, uploads the results (variant
+playlists and segments first, the master playlist last) and marks the video READY in one guarded
+write. Outcomes:
+
+- not a playable video (ffprobe cannot read it, no picture, a still image): FAILED with a reason;
+- a transient error (ffmpeg killed or timed out, storage or database trouble): back to QUEUED and
+  an explicit `Retry` with backoff, FAILED with the error after `MAX_ATTEMPTS` runs;
+- the video deleted meanwhile (the heartbeat finds `deleted_at` set): ffmpeg is killed, the run
+  removes what it wrote and stops;
+- a worker that dies mid-run stops the heartbeat: `sweep_stale_processing` re-queues the video
+  after `processing_stale_seconds` under a new job id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from arq.worker import Retry
+from sqlalchemy import or_, select
+
+from watchparty.kit.time import utcnow
+from watchparty.videos import ffmpeg, progress
+from watchparty.videos.lease import MAX_ATTEMPTS, Lease, LeaseLost, Refusal, claim
+from watchparty.videos.models import Video, VideoProvider, VideoStatus, video_prefix
+from watchparty.videos.storage import LocalStorage, Storage, get_storage
+
+if TYPE_CHECKING:
+    from watchparty.state import AppState
+
+log = logging.getLogger(__name__)
+
+PROCESS_JOB = "process_video"
+SWEEP_BATCH = 100
+# How often a run proves it is alive and checks it still owns the video (delete = cancel).
+HEARTBEAT_SECONDS = 2.0
+# Overall progress per stage: transcoding is nearly all of the work.
+TRANSCODE_FROM, TRANSCODE_TO = 0.05, 0.95
+
+
+def process_job_id(video_id: uuid.UUID | str, attempt: int) -> str:
+    return f"{PROCESS_JOB}:{video_id}:{attempt}"
+
+
+def ladder_heights(raw: str) -> list[int]:
+    """PROCESSING_HEIGHTS ("1080,720,480") as integers; blanks and junk ignored."""
+    return [int(part) for part in raw.replace(" ", "").split(",") if part.isdigit()]
+
+
+def hls_prefix(video_id: uuid.UUID | str) -> str:
+    return f"videos/{video_id}/hls/"
+
+
+def thumbnail_key(video_id: uuid.UUID | str) -> str:
+    return f"videos/{video_id}/thumb.jpg"
+
+
+def backoff_seconds(attempt: int) -> float:
+    """5, 20, 80 seconds... capped at ten minutes."""
+    return float(min(5 * 4 ** max(attempt - 1, 0), 600))
+
+
+async def process_video(ctx: dict[str, Any], video_id: str, attempt: int | None = None) -> str:
+    """Turn an uploaded original into a thumbnail and an HLS ladder (idempotent; see above).
+    `attempt` is the enqueuer's count, for the job id and logs only: the lease decides."""
+    state: AppState = ctx["state"]
+    claimed = await claim(state, uuid.UUID(video_id))
+    if isinstance(claimed, Refusal):
+        return claimed.reason
+    lease = claimed
+    try:
+        async with _heartbeat(lease):
+            await _pipeline(state, lease)
+        return "ready"
+    except LeaseLost:
+        await _clean_if_deleted(state, lease.video_id)
+        return "lost"
+    except ffmpeg.NotAVideo as exc:
+        await _settle(lease, VideoStatus.FAILED, exc.reason)
+        return "failed"
+    except asyncio.CancelledError:
+        # Worker shutdown (ARQ runs the job again) or ARQ's own timeout: hand the video back
+        # now rather than after the stale period; attempts still count towards MAX_ATTEMPTS.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(lease.release())
+        raise
+    except Exception as exc:
+        reason = _transient_reason(exc)
+        if lease.token >= MAX_ATTEMPTS:
+            with contextlib.suppress(Exception):  # a half-stored ladder must not linger
+                await _remove_outputs(get_storage(state), lease.video_id)
+            await _settle(
+                lease,
+                VideoStatus.FAILED,
+                f"Processing failed {MAX_ATTEMPTS} times; the last error: {reason}.",
+            )
+            return "failed"
+        log.warning(
+            "video processing failed, will retry", extra={"video_id": video_id}, exc_info=True
+        )
+        delay = backoff_seconds(lease.token)
+        note = (
+            f"Attempt {lease.token} of {MAX_ATTEMPTS} failed ({reason}); retrying in {delay:.0f} s."
+        )
+        with contextlib.suppress(Exception):
+            await lease.release(note)
+        raise Retry(defer=delay) from exc
+
+
+def _transient_reason(exc: Exception) -> str:
+    if isinstance(exc, FileNotFoundError) and exc.filename is not None:
+        name = Path(str(exc.filename)).name
+        if name in ("ffmpeg", "ffprobe"):
+            return f"{name} is not installed on the worker"
+    return str(exc) or type(exc).__name__
+
+
+async def _settle(lease: Lease, status: VideoStatus, reason: str) -> None:
+    with contextlib.suppress(LeaseLost):
+        await lease.finish(status, reason)
+
+
+async def _clean_if_deleted(state: AppState, video_id: uuid.UUID) -> None:
+    """A deleted video's files go; `remove_video_files` does the same, this covers the race
+    where this run uploaded after that job ran."""
+    async with state.sessionmaker() as session:
+        video = await session.get(Video, video_id)
+    if video is None or video.deleted_at is not None:
+        await get_storage(state).delete_prefix(video_prefix(video_id))
+        await progress.publish_deleted(state, video_id)
+
+
+@contextlib.asynccontextmanager
+async def _heartbeat(lease: Lease) -> AsyncIterator[None]:
+    """Refresh the heartbeat (and stored progress) while the block runs; when the lease is lost
+    (video deleted or taken over), cancel the block and raise `LeaseLost`."""
+    every = min(HEARTBEAT_SECONDS, lease.state.settings.processing_stale_seconds / 4)
+    owner = asyncio.current_task()
+    assert owner is not None
+    lost: list[LeaseLost] = []
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await lease.beat()
+            except LeaseLost as exc:
+                lost.append(exc)
+                owner.cancel()
+                return
+            except Exception:  # the database hiccuped: the next beat retries
+                log.warning("heartbeat failed", exc_info=True)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    except asyncio.CancelledError:
+        if lost and owner.uncancel() == 0:
+            raise lost[0] from None
+        raise
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _pipeline(state: AppState, lease: Lease) -> None:
+    settings = state.settings
+    storage = get_storage(state)
+    vid = lease.video_id
+    # A retried or duplicated run starts from nothing: what an earlier run left goes first.
+    await _remove_outputs(storage, vid)
+    with tempfile.TemporaryDirectory(prefix=f"watchparty-{vid}-") as raw_dir:
+        work = Path(raw_dir)
+        source = await _local_original(storage, lease.original_key, work)
+        probe = await ffmpeg.probe(settings.ffprobe_path, source)
+        await lease.write(
+            duration_seconds=probe.duration_seconds,
+            width=probe.width,
+            height=probe.height,
+            video_codec=probe.video_codec,
+            audio_codec=probe.audio_codec,
+            frame_rate=probe.frame_rate,
+            bitrate_kbps=probe.bitrate_kbps,
+        )
+
+        await lease.enter("THUMBNAIL", 0.02)
+        thumb = work / "thumb.jpg"
+        await ffmpeg.run(
+            ffmpeg.thumbnail_command(settings.ffmpeg_path, source, thumb, probe), time_limit=120
+        )
+
+        await lease.enter("TRANSCODING", TRANSCODE_FROM)
+        rungs = ffmpeg.ladder(probe.height, ladder_heights(settings.processing_heights))
+        out = work / "hls"
+        for rung in rungs:
+            (out / rung.name).mkdir(parents=True)
+
+        async def on_progress(fraction: float) -> None:
+            lease.progress = TRANSCODE_FROM + (TRANSCODE_TO - TRANSCODE_FROM) * fraction
+            await lease.publish()
+
+        await ffmpeg.run(
+            ffmpeg.hls_command(settings.ffmpeg_path, source, out, rungs, probe),
+            time_limit=ffmpeg.transcode_timeout_seconds(
+                probe, rungs, settings.processing_timeout_factor
+            ),
+            duration_seconds=probe.duration_seconds,
+            on_progress=on_progress,
+        )
+
+        await lease.enter("FINALIZING", TRANSCODE_TO)
+        prefix = hls_prefix(vid)
+        for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "master.m3u8"):
+            await storage.put_file(prefix + path.relative_to(out).as_posix(), path)
+        await storage.put_file(prefix + "master.m3u8", out / "master.m3u8")
+        await storage.put_file(thumbnail_key(vid), thumb)
+        renditions = [
+            {
+                "height": rung.height,
+                "width": _scaled_width(probe, rung.height),
+                "bitrateKbps": rung.bitrate_kbps if probe.has_audio else rung.video_kbps,
+                "playlistKey": f"{prefix}{rung.name}/index.m3u8",
+            }
+            for rung in rungs
+        ]
+        await lease.finish(
+            VideoStatus.READY,
+            thumbnail_key=thumbnail_key(vid),
+            hls_master_key=prefix + "master.m3u8",
+            renditions=renditions,
+        )
+
+
+async def _remove_outputs(storage: Storage, video_id: uuid.UUID) -> None:
+    await storage.delete_prefix(hls_prefix(video_id))
+    await storage.delete_prefix(thumbnail_key(video_id))
+
+
+def _scaled_width(probe: ffmpeg.Probe, height: int) -> int:
+    width = round(probe.width * height / probe.height)
+    return width + width % 2  # scale=-2 rounds to an even width
+
+
+async def _local_original(storage: Storage, key: str, work: Path) -> Path:
+    """The original as a local file: read in place from local storage, else downloaded."""
+    if isinstance(storage, LocalStorage):
+        path = storage.path(key)
+        if path.is_file():
+            return path
+    target = work / "original"
+    try:
+        await storage.fetch_file(key, target)
+    except FileNotFoundError:
+        raise ffmpeg.NotAVideo("The uploaded file is missing; upload it again.") from None
+    return target
+
+
+async def sweep_stale_processing(ctx: dict[str, Any]) -> int:
+    """Re-queue videos whose run died (stale heartbeat) or whose job got lost (QUEUED too long).
+    Periodic; safe to run anywhere and often: re-queues are guarded and job ids deterministic."""
+    state: AppState = ctx["state"]
+    stale_before = utcnow() - timedelta(seconds=state.settings.processing_stale_seconds)
+    async with state.unit_of_work() as uow:
+        rows = await uow.session.scalars(
+            select(Video)
+            .where(
+                Video.deleted_at.is_(None),
+                Video.provider == VideoProvider.UPLOAD,
+                or_(
+                    (Video.status == VideoStatus.PROCESSING)
+                    & (Video.processing_heartbeat_at < stale_before),
+                    (Video.status == VideoStatus.QUEUED) & (Video.updated_at < stale_before),
+                ),
+            )
+            .order_by(Video.updated_at)
+            .limit(SWEEP_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+        due: list[tuple[uuid.UUID, int]] = []
+        for video in rows:
+            if video.status is VideoStatus.PROCESSING:
+                # The run is presumed dead; a later claim finishes or gives up (MAX_ATTEMPTS).
+                video.status = VideoStatus.QUEUED
+                video.processing_stage = None
+            video.updated_at = utcnow()  # once per stale period, not on every sweep
+            due.append((video.id, video.processing_attempts))
+            requeued = progress.processing_payload(video)
+            uow.after_commit(functools.partial(progress.publish, state, requeued))
+    for video_id, attempt in due:
+        log.warning("re-queueing stale video processing", extra={"video_id": str(video_id)})
+        await state.jobs.enqueue(
+            PROCESS_JOB,
+            job_id=process_job_id(video_id, attempt),
+            video_id=str(video_id),
+            attempt=attempt,
+        )
+    return len(due)
+
+
+async def remove_video_files(ctx: dict[str, Any], video_id: str) -> str:
+    """Delete every stored file of a deleted video (idempotent; a live video is left alone)."""
+    state: AppState = ctx["state"]
+    vid = uuid.UUID(video_id)
+    async with state.sessionmaker() as session:
+        video = await session.get(Video, vid)
+    if video is not None and video.deleted_at is None:
+        return "not deleted"
+    await get_storage(state).delete_prefix(video_prefix(vid))
+    return "removed"

@@ -78,9 +78,11 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_videos_owner_id"), "videos", ["owner_id"], unique=False)
     op.create_index("ix_videos_owner_created", "videos", ["owner_id", "created_at"], unique=False)
+    op.create_index("ix_videos_status", "videos", ["status"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_videos_status", table_name="videos")
     op.drop_index("ix_videos_owner_created", table_name="videos")
     op.drop_index(op.f("ix_videos_owner_id"), table_name="videos")
     op.drop_table("videos")

@@ -79,7 +79,11 @@ def video_prefix(video_id: uuid.UUID | str) -> str:
 
 class Video(IdMixin, TimestampMixin, Base):
     __tablename__ = "videos"
-    __table_args__ = (Index("ix_videos_owner_created", "owner_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_videos_owner_created", "owner_id", "created_at"),
+        # The processing sweeper looks for QUEUED and PROCESSING videos every 10 s.
+        Index("ix_videos_status", "status"),
+    )
 
     owner_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True

@@ -36,15 +36,15 @@ SERVER_TIME = """query($t: Float!) { serverTime(clientTimeMs: $t) {
 
 # Every authenticated request starts with 2 reads: the access token's session, then its user.
 # A control then reads the party, the viewer's membership and the queue, stores the timeline
-# with one guarded UPDATE, reads the users the playback names (updatedBy), records
-# PlaybackChanged (2 statements: the channel's sequence, the log row) and reads those users once
-# more for the payload it answers with (`playback.control` rebuilds it after `transition`).
-CONTROL = 2 + 3 + 1 + 1 + 2 + 1
+# with one guarded UPDATE, reads the users the playback names (updatedBy) and records
+# PlaybackChanged (2 statements: the channel's sequence, the log row). The answer reuses the
+# published payload (`Snapshot.published`): no second read of the same users.
+CONTROL = 2 + 3 + 1 + 1 + 2
 EXPECTED = {
     # The first item of an idle party: the party row lock, party, membership, queue, INSERT,
     # QueueChanged (2), then the item loads paused through `transition`: queue again, UPDATE,
-    # users, PlaybackChanged (2), and the users of the answer's playback.
-    "addToQueue (idle party)": 2 + 1 + 3 + 1 + 2 + 1 + 1 + 1 + 2 + 1,
+    # users, PlaybackChanged (2); the answer's playback is the published payload.
+    "addToQueue (idle party)": 2 + 1 + 3 + 1 + 2 + 1 + 1 + 1 + 2,
     # Any later item: lock, party, membership, queue, INSERT, QueueChanged (2), users.
     "addToQueue": 2 + 1 + 3 + 1 + 2 + 1,
     "play": CONTROL,

@@ -60,6 +60,9 @@ class Snapshot:
     party: Party
     queue: list[QueueItem]
     lagging: list[str] = field(default_factory=list)  # set by steps that cut a wait short
+    # The playback payload as `transition` published it: callers answering the mutation reuse it
+    # (`current_payload`) instead of reading the same users again.
+    published: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def current(self) -> QueueItem | None:
@@ -118,6 +121,8 @@ async def users_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[u
 
 
 async def current_payload(session: AsyncSession, snap: Snapshot) -> dict[str, Any]:
+    if snap.published is not None:
+        return snap.published
     users = await users_by_id(session, playback_user_ids(snap.party))
     return playback_payload(snap.party, snap.current, users)
 
@@ -205,7 +210,7 @@ async def transition(
         conflict.extra["playback"] = await current_payload(session, fresh)
         raise conflict
     stored = Snapshot(party, snap.queue)
-    payload = await current_payload(session, stored)
+    stored.published = payload = await current_payload(session, stored)
     await record_event(uow, state, party.id, {"type": "PlaybackChanged", "playback": payload})
     _schedule_follow_ups(uow, state, party.id, timeline, new)
     return stored

@@ -114,8 +114,8 @@ async def publish_presence(
     state: AppState, party_id: uuid.UUID, user_id: uuid.UUID, online: bool
 ) -> bool:
     """Fan out an ephemeral `PresenceChanged` (not stored: no cursor, no replay). Best effort."""
-    payload = {"type": "PresenceChanged", "userId": str(user_id), "online": online}
-    return await state.hub.publish_ephemeral(party_channel(party_id), payload)
+    event = {"type": "PresenceChanged", "userId": str(user_id), "online": online}
+    return await publish_ephemeral_event(state, party_id, event)
 
 
 # -- the read side: the partyEvents subscription -----------------------------------------------
@@ -143,6 +143,24 @@ async def _authorize(state: AppState, raw_party_id: str, viewer_id: uuid.UUID | 
     return access
 
 
+def membership_news(payload: Mapping[str, Any], user_id: uuid.UUID | None) -> bool | None:
+    """What a party event says about `user_id`'s active membership: False when it ends (revoked
+    for them or for everybody, left, or no longer ACTIVE), True when active (again), None when
+    the event is not about them. Streams follow their viewer with it, without database reads."""
+    me = None if user_id is None else str(user_id)
+    kind = payload.get("type")
+    if kind == "MembershipRevoked":
+        target = payload.get("userId")
+        return False if target is None or str(target) == me else None
+    if kind == "MemberLeft":
+        return False if me is not None and str(payload.get("userId")) == me else None
+    if kind in ("MemberJoined", "MemberUpdated"):
+        member = payload.get("member") or {}
+        if me is not None and str((member.get("user") or {}).get("id")) == me:
+            return member.get("status") == "ACTIVE"
+    return None
+
+
 class _Viewer:
     """What the stream tracks about its viewer as events go by (no database reads)."""
 
@@ -150,14 +168,6 @@ class _Viewer:
         self.user_id = user_id
         self.is_member = is_member
         self.visibility = visibility
-
-    def is_me(self, user_id: object) -> bool:
-        return self.user_id is not None and str(self.user_id) == str(user_id)
-
-    def concerns(self, revoked: Mapping[str, Any]) -> bool:
-        """Whether a MembershipRevoked ends this stream (no `userId`: everybody's)."""
-        target = revoked.get("userId")
-        return target is None or self.is_me(target)
 
     def may_view(self) -> bool:
         return self.is_member or (self.user_id is not None and self.visibility == "PUBLIC")
@@ -221,7 +231,10 @@ async def party_event_stream(
                     payload = delivery.payload
                     kind = payload.get("type")
                     if kind == "MembershipRevoked":
-                        if payload.get("reason") == "PARTY_DELETED" or me.concerns(payload):
+                        if (
+                            payload.get("reason") == "PARTY_DELETED"
+                            or membership_news(payload, me.user_id) is False
+                        ):
                             event = cache.get(channel, party_id, delivery)
                             if event is not None:
                                 yield event
@@ -237,12 +250,9 @@ async def party_event_stream(
                             if slot is not None:
                                 slot.release()
                     # Follow the viewer's own membership and the party's visibility.
-                    if kind in ("MemberJoined", "MemberUpdated"):
-                        member = payload.get("member") or {}
-                        if me.is_me((member.get("user") or {}).get("id")):
-                            me.is_member = member.get("status") == "ACTIVE"
-                    elif kind == "MemberLeft" and me.is_me(payload.get("userId")):
-                        me.is_member = False
+                    news = membership_news(payload, me.user_id)
+                    if news is not None:
+                        me.is_member = news
                     elif kind == "PartyUpdated":
                         me.visibility = (payload.get("party") or {}).get(
                             "visibility", me.visibility

@@ -33,7 +33,7 @@ from watchparty.errors import NotFound, ValidationProblem
 from watchparty.kit.ratelimit import Limit
 from watchparty.kit.time import epoch_ms
 from watchparty.parties.authz import load_party, parse_id, require_member
-from watchparty.parties.stream import party_channel, stream_error
+from watchparty.parties.stream import membership_news, party_channel, stream_error
 from watchparty.realtime import Delivery, HubClosed, ResyncRequired, SubscriberOverflow
 from watchparty.voice.errors import RecipientNotFound
 from watchparty.voice.service import active_member_ids, member_access
@@ -135,22 +135,6 @@ async def _authorize(state: AppState, raw_party_id: str, viewer_id: uuid.UUID | 
     return access.party.id
 
 
-def _ends_membership(payload: Mapping[str, Any], viewer_id: uuid.UUID) -> bool:
-    """Whether a party event means the viewer is no longer an active member."""
-    me = str(viewer_id)
-    kind = payload.get("type")
-    if kind == "MembershipRevoked":
-        target = payload.get("userId")
-        return target is None or str(target) == me
-    if kind == "MemberLeft":
-        return str(payload.get("userId")) == me
-    if kind in ("MemberJoined", "MemberUpdated"):
-        member = payload.get("member") or {}
-        if str((member.get("user") or {}).get("id")) == me:
-            return member.get("status") != "ACTIVE"
-    return False
-
-
 async def _entered(state: AppState, channel: str) -> Subscription:
     try:
         subscription = state.hub.subscribe(channel, after=None)
@@ -183,7 +167,7 @@ async def signal_stream(
             async with aclosing(_merged(signals, party)) as deliveries:
                 async for source, delivery in deliveries:
                     if source is party:
-                        if _ends_membership(delivery.payload, viewer_id):
+                        if membership_news(delivery.payload, viewer_id) is False:
                             return
                     elif delivery.payload.get("type") == "Signal":
                         yield SignalMessage.from_payload(delivery.payload)

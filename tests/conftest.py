@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from redis.asyncio import Redis
 
+from tests.redis_server import RedisServer
 from tests.support import PG_ADMIN_URL, REDIS_URL, Api, make_settings, running_app
 from watchparty.migrations import upgrade_to_head
 
@@ -73,3 +74,14 @@ def any_api(request: pytest.FixtureRequest) -> Api:
 @pytest.fixture
 def tmp(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[RedisServer]:
+    """A redis-server of this test's own (fault tests kill, restart and freeze it)."""
+    server = RedisServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

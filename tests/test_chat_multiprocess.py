@@ -10,18 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.chat_ops import chat_stream, history, next_chat, send
-from tests.test_multiprocess_party import (  # noqa: F401 (redis_server is a fixture)
-    Serve,
-    redis_server,
-    two_processes,
-)
+from tests.redis_server import RedisServer
+from tests.test_multiprocess_party import Serve, two_processes
 from tests.test_party_stream_support import PartyStream, User, create_party, join, user
-from tests.test_realtime_redis import RedisServer
 
 
 async def test_messages_from_both_processes_arrive_everywhere_in_order(
     pg_url: str,
-    redis_server: RedisServer,  # noqa: F811
+    redis_server: RedisServer,
     tmp_path: Path,
 ) -> None:
     async with two_processes(pg_url, redis_server.url, tmp_path) as (a, b), AsyncExitStack() as ex:
@@ -59,7 +55,7 @@ async def test_messages_from_both_processes_arrive_everywhere_in_order(
 
 async def test_a_reconnect_with_the_last_cursor_loses_nothing(
     pg_url: str,
-    redis_server: RedisServer,  # noqa: F811
+    redis_server: RedisServer,
     tmp_path: Path,
 ) -> None:
     async with two_processes(pg_url, redis_server.url, tmp_path) as (a, b):

@@ -5,61 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
 from broadcaster import Broadcast
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import event
 
+from tests.redis_server import RedisServer
 from tests.support import REDIS_URL, free_port
 from tests.test_realtime_support import WAIT, Process, new_channel, process, seqs, take
 from watchparty.realtime import ResilientRedisBackend, Subscription, create_broadcast
-
-
-class RedisServer:
-    """A redis-server of our own on a loopback port, to kill and restart at will."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", "--daemonize", "no",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        client = Redis.from_url(self.url)
-        try:
-            for _ in range(200):
-                try:
-                    await client.ping()
-                    return
-                except RedisConnectionError:
-                    await asyncio.sleep(0.05)
-            raise RuntimeError("redis-server did not start")
-        finally:
-            await client.aclose()
-
-    async def stop(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.kill()
-            await self._process.wait()
-
-
-@pytest.fixture
-async def redis_server() -> AsyncIterator[RedisServer]:
-    server = RedisServer()
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 def backend_of(p: Process) -> ResilientRedisBackend:

@@ -20,8 +20,8 @@ import pytest
 from arq.jobs import Job
 
 from tests.parties_ops import person
+from tests.redis_server import RedisServer
 from tests.support import Api, graphql_socket, live_server, make_settings, running_app
-from tests.test_realtime_redis import RedisServer
 from tests.video_samples import DELETE, complete, make_sample, require_ffmpeg, upload
 from watchparty.jobs import ArqJobQueue, job_deserializer
 from watchparty.worker import queue_name

@@ -99,7 +99,7 @@ class ArqJobQueue:
         return job is not None
 
     async def close(self) -> None:
-        await self.pool.aclose()
+        await self.pool.aclose(close_connection_pool=True)
 
 
 MAX_TRIES = 5  # runs of a job, the first included (ARQ worker and in-process queue alike)
@@ -274,7 +274,7 @@ def periodic_jobs() -> list[Periodic]:
     return [
         Periodic(trim_event_logs, 60),
         Periodic(sweep_presence, 10),
-        Periodic(sweep_stale_processing, 10),
+        Periodic(sweep_stale_processing, 5),
     ]
 
 

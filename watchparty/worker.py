@@ -13,7 +13,7 @@ import time
 from contextlib import AsyncExitStack
 from typing import Any, cast
 
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis
 from arq.cron import CronJob, cron
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Retry, Worker, func
@@ -30,6 +30,9 @@ from watchparty.jobs import (
     retry_delay_seconds,
 )
 from watchparty.logs import configure_logging
+from watchparty.resilient_worker import ResilientWorker, create_job_pool
+from watchparty.videos.tasks import requeue_dead_runs
+from watchparty.videos.workdirs import dead_run, remove_stale_work_directories
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,17 @@ JOB_TIMEOUT_SECONDS = 300
 LONG_JOB_TIMEOUTS: dict[str, int] = {"process_video": 6 * 3600}
 
 
-def redis_settings(settings: Settings) -> RedisSettings:
-    return RedisSettings.from_dsn(settings.redis_url)
+def job_pool(settings: Settings) -> ArqRedis:
+    """The job queue's Redis client (API and worker), with REDIS_SOCKET_TIMEOUT_SECONDS on every
+    call: ARQ's own `create_pool` sets a connect timeout only."""
+    return create_job_pool(
+        settings.redis_url,
+        queue_name=queue_name(settings),
+        socket_timeout=settings.redis_socket_timeout_seconds,
+        connect_timeout=settings.redis_connect_timeout_seconds,
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
+    )
 
 
 def queue_name(settings: Settings) -> str:
@@ -87,8 +99,12 @@ def worker_functions(functions: dict[str, JobFunction] | None = None) -> list[Fu
     ]
 
 
-def cron_jobs(periodics: list[Periodic] | None = None) -> list[CronJob]:
-    """ARQ cron jobs; `unique` (the default) makes one worker run each tick however many run."""
+def cron_jobs(periodics: list[Periodic] | None = None, *, prefix: str = "") -> list[CronJob]:
+    """ARQ cron jobs; `unique` (the default) makes one worker run each tick however many run.
+
+    A tick's job id is `<name>:<time>`, and ARQ's job ids are global to the Redis: named without
+    REDIS_KEY_PREFIX, a deployment sharing the Redis would take every tick and ours would never
+    run. So the cron names carry the prefix (they name the function within this worker only)."""
     jobs = []
     for periodic in periodic_jobs() if periodics is None else periodics:
         every = periodic.every_seconds
@@ -99,14 +115,16 @@ def cron_jobs(periodics: list[Periodic] | None = None) -> list[CronJob]:
         else:
             schedule = {"minute": set(range(0, 60, every // 60)), "second": 0}
         coroutine = cast(WorkerCoroutine, periodic.function)
-        jobs.append(cron(coroutine, name=periodic.name, timeout=JOB_TIMEOUT_SECONDS, **schedule))
+        name = prefix + periodic.name
+        jobs.append(cron(coroutine, name=name, timeout=JOB_TIMEOUT_SECONDS, **schedule))
     return jobs
 
 
 def create_worker(
     settings: Settings, *, functions: dict[str, JobFunction] | None = None, **overrides: Any
 ) -> Worker:
-    """An ARQ worker whose jobs get `ctx["state"]`, the same AppState the API server builds."""
+    """An ARQ worker whose jobs get `ctx["state"]`, the same AppState the API server builds.
+    It survives Redis restarts and freezes (`ResilientWorker`)."""
     from watchparty.state import build_state
 
     # ARQ logs every job's arguments at INFO; ours can hold email bodies with one-time tokens.
@@ -115,15 +133,21 @@ def create_worker(
     stack = AsyncExitStack()
 
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["state"] = await stack.enter_async_context(build_state(settings, worker=True))
+        # What a killed worker on this machine left behind (its ffmpeg died with it) ...
+        removed = remove_stale_work_directories()
+        for path in removed:
+            log.warning("removed a dead worker's work directory", extra={"path": str(path)})
+        ctx["state"] = state = await stack.enter_async_context(build_state(settings, worker=True))
+        # ... and the videos it was processing, handed back now rather than when stale.
+        await requeue_dead_runs(state, filter(None, map(dead_run, removed)))
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await stack.aclose()
 
     options: dict[str, Any] = {
         "functions": worker_functions(functions),
-        "cron_jobs": cron_jobs(),
-        "redis_settings": redis_settings(settings),
+        "cron_jobs": cron_jobs(prefix=settings.redis_key_prefix),
+        "pool_factory": functools.partial(job_pool, settings),
         "queue_name": queue_name(settings),
         "on_startup": startup,
         "on_shutdown": shutdown,
@@ -135,7 +159,7 @@ def create_worker(
         "health_check_key": settings.redis_key_prefix + "arq:health-check",
     }
     options.update(overrides)
-    return Worker(**options)
+    return ResilientWorker(**options)
 
 
 def run_worker() -> None:

@@ -4,13 +4,21 @@ Command builders and parsers are pure functions (tested alone); `run` executes o
 timeout, feeding `-progress pipe:1` output to a callback, and kills ffmpeg on timeout or
 cancellation. The ladder is one ffmpeg process (one decode, `split` into every rendition) writing
 `<height>p/index.m3u8` + `<height>p/seg_NNNNN.ts` and the master playlist `master.m3u8`.
+
+On Linux a child is also killed when its worker dies without the chance to kill it (SIGKILL, out
+of memory): it asks the kernel for SIGKILL on its parent's death (`prctl(PR_SET_PDEATHSIG)`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import functools
 import json
 import math
+import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -280,6 +288,35 @@ def parse_progress_line(line: str, duration_seconds: float) -> float | None:
 
 ProgressCallback = Callable[[float], Awaitable[None]]
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return prctl
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` making the child get SIGKILL when this process dies (Linux; None
+    elsewhere). Resolved here, in the parent: the child between fork and exec only calls it."""
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return preexec
+
 
 async def run(
     command: Sequence[str],
@@ -295,6 +332,7 @@ async def run(
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        preexec_fn=die_with_parent(),
     )
     assert process.stdout is not None and process.stderr is not None
     stdout_lines: list[str] = []

@@ -11,8 +11,11 @@ write. Outcomes:
   an explicit `Retry` with backoff, FAILED with the error after `MAX_ATTEMPTS` runs;
 - the video deleted meanwhile (the heartbeat finds `deleted_at` set): ffmpeg is killed, the run
   removes what it wrote and stops;
-- a worker that dies mid-run stops the heartbeat: `sweep_stale_processing` re-queues the video
-  after `processing_stale_seconds` under a new job id.
+- a worker that dies mid-run stops the heartbeat: `sweep_stale_processing` (every 5 s)
+  re-queues the video after `processing_stale_seconds` under a new job id; its ffmpeg died with
+  it (ffmpeg.py). A worker started on that machine removes its work directory (workdirs.py) and
+  re-queues the video at once (`requeue_dead_runs`): a restarted worker does not wait for the
+  heartbeat to go stale.
 """
 
 from __future__ import annotations
@@ -21,9 +24,8 @@ import asyncio
 import contextlib
 import functools
 import logging
-import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,11 +33,13 @@ from typing import TYPE_CHECKING, Any
 from arq.worker import Retry
 from sqlalchemy import or_, select
 
+from watchparty.db import UnitOfWork
 from watchparty.kit.time import utcnow
 from watchparty.videos import ffmpeg, progress
 from watchparty.videos.lease import MAX_ATTEMPTS, Lease, LeaseLost, Refusal, claim
 from watchparty.videos.models import Video, VideoProvider, VideoStatus, video_prefix
 from watchparty.videos.storage import LocalStorage, Storage, get_storage
+from watchparty.videos.workdirs import DeadRun, work_directory
 
 if TYPE_CHECKING:
     from watchparty.state import AppState
@@ -46,6 +50,10 @@ PROCESS_JOB = "process_video"
 SWEEP_BATCH = 100
 # How often a run proves it is alive and checks it still owns the video (delete = cancel).
 HEARTBEAT_SECONDS = 2.0
+# A QUEUED video whose job got lost (a Redis restart without persistence) is re-queued after
+# this long, or PROCESSING_STALE_SECONDS if longer: not sooner, so that a retry's backoff
+# (`backoff_seconds`, up to 80 s within MAX_ATTEMPTS) is not cut short by the sweeper.
+QUEUED_LOST_SECONDS = 120.0
 # Overall progress per stage: transcoding is nearly all of the work.
 TRANSCODE_FROM, TRANSCODE_TO = 0.05, 0.95
 
@@ -181,7 +189,7 @@ async def _pipeline(state: AppState, lease: Lease) -> None:
     vid = lease.video_id
     # A retried or duplicated run starts from nothing: what an earlier run left goes first.
     await _remove_outputs(storage, vid)
-    with tempfile.TemporaryDirectory(prefix=f"watchparty-{vid}-") as raw_dir:
+    with work_directory(vid, lease.token) as raw_dir:
         work = Path(raw_dir)
         source = await _local_original(storage, lease.original_key, work)
         probe = await ffmpeg.probe(settings.ffprobe_path, source)
@@ -271,7 +279,10 @@ async def sweep_stale_processing(ctx: dict[str, Any]) -> int:
     """Re-queue videos whose run died (stale heartbeat) or whose job got lost (QUEUED too long).
     Periodic; safe to run anywhere and often: re-queues are guarded and job ids deterministic."""
     state: AppState = ctx["state"]
-    stale_before = utcnow() - timedelta(seconds=state.settings.processing_stale_seconds)
+    now = utcnow()
+    stale_seconds = state.settings.processing_stale_seconds
+    stale_before = now - timedelta(seconds=stale_seconds)
+    lost_before = now - timedelta(seconds=max(stale_seconds, QUEUED_LOST_SECONDS))
     async with state.unit_of_work() as uow:
         rows = await uow.session.scalars(
             select(Video)
@@ -281,32 +292,67 @@ async def sweep_stale_processing(ctx: dict[str, Any]) -> int:
                 or_(
                     (Video.status == VideoStatus.PROCESSING)
                     & (Video.processing_heartbeat_at < stale_before),
-                    (Video.status == VideoStatus.QUEUED) & (Video.updated_at < stale_before),
+                    (Video.status == VideoStatus.QUEUED) & (Video.updated_at < lost_before),
                 ),
             )
             .order_by(Video.updated_at)
             .limit(SWEEP_BATCH)
             .with_for_update(skip_locked=True)
         )
-        due: list[tuple[uuid.UUID, int]] = []
-        for video in rows:
-            if video.status is VideoStatus.PROCESSING:
-                # The run is presumed dead; a later claim finishes or gives up (MAX_ATTEMPTS).
-                video.status = VideoStatus.QUEUED
-                video.processing_stage = None
-            video.updated_at = utcnow()  # once per stale period, not on every sweep
-            due.append((video.id, video.processing_attempts))
-            requeued = progress.processing_payload(video)
-            uow.after_commit(functools.partial(progress.publish, state, requeued))
+        # A PROCESSING run is presumed dead; a later claim finishes or gives up (MAX_ATTEMPTS).
+        due = [_hand_back(state, uow, video) for video in rows]
     for video_id, attempt in due:
         log.warning("re-queueing stale video processing", extra={"video_id": str(video_id)})
-        await state.jobs.enqueue(
-            PROCESS_JOB,
-            job_id=process_job_id(video_id, attempt),
-            video_id=str(video_id),
-            attempt=attempt,
-        )
+        await _enqueue_run(state, video_id, attempt)
     return len(due)
+
+
+async def requeue_dead_runs(state: AppState, runs: Iterable[DeadRun]) -> int:
+    """Hand back at once the videos whose run died with its worker on this machine (known from
+    the work directories it left, see workdirs.py), where that run still holds the lease (same
+    token, still PROCESSING); the sweeper would wait for the heartbeat to go stale."""
+    tokens = {run.video_id: run.token for run in runs}
+    if not tokens:
+        return 0
+    async with state.unit_of_work() as uow:
+        rows = await uow.session.scalars(
+            select(Video)
+            .where(
+                Video.id.in_(tokens),
+                Video.deleted_at.is_(None),
+                Video.status == VideoStatus.PROCESSING,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        due = [
+            _hand_back(state, uow, video)
+            for video in rows
+            if video.processing_attempts == tokens[video.id]
+        ]
+    for video_id, attempt in due:
+        log.warning("re-queueing a dead worker's video", extra={"video_id": str(video_id)})
+        await _enqueue_run(state, video_id, attempt)
+    return len(due)
+
+
+def _hand_back(state: AppState, uow: UnitOfWork, video: Video) -> tuple[uuid.UUID, int]:
+    """Back to QUEUED (published after the commit); the caller enqueues the next run."""
+    if video.status is VideoStatus.PROCESSING:
+        video.status = VideoStatus.QUEUED
+        video.processing_stage = None
+    video.updated_at = utcnow()  # once per period, not on every sweep
+    requeued = progress.processing_payload(video)
+    uow.after_commit(functools.partial(progress.publish, state, requeued))
+    return video.id, video.processing_attempts
+
+
+async def _enqueue_run(state: AppState, video_id: uuid.UUID, attempt: int) -> None:
+    await state.jobs.enqueue(
+        PROCESS_JOB,
+        job_id=process_job_id(video_id, attempt),
+        video_id=str(video_id),
+        attempt=attempt,
+    )
 
 
 async def remove_video_files(ctx: dict[str, Any], video_id: str) -> str:

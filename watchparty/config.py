@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     redis_url: str = ""
     broadcast_url: str = ""
     redis_key_prefix: str = "wp:"
+    # Every Redis call gives up after REDIS_SOCKET_TIMEOUT_SECONDS (a frozen Redis must not hang a
+    # request or the worker); connecting after REDIS_CONNECT_TIMEOUT_SECONDS.
+    redis_socket_timeout_seconds: float = Field(default=2.0, gt=0.0, le=300.0)
+    redis_connect_timeout_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
+    # After a failed Redis call the API skips Redis for REDIS_COOLDOWN_SECONDS (degraded mode, see
+    # kit/redis_guard.py) instead of making every request wait for the timeout; then it probes.
+    redis_cooldown_seconds: float = Field(default=5.0, gt=0.0, le=300.0)
     auto_migrate: bool | None = None
     db_pool_size: int = 10
     db_echo: bool = False
@@ -76,6 +83,9 @@ class Settings(BaseSettings):
     jwt_issuer: str = "watchparty"
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=3600)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    # A refresh token used again within this many seconds of its rotation gets a sibling instead
+    # of revoking its family: tabs sharing the cookie refresh at the same moment (tokens.py).
+    refresh_reuse_grace_seconds: float = Field(default=10.0, ge=0.0, le=300.0)
     email_token_ttl_hours: int = Field(default=24, ge=1, le=168)
     password_reset_ttl_minutes: int = Field(default=60, ge=5, le=1440)
     cookie_secure: bool | None = None
@@ -113,6 +123,8 @@ class Settings(BaseSettings):
     rate_limit_reactions: str = "20/10"  # sendReaction, per member of a party
     rate_limit_typing: str = "1/2"  # setTyping(true), per member of a party (extra ones ignored)
     rate_limit_signals: str = "50/1"  # sendSignal, per member of a party
+    rate_limit_refresh_ip: str = "60/60"  # POST /auth/refresh, per client IP
+    rate_limit_refresh_token: str = "10/60"  # noqa: S105 - POST /auth/refresh, per cookie
 
     # Voice chat and screen share (voice/): STUN/TURN servers handed out by `iceServers`.
     # TURN credentials follow the TURN REST scheme: username "<expiry>:<user id>", password
@@ -143,12 +155,13 @@ class Settings(BaseSettings):
     oembed_twitch_url: str = ""
 
     # Video processing (videos/tasks.py): ffmpeg binaries, the HLS ladder's heights (up to the
-    # source's, never upscaled), a heartbeat older than PROCESSING_STALE_SECONDS means the job's
-    # worker died (the sweeper re-queues it), and the transcode timeout per second of video.
+    # source's, never upscaled), a heartbeat (every 2 s) older than PROCESSING_STALE_SECONDS means
+    # the job's worker died (the sweeper, every 5 s, re-queues it), and the transcode timeout per
+    # second of video.
     ffmpeg_path: str = "ffmpeg"
     ffprobe_path: str = "ffprobe"
     processing_heights: str = "1080,720,480,360"  # comma-separated
-    processing_stale_seconds: float = Field(default=120.0, ge=1.0, le=3600.0)
+    processing_stale_seconds: float = Field(default=15.0, ge=1.0, le=3600.0)
     processing_timeout_factor: float = Field(default=4.0, gt=0.0, le=100.0)
 
     # GraphQL protection.
@@ -160,6 +173,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     ws_init_timeout_seconds: float = 10.0
     ws_max_operations: int = 20
+    # A socket whose peer stops reading (http/ws_transport.py): the server holds at most
+    # WS_MAX_BUFFERED_BYTES unsent for it (plus the frame being written), and a send that waits
+    # WS_SEND_TIMEOUT_SECONDS for room aborts the connection (the client resumes with `after:`).
+    ws_send_timeout_seconds: float = Field(default=10.0, gt=0.0, le=300.0)
+    ws_max_buffered_bytes: int = Field(default=262_144, ge=4096, le=64 * 1024 * 1024)
+    # A revoked sign-in's sockets close at once through the broadcast (accounts/revocations.py);
+    # every WS_SESSION_RECHECK_SECONDS each process also checks its sockets' sessions in the
+    # database, in case a revocation message was lost (0 turns the recheck off).
+    ws_session_recheck_seconds: float = Field(default=30.0, ge=0.0, le=3600.0)
     # permessage-deflate costs ~50 KB of zlib state per connection and a compression per frame
     # and subscriber; party events are a few hundred bytes. Off unless asked for.
     ws_per_message_deflate: bool = False

@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     REACTIONS_DISABLED = "REACTIONS_DISABLED"
     MUTED = "MUTED"
     POLL_CLOSED = "POLL_CLOSED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
 class Problem(Exception):
@@ -73,6 +74,21 @@ class RateLimited(Problem):
     def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
         super().__init__(
             message or f"Too many attempts. Try again in {retry_after_seconds} seconds.",
+            retry_after_seconds=retry_after_seconds,
+        )
+        self.retry_after_seconds = retry_after_seconds
+
+
+class ServiceUnavailable(Problem):
+    """A dependency (Redis) is unavailable for a moment and this cannot be done safely without
+    it: nothing was changed, retry after `retry_after_seconds`."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+        super().__init__(
+            message
+            or f"This is unavailable for a moment. Try again in {retry_after_seconds} seconds.",
             retry_after_seconds=retry_after_seconds,
         )
         self.retry_after_seconds = retry_after_seconds

@@ -27,8 +27,16 @@ from watchparty.jobs import (
     periodic_jobs,
     run_periodically,
 )
-from watchparty.kit.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from watchparty.jobs_buffer import BufferedArqJobQueue
+from watchparty.kit.ratelimit import (
+    FallbackRateLimiter,
+    MemoryRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+)
+from watchparty.kit.redis_guard import CircuitBreaker, guarded_redis
 from watchparty.realtime import Hub, create_broadcast
+from watchparty.worker import job_pool
 
 REDIS_STARTUP_TIMEOUT_SECONDS = 5.0
 
@@ -44,11 +52,17 @@ class AppState:
     limiter: RateLimiter
     access_tokens: AccessTokens
     hub: Hub
+    # Shared by every Redis client of the process: while open, Redis is skipped (degraded mode).
+    redis_breaker: CircuitBreaker | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
     def unit_of_work(self) -> Any:
         """`async with state.unit_of_work() as uow:` one session, one commit."""
         return unit_of_work(self.sessionmaker)
+
+    def redis_retry_after_seconds(self) -> int:
+        """What to tell a client to wait while Redis is unavailable (`ServiceUnavailable`)."""
+        return self.redis_breaker.retry_after_seconds if self.redis_breaker else 1
 
 
 async def _require_redis(redis: Redis, url: str) -> None:
@@ -64,6 +78,19 @@ async def _require_redis(redis: Redis, url: str) -> None:
         ) from exc
 
 
+async def _job_queue(settings: Settings, breaker: CircuitBreaker) -> ArqJobQueue:
+    """ARQ's queue with the process's Redis timeouts (`worker.job_pool`), keeping enqueues in
+    memory while Redis is unavailable (jobs_buffer.py)."""
+    pool = job_pool(settings)
+    await _require_redis(pool, settings.redis_url)
+    return BufferedArqJobQueue(
+        pool,
+        breaker,
+        id_prefix=settings.redis_key_prefix,
+        command_seconds=settings.redis_socket_timeout_seconds,
+    )
+
+
 @asynccontextmanager
 async def build_state(settings: Settings, *, worker: bool = False) -> AsyncIterator[AppState]:
     if settings.is_sqlite:
@@ -74,31 +101,38 @@ async def build_state(settings: Settings, *, worker: bool = False) -> AsyncItera
         await upgrade_to_head(settings.database_url)
 
     redis: Redis | None = None
+    breaker: CircuitBreaker | None = None
+    socket_timeout = settings.redis_socket_timeout_seconds
+    connect_timeout = settings.redis_connect_timeout_seconds
     if settings.redis_url:
-        redis = Redis.from_url(settings.redis_url, decode_responses=False)
+        breaker = CircuitBreaker(settings.redis_cooldown_seconds)
+        redis = guarded_redis(
+            settings.redis_url,
+            breaker,
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
+        )
         await _require_redis(redis, settings.redis_url)
     engine = create_engine(
         settings.database_url, echo=settings.db_echo, pool_size=settings.db_pool_size
     )
-    broadcast = create_broadcast(settings.broadcast_url)  # redis: reconnects after restarts
-    limiter: RateLimiter = (
-        RedisRateLimiter(redis, prefix=settings.redis_key_prefix) if redis else MemoryRateLimiter()
+    # redis: reconnects after restarts, publishes through the breaker
+    broadcast = create_broadcast(
+        settings.broadcast_url,
+        socket_timeout=socket_timeout,
+        connect_timeout=connect_timeout,
+        breaker=breaker,
     )
+    limiter: RateLimiter = MemoryRateLimiter()
+    if redis is not None:
+        # Redis counters; this process's memory (or SERVICE_UNAVAILABLE) while Redis is away
+        limiter = FallbackRateLimiter(
+            RedisRateLimiter(redis, prefix=settings.redis_key_prefix), limiter
+        )
     ctx: dict[str, Any] = {}
     jobs: JobQueue
-    if settings.redis_url:
-        from arq import create_pool
-
-        from watchparty.jobs import job_deserializer, job_serializer
-        from watchparty.worker import queue_name, redis_settings
-
-        pool = await create_pool(
-            redis_settings(settings),
-            job_serializer=job_serializer,
-            job_deserializer=job_deserializer,
-            default_queue_name=queue_name(settings),
-        )
-        jobs = ArqJobQueue(pool, id_prefix=settings.redis_key_prefix)
+    if settings.redis_url and breaker is not None:
+        jobs = await _job_queue(settings, breaker)
     else:
         jobs = InProcessJobQueue(job_functions(), ctx)
 
@@ -112,6 +146,7 @@ async def build_state(settings: Settings, *, worker: bool = False) -> AsyncItera
         limiter=limiter,
         access_tokens=AccessTokens(settings),
         hub=Hub.from_settings(settings, engine, broadcast),
+        redis_breaker=breaker,
     )
     ctx["state"] = state
     await broadcast.connect()

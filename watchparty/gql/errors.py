@@ -9,6 +9,7 @@ from typing import Any, ParamSpec, TypeVar
 import strawberry
 
 from watchparty import errors
+from watchparty.kit.redis_guard import REDIS_ERRORS, retry_after_seconds
 
 ErrorCode = errors.ErrorCode
 strawberry.enum(ErrorCode, description="Stable machine-readable error codes.")
@@ -48,6 +49,14 @@ class RateLimited(UserError):
     retry_after_seconds: int
 
 
+@strawberry.type(
+    description="A dependency is unavailable for a moment; nothing was changed. Retry after "
+    "`retryAfterSeconds`."
+)
+class ServiceUnavailable(UserError):
+    retry_after_seconds: int
+
+
 @strawberry.type
 class Conflict(UserError):
     pass
@@ -82,6 +91,13 @@ def to_error(problem: errors.Problem) -> UserError:
             field=problem.field,
             retry_after_seconds=problem.retry_after_seconds,
         )
+    if isinstance(problem, errors.ServiceUnavailable):
+        return ServiceUnavailable(
+            code=problem.code,  # type: ignore[arg-type]
+            message=problem.message,
+            field=problem.field,
+            retry_after_seconds=problem.retry_after_seconds,
+        )
     cls = _TYPES[problem.code]
     return cls(code=problem.code, message=problem.message, field=problem.field)  # type: ignore[arg-type]
 
@@ -94,7 +110,10 @@ def errors_mapped_by(
     to_member: Callable[[errors.Problem], UserError],
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R | Any]]]:
     """A resolver decorator turning an expected `Problem` into its union member with
-    `to_member` (each domain passes its own mapping, which falls back to `to_error`)."""
+    `to_member` (each domain passes its own mapping, which falls back to `to_error`).
+
+    Redis being unavailable is expected too (kit/redis_guard.py): it becomes `ServiceUnavailable`,
+    so a mutation that needs Redis lists that member in its union."""
 
     def decorate(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Any]]:
         @functools.wraps(fn)
@@ -103,6 +122,8 @@ def errors_mapped_by(
                 return await fn(*args, **kwargs)
             except errors.Problem as problem:
                 return to_member(problem)
+            except REDIS_ERRORS as exc:
+                return to_member(errors.ServiceUnavailable(retry_after_seconds(exc)))
 
         return wrapper
 

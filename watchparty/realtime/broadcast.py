@@ -8,7 +8,12 @@ consumer knows it may have missed messages and catches up from its own store (th
 the event log). `subscribe` returns once Redis confirmed it (or at once while disconnected), so
 a consumer that reads its store after subscribing misses nothing.
 
-Publishing uses a separate pooled client that retries a command on a fresh connection.
+Publishing uses a separate pooled client that retries a command on a fresh connection. Given
+the process's `CircuitBreaker` (kit/redis_guard.py), a publish is bounded by `socket_timeout` as a
+whole and skipped while Redis is known to be unavailable, and `subscribe` does not wait for a
+confirmation then: a frozen Redis (SIGSTOP) must not hold a request or a new subscription. The
+pub/sub connection itself notices a frozen Redis by its PING health check and reconnects; every
+socket operation, the connection handshake included, is bounded by `socket_timeout`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from watchparty.kit.redis_guard import CircuitBreaker
+
 log = logging.getLogger(__name__)
 
 RESUBSCRIBED = ""  # the message a channel receives after a reconnect
@@ -42,19 +49,26 @@ class ResilientRedisBackend(BroadcastBackend):
         health_check_seconds: float = 5.0,
         connect_timeout: float = 2.0,
         confirm_timeout: float = 5.0,
+        socket_timeout: float | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         # BroadcastBackend.__init__ only raises NotImplementedError; nothing to call.
         self.url = url
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.health_check_seconds = health_check_seconds
-        self.confirm_timeout = confirm_timeout
+        self.confirm_timeout = confirm_timeout if socket_timeout is None else socket_timeout
         self.reconnects = 0
         self._pool = ConnectionPool.from_url(
-            url, socket_connect_timeout=connect_timeout, socket_keepalive=True
+            url,
+            socket_connect_timeout=connect_timeout,
+            socket_timeout=socket_timeout,
+            socket_keepalive=True,
         )
         self._publisher: Redis | None = None
         self._connect_timeout = connect_timeout
+        self._socket_timeout = socket_timeout or connect_timeout
+        self._breaker = breaker
         self._channels: set[str] = set()
         self._announce: set[str] = set()
         self._confirmations: dict[str, list[asyncio.Future[None]]] = {}
@@ -71,7 +85,7 @@ class ResilientRedisBackend(BroadcastBackend):
         self._publisher = Redis.from_url(
             self.url,
             socket_connect_timeout=self._connect_timeout,
-            socket_timeout=self._connect_timeout,
+            socket_timeout=self._socket_timeout,
             socket_keepalive=True,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
@@ -97,6 +111,12 @@ class ResilientRedisBackend(BroadcastBackend):
         # Never let redis-py reconnect this connection behind our back: a reconnect must go
         # through the supervisor, which resubscribes and announces.
         if connection is None or not connection.is_connected:
+            return
+        if self._breaker is not None and self._breaker.is_open:
+            # Redis is known to be unavailable: send, but do not wait for a confirmation; the
+            # hub's safety poll covers the gap and a reconnect resubscribes and announces.
+            with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                await connection.send_command("SUBSCRIBE", channel)
             return
         waiter = asyncio.get_running_loop().create_future()
         self._confirmations.setdefault(channel, []).append(waiter)
@@ -128,7 +148,11 @@ class ResilientRedisBackend(BroadcastBackend):
     async def publish(self, channel: str, message: Any) -> None:
         if self._publisher is None:
             raise RuntimeError("publish before connect")
-        await self._publisher.publish(channel, message)
+        publisher = self._publisher
+        if self._breaker is None:
+            await publisher.publish(channel, message)
+            return
+        await self._breaker.call(lambda: publisher.publish(channel, message), self._socket_timeout)
 
     async def next_published(self) -> Event:
         return await self._queue.get()
@@ -230,8 +254,17 @@ class ResilientRedisBackend(BroadcastBackend):
                     self._queue.put_nowait(Event(channel=channel, message=RESUBSCRIBED))
 
 
-def create_broadcast(url: str) -> Broadcast:
+def create_broadcast(
+    url: str,
+    *,
+    socket_timeout: float | None = None,
+    connect_timeout: float = 2.0,
+    breaker: CircuitBreaker | None = None,
+) -> Broadcast:
     """`redis://` and `rediss://` get the resilient backend; anything else (memory://) as is."""
     if urlparse(url).scheme in ("redis", "rediss"):
-        return Broadcast(backend=ResilientRedisBackend(url))
+        backend = ResilientRedisBackend(
+            url, connect_timeout=connect_timeout, socket_timeout=socket_timeout, breaker=breaker
+        )
+        return Broadcast(backend=backend)
     return Broadcast(url)

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from watchparty.config import Settings
 from watchparty.db import UnitOfWork
+from watchparty.kit.redis_guard import RedisUnavailable
 from watchparty.kit.time import epoch_ms
 from watchparty.realtime.errors import HubClosed, ResyncRequired
 from watchparty.realtime.log import (
@@ -125,6 +126,8 @@ class Hub:
             reader.hint(seq)
         try:
             await self.broadcast.publish(self.topic(channel), f"{NOTIFY_PREFIX}{seq}")
+        except RedisUnavailable:  # logged once by the breaker, not once per event
+            log.debug("event notification not published: redis unavailable")
         except Exception:
             log.warning(
                 "event notification not published",
@@ -144,6 +147,9 @@ class Hub:
         message = EPHEMERAL_PREFIX + encode_payload({"t": epoch_ms(), "p": payload})
         try:
             await self.broadcast.publish(self.topic(channel), message)
+        except RedisUnavailable:  # logged once by the breaker, not once per event
+            log.debug("ephemeral event not published: redis unavailable")
+            return False
         except Exception:
             log.warning("ephemeral event not published", exc_info=True, extra={"channel": channel})
             return False

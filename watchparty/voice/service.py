@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.kit.ratelimit import Limit
+from watchparty.kit.redis_guard import UNAVAILABLE
 from watchparty.parties.authz import PartyAccess, load_party, require_member
 from watchparty.parties.errors import PartyEnded
 from watchparty.parties.models import MemberStatus, PartyMember, PartyStatus
@@ -210,13 +211,24 @@ async def member_offline(state: AppState, party_id: uuid.UUID, user_id: uuid.UUI
 async def voice_participants(
     state: AppState, party_id: uuid.UUID, *, active: set[uuid.UUID] | None = None
 ) -> list[VoiceState]:
-    """The room, oldest first; with `active`, only those users (the party's active members)."""
-    found = await get_voice_store(state).participants(party_id)
+    """The room, oldest first; with `active`, only those users (the party's active members).
+
+    Reads answer an empty room while Redis is unavailable (like presence: a party query must not
+    fail for it); the mutations answer ServiceUnavailable."""
+    try:
+        found = await get_voice_store(state).participants(party_id)
+    except UNAVAILABLE:
+        log.warning("voice rooms unavailable: reporting an empty room")
+        return []
     return found if active is None else [v for v in found if v.user_id in active]
 
 
 async def screen_shares(
     state: AppState, party_id: uuid.UUID, *, active: set[uuid.UUID] | None = None
 ) -> list[ScreenShare]:
-    found = await get_voice_store(state).shares(party_id)
+    try:
+        found = await get_voice_store(state).shares(party_id)
+    except UNAVAILABLE:
+        log.warning("voice rooms unavailable: reporting no screen shares")
+        return []
     return found if active is None else [s for s in found if s.user_id in active]

@@ -35,6 +35,8 @@ RELAXED_LIMITS = {
     "rate_limit_reset_ip": "10000/60",
     "rate_limit_reset_account": "10000/60",
     "rate_limit_verify_resend": "10000/60",
+    "rate_limit_refresh_ip": "10000/60",
+    "rate_limit_refresh_token": "10000/60",
 }
 
 PASSWORD = "correct horse battery"
@@ -201,7 +203,7 @@ async def live_server(app: Starlette) -> AsyncIterator[str]:
         port=port,
         lifespan="off",
         log_level="warning",
-        ws="websockets-sansio",
+        ws="watchparty.http.ws_transport:BoundedWebSocketProtocol",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

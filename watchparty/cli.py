@@ -29,7 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
         reload=args.reload,
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
-        ws="websockets-sansio",
+        ws="watchparty.http.ws_transport:BoundedWebSocketProtocol",
         log_config=None,
         access_log=False,
         ws_max_size=1_048_576,

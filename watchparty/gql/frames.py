@@ -53,13 +53,25 @@ class OperationSlot:
     context and the handler's `send_message` of the same operation all see it.
     """
 
-    __slots__ = ("_claim", "_frames", "_websocket", "operation_id", "prefix", "share_key")
+    __slots__ = (
+        "_claim",
+        "_frames",
+        "_websocket",
+        "cursor",
+        "operation_id",
+        "prefix",
+        "share_key",
+    )
 
     def __init__(self, websocket: WebSocket, operation_id: str) -> None:
         self._websocket = websocket
         self.operation_id = operation_id
         self.prefix = '{"id":' + json.dumps(operation_id) + ',"type":"next","payload":'
         self.share_key: Any = None  # set by the execution context on the first event
+        # The last cursor this operation wrote to the socket (a stream sets it): logged when a
+        # stalled socket is aborted (`http.ws_transport`). The client's own cursor is the one to
+        # resume from: bytes written may never have been read.
+        self.cursor: str | None = None
         self._claim: asyncio.Future[str | None] | None = None
         self._frames: dict[Any, Any] | None = None
 

@@ -21,6 +21,9 @@ Read side (`partyEvents(partyId, after)`):
 - Falling more than the queue behind ends the stream with STREAM_OVERFLOW and
   `extensions.cursor` (the last event delivered): reconnect with `after: cursor`. A server
   shutting down ends it with STREAM_CLOSED.
+- A client that stops reading its socket cannot read STREAM_OVERFLOW either (it would wait
+  behind the unread bytes): the server aborts such a connection (`http.ws_transport`), and the
+  client reconnects with `after:` the last cursor it read.
 - While an active member holds the stream they are online (`parties.presence`).
 """
 
@@ -225,6 +228,8 @@ async def party_event_stream(
                 if held is None and me.is_member and viewer_id is not None:
                     held = await keeper.hold(party_id, viewer_id)  # the snapshot shows us online
                 yield snapshot
+                if slot is not None:
+                    slot.cursor = snapshot.cursor  # written: logged if the socket stalls
                 del snapshot, fresh
                 context.renew_loaders()
                 async for delivery in subscription:
@@ -249,6 +254,8 @@ async def party_event_stream(
                         finally:
                             if slot is not None:
                                 slot.release()
+                    if slot is not None and event is not None and event.cursor is not None:
+                        slot.cursor = event.cursor
                     # Follow the viewer's own membership and the party's visibility.
                     news = membership_news(payload, me.user_id)
                     if news is not None:

@@ -82,3 +82,25 @@ async def login(
 async def me(api: Api, token: str) -> dict[str, Any] | None:
     value: dict[str, Any] | None = (await api.gql(ME, token=token)).data["me"]
     return value
+
+
+SESSION_REVOKED = {
+    "errors": [
+        {
+            "message": "This sign-in has ended. Sign in again.",
+            "extensions": {"code": "UNAUTHENTICATED", "reason": "SESSION_REVOKED"},
+        }
+    ]
+}
+
+
+async def signed_out(api: Any, token: str) -> bool:
+    """True when `token` is refused because its sign-in ended: 401, `WWW-Authenticate: Bearer
+    error="invalid_token"` and an UNAUTHENTICATED error, before anything runs (no `data`)."""
+    result = await api.gql(ME, token=token)
+    challenge = result.headers.get("www-authenticate", "")
+    return (
+        result.status == 401
+        and challenge.startswith('Bearer error="invalid_token"')
+        and result.body == SESSION_REVOKED
+    )

@@ -96,8 +96,10 @@ async def test_resend_needs_a_signed_in_user(api: Api) -> None:
         "message": "You need to sign in.",
         "field": None,
     }
-    forged = (await api.gql(RESEND, token="not.a.jwt")).data["resendVerificationEmail"]
-    assert forged["code"] == "NOT_AUTHENTICATED"
+    # A forged token is refused before anything runs (401, tests/test_auth_bearer.py).
+    forged = await api.gql(RESEND, token="not.a.jwt")
+    assert forged.status == 401
+    assert forged.body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_expired_verification_link_is_invalid(api: Api) -> None:

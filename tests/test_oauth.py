@@ -20,7 +20,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from tests.accounts_ops import VERIFY_EMAIL, link_token, mutate
+from tests.accounts_ops import VERIFY_EMAIL, link_token, mutate, signed_out
 from tests.oauth_provider import GitHubUser, GoogleUser, OAuthTestProvider
 from tests.support import PASSWORD, Api, free_port, live_server, make_settings, running_app
 from tests.support import unique_email as _unique_email
@@ -259,7 +259,7 @@ async def test_linking_an_unverified_account_ends_its_password_and_sessions(
     user = await me(env, await browser.refresh())
     assert user["id"] == squatter["user"]["id"]
     assert (user["emailVerified"], user["hasPassword"]) == (True, False)
-    assert await me(env, squatter["accessToken"]) is None
+    assert await signed_out(env.api, squatter["accessToken"])
     assert (await password_login(env, email))["__typename"] == "InvalidCredentials"
 
 

@@ -132,13 +132,25 @@ async def test_masked_resolver_error_reaches_sentry_with_its_correlation_id(
 
             await drop_database(database_url)
 
+            signed_in = await client.post(
+                "/graphql",
+                json={"query": "{ me { id } }"},
+                headers={"authorization": f"Bearer {token}"},
+            )
+            assert signed_in.status_code == 503
+            assert signed_in.headers["retry-after"] == "5"
+            assert signed_in.json()["errors"][0]["message"] == "Try again in a few seconds."
+
+            # A signed-in request would now fail before execution (the sign-in check answers a
+            # retryable 503); anonymous reads of public data reach a resolver that needs the
+            # database, and that failure is the masked one.
             correlation_ids = []
-            for query in ("{ me { id } }", "{ nope }", "{ me { email } }"):
-                response = await client.post(
-                    "/graphql",
-                    json={"query": query},
-                    headers={"authorization": f"Bearer {token}"},
-                )
+            for query in (
+                "{ publicParties(first: 1) { totalCount } }",
+                "{ nope }",
+                "{ publicParties(first: 2) { totalCount } }",
+            ):
+                response = await client.post("/graphql", json={"query": query})
                 if query == "{ nope }":  # the client's own mistake: not reported
                     assert response.json()["errors"][0]["message"].startswith("Cannot query")
                     continue
@@ -154,7 +166,7 @@ async def test_masked_resolver_error_reaches_sentry_with_its_correlation_id(
     assert first["logger"] == "watchparty.graphql"
     assert first["environment"] == "test"
     assert first["release"].startswith("watchparty@")
-    assert first["extra"]["path"] == ["me"]
+    assert first["extra"]["path"] == ["publicParties"]
     # The real cause, not the masked copy: the database does not exist any more.
     assert "does not exist" in json.dumps(first["exception"])
     assert exception_types(first)[-1] != "GraphQLError"

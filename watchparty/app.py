@@ -11,7 +11,9 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from watchparty.accounts import revocations
 from watchparty.config import Settings, load_settings
+from watchparty.gql import graphiql
 from watchparty.http import auth, health, oauth
 from watchparty.http import media as media_http
 from watchparty.http import uploads as uploads_http
@@ -41,7 +43,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from watchparty.gql.view import GraphQLView
 
-        async with build_state(settings) as state:
+        async with build_state(settings) as state, revocations.watching(state):
             app.state.wp = state
             view = GraphQLView(state)
             app.state.graphql = view
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *oauth.routes,
         *media_http.routes,
         *uploads_http.routes,
+        *graphiql.routes(settings),  # GraphiQL's own JS/CSS (no CDN)
     ]
     middleware = [
         Middleware(AccessLogMiddleware),
@@ -71,7 +74,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "content-range",
                 "range",
             ],
-            expose_headers=["upload-offset", "upload-length", "content-range", "accept-ranges"],
+            expose_headers=[
+                "upload-offset",
+                "upload-length",
+                "content-range",
+                "accept-ranges",
+                "www-authenticate",  # a 401 from /graphql says why (gql/view.py)
+                "retry-after",  # a 429 from /auth/refresh says when
+            ],
             max_age=600,
         ),
     ]

@@ -65,6 +65,9 @@ class Context:
     request: Request | WebSocket
     response: Response | WebSocket | None
     claims: AccessClaims | None = None
+    # Over HTTP the token's sign-in is checked before execution (a revoked one is a 401), and
+    # the user found then is the viewer: no second read.
+    signed_in: User | None = None
     loaders: Loaders = field(init=False)
     connection_params: dict[str, Any] = field(default_factory=dict)
 
@@ -87,6 +90,10 @@ class Context:
         """The signed-in user, or None. A revoked sign-in counts as signed out."""
         if self.claims is None:
             return None
+        if self.signed_in is not None:
+            # As a loader read would: resolvers loading the viewer's user reuse this one.
+            self.loaders.user.prime(self.signed_in.id, self.signed_in)
+            return self.signed_in
         family = await self.loaders.auth_session.load(self.claims.session_id)
         if family is None or family.revoked_at is not None:
             return None

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 from starlette.responses import Response
 
-from watchparty.accounts import email_tokens, service, sessions
+from watchparty.accounts import email_tokens, revocations, service, sessions
 from watchparty.accounts.types import (
     AuthPayload,
     ChangePasswordInput,
@@ -38,6 +38,7 @@ from watchparty.gql.errors import (
     NotAuthenticated,
     NotFound,
     RateLimited,
+    ServiceUnavailable,
     ValidationError,
     returns_errors,
 )
@@ -60,7 +61,8 @@ ChangePasswordResult = Annotated[
     strawberry.union("ChangePasswordResult"),
 ]
 RequestPasswordResetResult = Annotated[
-    RequestPasswordResetPayload | ValidationError | RateLimited,
+    # ServiceUnavailable: its rate limits fail closed while Redis is away (kit/ratelimit.py)
+    RequestPasswordResetPayload | ValidationError | RateLimited | ServiceUnavailable,
     strawberry.union("RequestPasswordResetResult"),
 ]
 ResetPasswordResult = Annotated[
@@ -70,7 +72,7 @@ VerifyEmailResult = Annotated[
     VerifyEmailPayload | InvalidToken, strawberry.union("VerifyEmailResult")
 ]
 ResendVerificationEmailResult = Annotated[
-    ResendVerificationEmailPayload | NotAuthenticated | RateLimited | Conflict,
+    ResendVerificationEmailPayload | NotAuthenticated | RateLimited | Conflict | ServiceUnavailable,
     strawberry.union("ResendVerificationEmailResult"),
 ]
 RevokeSessionResult = Annotated[
@@ -180,6 +182,7 @@ class AccountMutations:
         if ctx.claims is None:
             raise NotAuthenticatedProblem()
         async with ctx.state.unit_of_work() as uow:
+            revocations.announce_after_commit(uow, ctx.state)  # the other sessions' sockets
             user, mail = await service.change_password(
                 uow.session,
                 ctx.state.settings,
@@ -221,6 +224,7 @@ class AccountMutations:
     async def reset_password(self, info: Info, input: ResetPasswordInput) -> ResetPasswordResult:
         ctx = info.context
         async with ctx.state.unit_of_work() as uow:
+            revocations.announce_after_commit(uow, ctx.state)  # every session's sockets
             await email_tokens.reset_password(
                 uow.session, ctx.state.limiter, raw=input.token, new_password=input.new_password
             )
@@ -258,5 +262,6 @@ class AccountMutations:
     async def revoke_session(self, info: Info, input: RevokeSessionInput) -> RevokeSessionResult:
         viewer = await info.context.require_viewer()
         async with info.context.state.unit_of_work() as uow:
+            revocations.announce_after_commit(uow, info.context.state)  # its open sockets
             revoked = await sessions.revoke_session(uow.session, viewer.id, str(input.session_id))
         return RevokeSessionPayload(session_id=strawberry.ID(str(revoked)))

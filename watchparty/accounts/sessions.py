@@ -1,7 +1,8 @@
 """A user's sign-ins (refresh families): listing the active ones and revoking one.
 
 Revoking a family ends it for good: its refresh token stops working and, because every request
-checks the family of its access token, so do the access tokens already issued from it.
+checks the family of its access token (`signed_in_user`), so do the access tokens already issued
+from it; open WebSockets of the family close (`revocations`).
 """
 
 from __future__ import annotations
@@ -9,14 +10,34 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from watchparty.accounts import tokens
-from watchparty.accounts.models import AuthSession
+from watchparty.accounts.models import AuthSession, User
+from watchparty.accounts.tokens import AccessClaims
 from watchparty.errors import NotFound
 from watchparty.kit.time import utcnow
 
 SESSIONS_CAP = 100
+
+
+async def signed_in_user(
+    sessionmaker: async_sessionmaker[AsyncSession], claims: AccessClaims
+) -> User | None:
+    """The user a verified access token speaks for, in one query; None when its sign-in was
+    revoked (or never existed) or the account is disabled."""
+    async with sessionmaker() as session:
+        user: User | None = await session.scalar(
+            select(User)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(
+                AuthSession.id == claims.session_id,
+                User.id == claims.user_id,
+                AuthSession.revoked_at.is_(None),
+                User.is_active.is_(True),
+            )
+        )
+    return user
 
 
 async def active_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[AuthSession]:

@@ -6,7 +6,13 @@ every token it signed has expired.
 
 Refresh tokens are opaque random strings stored only as SHA-256 digests. Each sign-in starts a
 family (`AuthSession`); every refresh rotates the token inside the family. Presenting a token that
-was already rotated means somebody kept a copy: the whole family is revoked.
+was already rotated means somebody kept a copy: the whole family is revoked. One exception, the
+reuse grace window (REFRESH_REUSE_GRACE_SECONDS): tabs of one browser share the cookie and may
+refresh at the same moment, so a token rotated less than that long ago yields a sibling (a new
+token in the same family) instead of a revocation. Reuse after the window still revokes.
+
+Revocations are noted on the SQLAlchemy session (`revoked_in`), so the boundary that commits can
+end the revoked sign-ins' open sockets everywhere (`accounts.revocations`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import KeySet, OctKey
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,7 +52,11 @@ class IssuedAccessToken:
 
 
 class TokenError(Exception):
-    """The access token is malformed, forged or expired."""
+    """The access token is malformed, forged or expired (`expired`: a genuine token, too old)."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
 
 
 class AccessTokens:
@@ -90,6 +100,8 @@ class AccessTokens:
                 session_id=uuid.UUID(str(decoded.claims["sid"])),
                 expires_at=float(decoded.claims["exp"]),
             )
+        except ExpiredTokenError as exc:
+            raise TokenError(str(exc), expired=True) from exc
         except (JoseError, ValueError, KeyError, TypeError) as exc:
             raise TokenError(str(exc)) from exc
 
@@ -136,12 +148,19 @@ class RefreshRejected(Exception):
         self.reason = reason
 
 
-async def rotate(session: AsyncSession, raw: str) -> tuple[AuthSession, str]:
+async def rotate(
+    session: AsyncSession, raw: str, *, grace_seconds: float = 0.0
+) -> tuple[AuthSession, str]:
     """Exchange a refresh token for a new one in the same family.
 
-    The conditional UPDATE makes rotation atomic across processes: of two concurrent uses of the
-    same token exactly one wins, and the other is treated as reuse. On reuse the family is revoked
-    and the caller must commit that revocation before answering 401.
+    The conditional UPDATE makes rotation atomic across processes: of concurrent uses of the same
+    token exactly one rotates it. The others, and any later use, find it rotated: within
+    `grace_seconds` of the rotation they get a sibling (the legitimate race of two tabs), after
+    it the family is revoked and the caller must commit that revocation before answering 401.
+
+    A regular rotation also retires the family's other unused tokens issued more than
+    `grace_seconds` ago (the siblings nobody kept: a browser holds one cookie), so a sibling
+    obtained with a stolen token is caught as reuse at the owner's next refresh.
     """
     digest = hash_token(raw)
     now = utcnow()
@@ -152,14 +171,31 @@ async def rotate(session: AsyncSession, raw: str) -> tuple[AuthSession, str]:
         .returning(RefreshToken.session_id)
     )
     family_id = claimed.scalar_one_or_none()
-    if family_id is None:
-        known = await session.scalar(
-            select(RefreshToken.session_id).where(RefreshToken.token_hash == digest)
+    if family_id is not None:
+        await session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.session_id == family_id,
+                RefreshToken.rotated_at.is_(None),
+                RefreshToken.created_at < now - timedelta(seconds=grace_seconds),
+            )
+            # Dated back to their issue, so that presenting one is reuse at once, not a race.
+            .values(rotated_at=RefreshToken.created_at)
         )
-        if known is None:
+    else:
+        used = (
+            await session.execute(
+                select(RefreshToken.session_id, RefreshToken.rotated_at).where(
+                    RefreshToken.token_hash == digest
+                )
+            )
+        ).one_or_none()
+        if used is None:
             raise RefreshRejected("unknown")
-        await revoke_family(session, known, reason="reuse_detected")
-        raise RefreshRejected("reused")
+        family_id, rotated_at = used
+        if rotated_at is None or rotated_at < now - timedelta(seconds=grace_seconds):
+            await revoke_family(session, family_id, reason="reuse_detected")
+            raise RefreshRejected("reused")
     family = await session.get(AuthSession, family_id)
     if family is None or family.revoked_at is not None:
         raise RefreshRejected("revoked")
@@ -182,12 +218,23 @@ async def family_of(session: AsyncSession, raw: str) -> AuthSession | None:
     return None if family_id is None else await session.get(AuthSession, family_id)
 
 
+_REVOKED_KEY = "watchparty.revoked_sessions"
+
+
+def revoked_in(session: AsyncSession) -> set[uuid.UUID]:
+    """The sign-ins revoked through `session` and not yet announced (see `revocations`)."""
+    noted: set[uuid.UUID] = session.info.setdefault(_REVOKED_KEY, set())
+    return noted
+
+
 async def revoke_family(session: AsyncSession, family_id: uuid.UUID, *, reason: str) -> None:
     await session.execute(
         update(AuthSession)
         .where(AuthSession.id == family_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason=reason)
     )
+    # Noted even when it was already revoked: announcing twice is harmless, missing one is not.
+    revoked_in(session).add(family_id)
 
 
 async def revoke_user_sessions(
@@ -198,4 +245,7 @@ async def revoke_user_sessions(
     )
     if keep is not None:
         stmt = stmt.where(AuthSession.id != keep)
-    await session.execute(stmt.values(revoked_at=utcnow(), revoked_reason=reason))
+    revoked = await session.scalars(
+        stmt.values(revoked_at=utcnow(), revoked_reason=reason).returning(AuthSession.id)
+    )
+    revoked_in(session).update(revoked)

@@ -7,12 +7,18 @@ On top of Strawberry:
   queries only over GET, subscriptions only over the WebSocket;
 - bodies larger than `max_body_bytes` get 413 before any parsing (the body is counted as it
   streams in, so a missing or lying Content-Length does not help);
-- WebSocket: graphql-transport-ws only, auth from the `connection_init` payload, and a socket
-  closes with 4403 when its token expires (see `gql.websocket`).
+- a bearer token that is expired, forged or malformed, or whose sign-in was revoked, is answered
+  401 with `WWW-Authenticate: Bearer error="invalid_token"` and an `UNAUTHENTICATED` error
+  before anything runs (no token at all is anonymous, as before);
+- WebSocket: graphql-transport-ws only, auth from the `connection_init` payload (4403 for a bad,
+  expired or revoked token), a socket closes with 4403 when its token expires (see
+  `gql.websocket`) or its sign-in is revoked (see `accounts.revocations`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -33,8 +39,11 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
+from watchparty.accounts import revocations
+from watchparty.accounts.sessions import signed_in_user
 from watchparty.accounts.tokens import AccessClaims, TokenError
 from watchparty.context import Context
+from watchparty.gql import graphiql
 from watchparty.gql.negotiation import (
     GRAPHQL_RESPONSE_JSON,
     JSON,
@@ -44,6 +53,8 @@ from watchparty.gql.negotiation import (
 )
 from watchparty.gql.websocket import TransportWSHandler
 from watchparty.state import AppState
+
+log = logging.getLogger(__name__)
 
 
 class RequestError(HTTPException):
@@ -58,6 +69,26 @@ class RequestError(HTTPException):
 
 class _ClientGone(Exception):
     pass
+
+
+class Unauthenticated(RequestError):
+    """A bearer token that authenticates nobody: 401 as RFC 6750 says, and a GraphQL error whose
+    `extensions.code` is UNAUTHENTICATED and `extensions.reason` says why."""
+
+    MESSAGES = {
+        "TOKEN_EXPIRED": "The access token has expired. Refresh it and retry.",
+        "TOKEN_INVALID": "The access token is not valid. Sign in again.",
+        "SESSION_REVOKED": "This sign-in has ended. Sign in again.",
+    }
+
+    def __init__(self, reason: str) -> None:
+        message = self.MESSAGES[reason]
+        super().__init__(
+            401,
+            message,
+            {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{message}"'},
+        )
+        self.extensions = {"code": "UNAUTHENTICATED", "reason": reason}
 
 
 def bearer_token(value: str | None) -> str | None:
@@ -149,13 +180,19 @@ class GraphQLView(GraphQL[Context, None]):
         headers = dict(getattr(exc, "headers", {}))
         if exc.status_code == 405:
             headers.setdefault("Allow", "GET, POST")
-        body = {"errors": [{"message": exc.reason}]}
+        error: dict[str, Any] = {"message": exc.reason}
+        if isinstance(exc, Unauthenticated):
+            error["extensions"] = exc.extensions
+        body = {"errors": [error]}
         return Response(
             self.encode_json(body),
             status_code=exc.status_code,
             headers=headers,
             media_type=f"{media_type}; charset=utf-8",
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return graphiql.page_response(request)  # assets from the package, not a CDN
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
@@ -170,6 +207,14 @@ class GraphQLView(GraphQL[Context, None]):
         response = super().create_response(response_data, sub_response)
         response.headers["content-type"] = f"{sub_response.media_type or JSON}; charset=utf-8"
         return response
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON nested deeper than the parser's recursion is invalid JSON like any other: 400 over
+        HTTP, and over the WebSocket Strawberry closes with 4400 for a JSONDecodeError."""
+        try:
+            return super().decode_json(data)
+        except RecursionError:
+            raise json.JSONDecodeError("The JSON is nested too deeply.", "", 0) from None
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
@@ -246,15 +291,26 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:  # type: ignore[override]
-        claims = None
+        context = Context(state=self.state, request=request, response=response)
         if isinstance(request, Request):
             try:
-                claims = self._claims(request.headers.get("authorization"))
-            except TokenError:
-                claims = (
-                    None  # an invalid token is anonymous; protected fields say NotAuthenticated
-                )
-        return Context(state=self.state, request=request, response=response, claims=claims)
+                context.claims = self._claims(request.headers.get("authorization"))
+            except TokenError as exc:
+                raise Unauthenticated("TOKEN_EXPIRED" if exc.expired else "TOKEN_INVALID") from exc
+            if context.claims is not None:
+                # Checked before execution, so a revoked sign-in is never half-served.
+                try:
+                    context.signed_in = await signed_in_user(
+                        self.state.sessionmaker, context.claims
+                    )
+                except Exception as exc:  # the database is unreachable: retryable, not a 500
+                    log.warning("could not check the access token's sign-in", exc_info=True)
+                    raise RequestError(
+                        503, "Try again in a few seconds.", {"Retry-After": "5"}
+                    ) from exc
+                if context.signed_in is None:
+                    raise Unauthenticated("SESSION_REVOKED")
+        return context
 
     # --- WebSocket ----------------------------------------------------------------------------
 
@@ -265,7 +321,9 @@ class GraphQLView(GraphQL[Context, None]):
         return self.state.access_tokens.verify(token)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:  # type: ignore[override]
-        """No `authorization` is an anonymous socket (public data); a bad one closes with 4403."""
+        """No `authorization` is an anonymous socket (public data); a bad, expired or revoked one
+        closes with 4403. A signed-in socket registers with the session watch before its sign-in
+        is checked, so a revocation committed after the check still reaches it."""
         params: Any = context.connection_params
         authorization = params.get("authorization") if isinstance(params, dict) else None
         if authorization in (None, ""):
@@ -276,10 +334,21 @@ class GraphQLView(GraphQL[Context, None]):
                 {"reason": "authorization must be 'Bearer <access token>'"}
             )
         try:
-            context.claims = self._claims(authorization)
+            claims = self._claims(authorization)
         except TokenError as exc:
             raise ConnectionRejectionError({"reason": "invalid or expired token"}) from exc
+        if claims is None:  # unreachable: the bearer form was checked above
+            raise ConnectionRejectionError({"reason": "invalid or expired token"})
+        context.claims = claims
+        socket = context.request
+        watch = revocations.get_watch(self.state)
+        if watch is not None and isinstance(socket, WebSocket):
+            watch.register(claims.session_id, socket)
+        if await signed_in_user(self.state.sessionmaker, claims) is None:
+            if watch is not None and isinstance(socket, WebSocket):
+                watch.unregister(claims.session_id, socket)
+            raise ConnectionRejectionError({"reason": "this sign-in has ended"})
         return None
 
 
-__all__ = ["GraphQLView", "RequestError", "bearer_token"]
+__all__ = ["GraphQLView", "RequestError", "Unauthenticated", "bearer_token"]

@@ -15,6 +15,7 @@ import time
 from contextlib import suppress
 
 from starlette.websockets import WebSocket
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -25,8 +26,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
+from watchparty.accounts import revocations
 from watchparty.context import Context
 from watchparty.gql.frames import OperationSlot, current_slot
+from watchparty.http.ws_transport import send_bounds
 from watchparty.kit import clock
 
 log = logging.getLogger("watchparty.graphql.ws")
@@ -34,8 +37,67 @@ log = logging.getLogger("watchparty.graphql.ws")
 FORBIDDEN = 4403
 
 
+_SUBSCRIBE_FIELDS = {
+    "query": (str,),
+    "variables": (dict, type(None)),
+    "operationName": (str, type(None)),
+    "extensions": (dict, type(None)),
+}
+
+
+def malformed(message: object) -> str | None:
+    """Why a client message cannot be handled, or None. Strawberry trusts the shape (a string
+    `payload` or a list as `variables` crashed the socket's task, which then dropped without a
+    close code); the protocol answers an invalid message with 4400."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "A message must be a JSON object with a string `type`."
+    if message["type"] in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return f"A {message['type']} message needs a string `id`."
+    if message["type"] != "subscribe":
+        return None
+    payload = message.get("payload")
+    if not isinstance(payload, dict):
+        return "A subscribe message's `payload` must be an object."
+    for key, kinds in _SUBSCRIBE_FIELDS.items():
+        if not isinstance(payload.get(key), kinds):
+            return f"Invalid `{key}` in the subscribe payload."
+    return None
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     expiry_task: asyncio.Task[None] | None = None
+    slots: dict[str, OperationSlot]  # live operations' slots (set in `handle`)
+
+    async def handle(self) -> None:
+        self.slots = {}
+        # A peer that stops reading is aborted after a bounded wait (`http.ws_transport`).
+        websocket = getattr(self.websocket, "ws", None)
+        bounds = send_bounds(websocket.scope) if isinstance(websocket, WebSocket) else None
+        if bounds is not None:
+            settings = self.context.state.settings
+            bounds.configure(
+                send_timeout=settings.ws_send_timeout_seconds,
+                max_buffered=settings.ws_max_buffered_bytes,
+                describe=self._last_cursors,
+            )
+        await super().handle()
+
+    def _last_cursors(self) -> dict[str, object]:
+        """For the abort's log line: each stream's last cursor written to the socket."""
+        cursors = {key: slot.cursor for key, slot in self.slots.items() if slot.cursor}
+        return {"cursors": cursors} if cursors else {}
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if isinstance(error, WebSocketDisconnected):
+            return  # the peer went (or was aborted) while an operation was sending: expected
+        await super().handle_task_exception(error)
+
+    async def handle_message(self, message: Message) -> None:
+        reason = malformed(message)
+        if reason is not None:
+            await self.handle_invalid_message(reason)  # closes with 4400
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
@@ -53,9 +115,16 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         # Runs in the operation's own task: the slot is visible to its source stream, its
         # execution context and `send_message` (see `gql.frames`).
         websocket = getattr(self.websocket, "ws", None)
-        if isinstance(websocket, WebSocket):
-            current_slot.set(OperationSlot(websocket, operation.id))
-        await super().run_operation(operation)
+        if not isinstance(websocket, WebSocket):
+            await super().run_operation(operation)
+            return
+        slot = self.slots[operation.id] = OperationSlot(websocket, operation.id)
+        current_slot.set(slot)
+        try:
+            await super().run_operation(operation)
+        finally:
+            if self.slots.get(operation.id) is slot:
+                del self.slots[operation.id]
 
     async def send_message(self, message: Message) -> None:
         slot = current_slot.get()
@@ -73,6 +142,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self.websocket.close(code=FORBIDDEN, reason="Access token expired")
 
     async def shutdown(self) -> None:
+        claims = getattr(self.context, "claims", None)
+        watch = revocations.get_watch(self.context.state)
+        socket = self.context.request
+        if claims is not None and watch is not None and isinstance(socket, WebSocket):
+            watch.unregister(claims.session_id, socket)  # registered by the view's on_ws_connect
         if self.expiry_task is not None:
             self.expiry_task.cancel()
             with suppress(asyncio.CancelledError, Exception):

@@ -7,7 +7,12 @@ SameSite=Lax on the cookie is the first line, this check the second.
 Errors are JSON `{"error": {"code", "message"}}` with these stable codes:
   401 NOT_AUTHENTICATED (no cookie), REFRESH_TOKEN_INVALID (unknown), REFRESH_TOKEN_REUSED (a
   rotated token came back: the whole sign-in was revoked), REFRESH_TOKEN_REVOKED,
-  REFRESH_TOKEN_EXPIRED, ACCOUNT_DISABLED; 403 ORIGIN_NOT_ALLOWED; 405 METHOD_NOT_ALLOWED.
+  REFRESH_TOKEN_EXPIRED, ACCOUNT_DISABLED; 403 ORIGIN_NOT_ALLOWED; 405 METHOD_NOT_ALLOWED;
+  429 RATE_LIMITED (with Retry-After; per client IP and per refresh token).
+
+Tabs of one browser share the cookie and may refresh at once: within REFRESH_REUSE_GRACE_SECONDS
+of a rotation the same token yields a sibling instead of counting as reuse (see `tokens.rotate`).
+Every revocation here (logout, reuse) also closes the sign-in's open WebSockets everywhere.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from watchparty.accounts import tokens
+from watchparty.accounts import revocations, tokens
 from watchparty.accounts.models import AuthSession
 from watchparty.accounts.tokens import RefreshRejected
 from watchparty.config import Settings
+from watchparty.errors import RateLimited
 from watchparty.http.cookies import REFRESH_COOKIE, clear_refresh_cookie, set_refresh_cookie
+from watchparty.kit.ratelimit import Limit
 from watchparty.state import AppState
 
 NO_STORE = {"cache-control": "no-store"}
@@ -94,8 +101,11 @@ async def _rotate(state: AppState, raw: str) -> tuple[AuthSession, str] | Refres
     roll back (nothing to keep)."""
     try:
         async with state.unit_of_work() as uow:
+            revocations.announce_after_commit(uow, state)  # a reuse ends the family's sockets
             try:
-                return await tokens.rotate(uow.session, raw)
+                return await tokens.rotate(
+                    uow.session, raw, grace_seconds=state.settings.refresh_reuse_grace_seconds
+                )
             except RefreshRejected as exc:
                 if exc.reason != "reused":
                     raise
@@ -103,6 +113,26 @@ async def _rotate(state: AppState, raw: str) -> tuple[AuthSession, str] | Refres
         return reused  # the block above committed the revocation
     except RefreshRejected as exc:
         return exc
+
+
+async def _rate_limit(request: Request, state: AppState, raw: str) -> Response | None:
+    """429 for a client (IP) or a cookie that refreshes far more often than a person would."""
+    settings = state.settings
+    ip = request.client.host if request.client else "unknown"
+    try:
+        await state.limiter.hit(f"refresh:ip:{ip}", Limit.parse(settings.rate_limit_refresh_ip))
+        await state.limiter.hit(
+            f"refresh:token:{tokens.hash_token(raw)[:32]}",
+            Limit.parse(settings.rate_limit_refresh_token),
+        )
+    except RateLimited as exc:
+        return error_response(
+            429,
+            "RATE_LIMITED",
+            f"Too many refreshes. Try again in {exc.retry_after_seconds} seconds.",
+            headers={"retry-after": str(exc.retry_after_seconds)},
+        )
+    return None
 
 
 async def refresh(request: Request) -> Response:
@@ -113,6 +143,9 @@ async def refresh(request: Request) -> Response:
     raw = request.cookies.get(REFRESH_COOKIE)
     if not raw:
         return error_response(401, "NOT_AUTHENTICATED", "You need to sign in.")
+    limited = await _rate_limit(request, state, raw)
+    if limited is not None:
+        return limited
     result = await _rotate(state, raw) if len(raw) <= 512 else RefreshRejected("unknown")
     if isinstance(result, RefreshRejected):
         code, message = REJECTIONS.get(result.reason, REJECTIONS["unknown"])
@@ -141,6 +174,7 @@ async def logout(request: Request) -> Response:
     raw = request.cookies.get(REFRESH_COOKIE)
     if raw and len(raw) <= 512:
         async with state.unit_of_work() as uow:
+            revocations.announce_after_commit(uow, state)  # the sign-in's open sockets close
             family = await tokens.family_of(uow.session, raw)
             if family is not None:
                 await tokens.revoke_family(uow.session, family.id, reason="logout")

@@ -13,6 +13,8 @@ from watchparty.chat.moderation_resolvers import ModerationMutations, Moderation
 from watchparty.chat.resolvers import ChatMutations, ChatQueries
 from watchparty.config import Settings
 from watchparty.gql.errors import UserError
+from watchparty.gql.inputs import guard_arguments
+from watchparty.gql.scalars import SCALAR_OVERRIDES
 from watchparty.parties.playback_resolvers import PlaybackMutations, PlaybackQueries
 from watchparty.parties.resolvers import PartyMutations, PartyQueries
 from watchparty.parties.stream import PartySubscriptions
@@ -74,14 +76,17 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     from watchparty.gql.extensions import schema_extensions
 
     extensions: list[Any] = schema_extensions(settings) if settings is not None else []
-    return WatchPartySchema(
+    schema = WatchPartySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[UserError],
         extensions=extensions,
         execution_context_class=SharedEventExecutor,  # party events: execute once per selection
+        scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
     )
+    guard_arguments(schema._schema)  # no NUL, C0 control or lone surrogate reaches a resolver
+    return schema
 
 
 def export_sdl() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,9 +37,44 @@ class FreshLoaders(SchemaExtension):
         yield
 
 
+def _is_coercion_error(error: GraphQLError) -> bool:
+    """A variable that did not fit its type (a missing `Int!`, `2.5` for an `Int`, an unknown enum
+    value): graphql-core wraps the type's own GraphQLError, before execution (so no path). A
+    scalar that crashed with a Python exception instead is our bug, and stays unexpected."""
+    original = error.original_error
+    return (
+        error.path is None
+        and isinstance(original, GraphQLError)
+        and original.original_error is None
+    )
+
+
 def _is_expected(error: GraphQLError) -> bool:
     # Validation and parse errors carry no original exception; they describe the client's query.
-    return error.original_error is None
+    return error.original_error is None or _is_coercion_error(error)
+
+
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+
+
+def _as_client_error(error: GraphQLError, hide_suggestions: bool) -> GraphQLError:
+    """Coercion errors get the `VALIDATION` code; without introspection, no name suggestions."""
+    coercion = _is_coercion_error(error)
+    message = _SUGGESTION.sub("", error.message) if hide_suggestions else error.message
+    if not coercion and message == error.message:
+        return error
+    extensions = {**(error.extensions or {})}
+    if coercion:
+        extensions.setdefault("code", "VALIDATION")
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions or None,
+    )
 
 
 def _mask(error: GraphQLError) -> GraphQLError:
@@ -60,11 +96,20 @@ def _mask(error: GraphQLError) -> GraphQLError:
 
 
 class CorrelatedMaskErrors(MaskErrors):
-    def __init__(self) -> None:
+    def __init__(self, hide_suggestions: bool = False) -> None:
         super().__init__(should_mask_error=lambda e: not _is_expected(e))
+        self.hide_suggestions = hide_suggestions
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         return _mask(error)
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [
+            _mask(error)
+            if not _is_expected(error)
+            else _as_client_error(error, self.hide_suggestions)
+            for error in errors
+        ]
 
 
 PARSER_CACHE_SIZE = 256  # distinct documents; every subscription of the same text shares one
@@ -91,5 +136,7 @@ def schema_extensions(settings: Settings) -> list[Callable[[], Any] | type[Schem
     ]
     if settings.is_production:
         extensions.append(DisableIntrospection)
-    extensions.append(CorrelatedMaskErrors)
+    # Name suggestions ("Did you mean 'party'?") would map the schema introspection hides.
+    hide_suggestions = settings.is_production
+    extensions.append(lambda: CorrelatedMaskErrors(hide_suggestions=hide_suggestions))
     return extensions

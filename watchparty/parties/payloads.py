@@ -10,6 +10,7 @@ that a payload can render the full public `User` type; private fields (email...)
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,12 @@ def user_payload(user: User) -> dict[str, Any]:
     }
 
 
+def finite_or_none(value: float | None) -> float | None:
+    """Rows written before inputs were bounded may hold an infinite drift: JSON has no Infinity,
+    and GraphQL's Float cannot serialise it, so it reads as unknown."""
+    return value if value is not None and math.isfinite(value) else None
+
+
 def member_payload(member: PartyMember, user: User, online: bool) -> dict[str, Any]:
     return {
         "user": user_payload(user),
@@ -38,7 +45,7 @@ def member_payload(member: PartyMember, user: User, online: bool) -> dict[str, A
         "status": member.status.value,
         "joinedAt": iso(member.joined_at),
         "online": online,
-        "lastDriftMs": member.last_drift_ms,
+        "lastDriftMs": finite_or_none(member.last_drift_ms),
     }
 
 

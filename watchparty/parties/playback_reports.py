@@ -35,7 +35,12 @@ from watchparty.parties.playback import (
     transition,
 )
 from watchparty.parties.playback_types import PlayerState
-from watchparty.parties.timeline import MAX_WAIT_MS, PlaybackState, Timeline
+from watchparty.parties.timeline import (
+    MAX_POSITION_SECONDS,
+    MAX_WAIT_MS,
+    PlaybackState,
+    Timeline,
+)
 
 if TYPE_CHECKING:
     from typing import Any
@@ -44,7 +49,7 @@ if TYPE_CHECKING:
     from watchparty.state import AppState
 
 MAX_RTT_MS = 60_000.0
-REPORT_RETRIES = 3  # reports carry no expectedRevision: re-apply on a lost race
+MAX_CLOCK_SKEW_MS = 24 * 3600 * 1000.0
 
 
 @dataclass
@@ -64,12 +69,18 @@ class ReportOutcome:
 
 
 def _check(report: Report) -> None:
-    if not (math.isfinite(report.position_seconds) and report.position_seconds >= 0):
+    position = report.position_seconds
+    if not (math.isfinite(position) and 0 <= position <= MAX_POSITION_SECONDS):
         raise ValidationProblem(
-            "The position must be zero or more seconds.", field="positionSeconds"
+            f"The position must be 0 to {MAX_POSITION_SECONDS:g} seconds.",
+            field="positionSeconds",
         )
-    if not math.isfinite(report.client_time_ms):
-        raise ValidationProblem("A time in epoch milliseconds.", field="clientTimeMs")
+    skew = report.client_time_ms - report.received_ms
+    if not (math.isfinite(skew) and abs(skew) <= MAX_CLOCK_SKEW_MS):
+        raise ValidationProblem(
+            "A time in epoch milliseconds, within a day of the server's clock.",
+            field="clientTimeMs",
+        )
     rtt = report.rtt_ms
     if rtt is not None and not (math.isfinite(rtt) and 0 <= rtt <= MAX_RTT_MS):
         raise ValidationProblem(f"Between 0 and {MAX_RTT_MS:g} milliseconds.", field="rttMs")
@@ -130,9 +141,7 @@ async def report_player_state(
         relevant = user in timeline.waiting_for
     if not relevant:  # the common case: a routine report changes no timeline, costs no more
         return ReportOutcome(drift_ms=drift, revision=timeline.revision)
-    stored = await transition(
-        uow, state, party, step, expected=None, actor_id=None, retries=REPORT_RETRIES
-    )
+    stored = await transition(uow, state, party, step, expected=None, actor_id=None)
     return ReportOutcome(drift_ms=drift, revision=stored.party.revision)
 
 
@@ -174,9 +183,7 @@ async def set_ignore_wait(
         def release(snap: Snapshot, now: float, lead: float) -> Timeline:
             return snap.timeline.release([released], now, lead)
 
-        snap = await transition(
-            uow, state, party, release, expected=None, actor_id=viewer_id, retries=REPORT_RETRIES
-        )
+        snap = await transition(uow, state, party, release, expected=None, actor_id=viewer_id)
     return await current_payload(session, snap)
 
 
@@ -195,6 +202,4 @@ async def release_member(state: AppState, party_id: uuid.UUID, user_id: uuid.UUI
         def release(snap: Snapshot, now: float, lead: float) -> Timeline:
             return snap.timeline.release([released], now, lead)
 
-        await transition(
-            uow, state, party, release, expected=None, actor_id=None, retries=REPORT_RETRIES
-        )
+        await transition(uow, state, party, release, expected=None, actor_id=None)

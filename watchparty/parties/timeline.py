@@ -46,6 +46,7 @@ MAX_RATE = 2.0
 MIN_LEAD_MS = 300.0
 MAX_LEAD_MS = 2000.0
 MAX_WAIT_MS = 60_000.0
+MAX_POSITION_SECONDS = 7 * 24 * 3600.0  # no item is longer (media durations stop at a week)
 
 
 class PlaybackState(StrEnum):
@@ -173,6 +174,11 @@ class Timeline:
         if self.duration is not None and position > self.duration:
             raise ValidationProblem(
                 f"The position is past the end of the item ({self.duration:g} seconds).",
+                field="positionSeconds",
+            )
+        if position > MAX_POSITION_SECONDS:
+            raise ValidationProblem(
+                f"The position must be at most {MAX_POSITION_SECONDS:g} seconds.",
                 field="positionSeconds",
             )
         if self.state is PlaybackState.PLAYING:

@@ -164,7 +164,8 @@ async def add_item(
 
 async def read_party(api: Api, party_id: str, token: str) -> dict[str, Any]:
     result = await api.gql(
-        f"""query($id: ID!) {{ party(id: $id) {{ playback {{ {PLAYBACK} }} queue {{ {QUEUE} }}
+        f"""query($id: ID!) {{ party(id: $id) {{ playback {{ {PLAYBACK} }}
+            queue(first: 200) {{ {QUEUE} }}
             myMembership {{ lastDriftMs }} }} }}""",
         {"id": party_id},
         token=token,

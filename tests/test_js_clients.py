@@ -196,4 +196,8 @@ def test_codegen_types_from_schema_graphql_compile_with_tsc() -> None:
     assert "export type UserError = {" in schema_ts
     assert "export type RegisterMutation = {" in operations_ts
     assert "export type MeQuery = {" in operations_ts
+    # Custom scalars are mapped (strictScalars: an unmapped one fails generation).
+    assert "DateTime: { input: string; output: string; }" in schema_ts
+    assert "JSON: { input: unknown; output: unknown; }" in schema_ts
+    assert "payload: unknown, sentAt: string" in operations_ts  # the signals subscription
     run_node([str(bin_dir / "tsc"), "--noEmit", "-p", "tsconfig.json"])

@@ -26,6 +26,12 @@ from watchparty.voice.signals import signal_channel
 SIGNALS = """subscription($partyId: ID!) {
   signals(partyId: $partyId) { fromUserId kind payload sentAt }
 }"""
+CANDIDATE = {
+    "candidate": "candidate:1 1 udp 2122260223 10.0.0.1 50000 typ host",
+    "sdpMid": "0",
+    "sdpMLineIndex": 0,
+    "usernameFragment": None,
+}
 RECIPIENT_NOT_FOUND = error(
     "NotFound", "NOT_FOUND", "That person is not a member of this party.", "toUserId"
 )
@@ -79,12 +85,17 @@ async def listening(
         yield listener
 
 
+def sdp(text: str) -> dict[str, Any]:
+    """A payload as a browser sends it (`RTCSessionDescription.toJSON()`)."""
+    return {"type": "offer", "sdp": text}
+
+
 async def send(
-    api: Api, who: Person | None, party_id: str, to: str, kind: str, payload: str
+    api: Api, who: Person | None, party_id: str, to: str, kind: str, payload: Any
 ) -> Any:
-    return await op(
-        api, "sendSignal", who, partyId=party_id, toUserId=to, kind=kind, payload=payload
-    )
+    """`payload` goes as is when it is not a string; a string is wrapped by `sdp`."""
+    body = sdp(payload) if isinstance(payload, str) else payload
+    return await op(api, "sendSignal", who, partyId=party_id, toUserId=to, kind=kind, payload=body)
 
 
 async def test_signals_reach_only_their_recipient(any_api: Api) -> None:
@@ -105,23 +116,23 @@ async def test_signals_reach_only_their_recipient(any_api: Api) -> None:
             "sentAt": offer["sentAt"],
         }
         answer = await send(any_api, c.host, pid, b.id, "ANSWER", "v=0 answer for B")
-        candidate = await send(any_api, a, pid, b.id, "ICE_CANDIDATE", "candidate:1 udp")
+        candidate = await send(any_api, a, pid, b.id, "ICE_CANDIDATE", CANDIDATE)
         assert await to_a.signal() == {
             "fromUserId": c.host.id,
             "kind": "OFFER",
-            "payload": "v=0 offer for A",
+            "payload": sdp("v=0 offer for A"),
             "sentAt": offer["sentAt"],
         }
         assert await to_b.signal() == {
             "fromUserId": c.host.id,
             "kind": "ANSWER",
-            "payload": "v=0 answer for B",
+            "payload": sdp("v=0 answer for B"),
             "sentAt": answer["sentAt"],
         }
         assert await to_b.signal() == {
             "fromUserId": a.id,
             "kind": "ICE_CANDIDATE",
-            "payload": "candidate:1 udp",
+            "payload": CANDIDATE,
             "sentAt": candidate["sentAt"],
         }
         # The bystander's streams carry none of that: the first things they get after it are a
@@ -138,7 +149,7 @@ async def test_signals_reach_only_their_recipient(any_api: Api) -> None:
                 signals.append(data["signals"]["payload"])
             else:
                 events.append(data["partyEvents"]["event"])
-        assert signals == ["marker"]
+        assert signals == [sdp("marker")]
         kinds = [e["__typename"] for e in events]
         assert set(kinds) <= {"PartySnapshot", "PresenceChanged", "VoiceStateChanged"}, kinds
         assert kinds[0] == "PartySnapshot"
@@ -161,22 +172,72 @@ async def test_send_signal_errors(any_api: Api) -> None:
     assert left["__typename"] == "LeavePartyPayload", left
     assert await send(any_api, c.host, pid, member.id, "OFFER", "x") == RECIPIENT_NOT_FOUND
     assert await send(any_api, member, pid, c.host.id, "OFFER", "x") == NOT_ALLOWED
-    # Payloads: 16 KB of UTF-8, counted in bytes, not characters.
-    fits = await send(any_api, c.host, pid, c.cohost.id, "OFFER", "a" * 16384)
+    # Payloads: 16 KB of UTF-8 as compact JSON, counted in bytes, not characters.
+    room = 16384 - len('{"type":"offer","sdp":""}')
+    fits = await send(any_api, c.host, pid, c.cohost.id, "OFFER", "a" * room)
     assert fits["__typename"] == "SendSignalPayload", fits
     too_big = error(
         "ValidationError",
         "VALIDATION",
-        "A signal payload is at most 16384 bytes of UTF-8.",
+        "A signal payload is at most 16384 bytes of UTF-8 as compact JSON.",
         "payload",
     )
-    assert await send(any_api, c.host, pid, c.cohost.id, "OFFER", "a" * 16385) == too_big
-    assert await send(any_api, c.host, pid, c.cohost.id, "OFFER", "é" * 8193) == too_big
+    assert await send(any_api, c.host, pid, c.cohost.id, "OFFER", "a" * (room + 1)) == too_big
+    assert await send(any_api, c.host, pid, c.cohost.id, "OFFER", "é" * (room // 2 + 1)) == (
+        too_big
+    )
 
     private = await cast(any_api, visibility="PRIVATE")
     ppid = private.party["id"]
     assert await send(any_api, private.stranger, ppid, private.host.id, "OFFER", "x") == NOT_FOUND
     assert await send(any_api, None, ppid, private.host.id, "OFFER", "x") == NOT_AUTHENTICATED
+
+
+async def test_a_payload_is_a_bounded_json_object(any_api: Api) -> None:
+    c = await cast(any_api)
+    pid, to = c.party["id"], c.cohost.id
+
+    def invalid(message: str) -> dict[str, Any]:
+        return error("ValidationError", "VALIDATION", message, "payload")
+
+    not_object = invalid(
+        "A signal payload is a JSON object, such as RTCSessionDescription.toJSON()."
+    )
+    for shape in ([sdp("v=0")], 42, 1.5, True):  # `send` wraps strings: see below
+        assert await send(any_api, c.host, pid, to, "OFFER", shape) == not_object, shape
+    # A JSON string is a string, not an object: the old String payload is refused, not parsed.
+    raw = await any_api.gql(
+        """mutation($input: SendSignalInput!) { sendSignal(input: $input) {
+            __typename ... on UserError { code message field } } }""",
+        {"input": {"partyId": pid, "toUserId": to, "kind": "OFFER", "payload": '{"sdp":"x"}'}},
+        token=c.host.token,
+    )
+    assert raw.data["sendSignal"] == {"__typename": "ValidationError", **not_object}
+
+    nested: Any = {"sdp": "v=0"}
+    for _ in range(7):
+        nested = {"a": nested}  # 8 levels: the limit
+    sent = await send(any_api, c.host, pid, to, "OFFER", nested)
+    assert sent["__typename"] == "SendSignalPayload", sent
+    assert await send(any_api, c.host, pid, to, "OFFER", {"a": nested}) == invalid(
+        "A signal payload nests at most 8 levels."
+    )
+    assert await send(any_api, c.host, pid, to, "OFFER", {"a": [[[[[[[[1]]]]]]]]}) == invalid(
+        "A signal payload nests at most 8 levels."
+    )
+    # Text no encoder takes is refused like in any other input (by the input gate, which names
+    # the key inside the payload, or by the payload check).
+    surrogate = await send(any_api, c.host, pid, to, "OFFER", {"type": "offer", "sdp": "\ud800"})
+    assert (surrogate["__typename"], surrogate["code"]) == ("ValidationError", "VALIDATION")
+    assert surrogate["field"] in ("payload", "payload.sdp"), surrogate
+    # An inline literal is a JSON value too.
+    inline = await any_api.gql(
+        """mutation($p: ID!, $to: ID!) { sendSignal(input: {partyId: $p, toUserId: $to,
+            kind: ANSWER, payload: {type: "answer", sdp: "v=0"}}) { __typename } }""",
+        {"p": pid, "to": to},
+        token=c.host.token,
+    )
+    assert inline.data["sendSignal"] == {"__typename": "SendSignalPayload"}
 
 
 async def _stream_errors(base: str, who: Person | None, party_id: str) -> list[dict[str, Any]]:
@@ -217,7 +278,7 @@ async def test_the_stream_ends_when_membership_does(any_api: Api, how: str) -> N
         listening(any_api, base, c.member, pid) as listener,
     ):
         await send(any_api, c.host, pid, c.member.id, "OFFER", "before")
-        assert (await listener.signal())["payload"] == "before"
+        assert (await listener.signal())["payload"] == sdp("before")
         if how == "leave":
             answer = await mutate(any_api, "leaveParty", c.member.token, partyId=pid)
         else:
@@ -235,10 +296,10 @@ async def test_signals_are_rate_limited(pg_url: str, tmp_path: Path) -> None:
     async with running_app(settings, worker=False) as api:
         c = await cast(api)
         pid = c.party["id"]
-        for n in range(2):
-            sent = await send(api, c.host, pid, c.member.id, "ICE_CANDIDATE", f"c{n}")
+        for _ in range(2):
+            sent = await send(api, c.host, pid, c.member.id, "ICE_CANDIDATE", CANDIDATE)
             assert sent["__typename"] == "SendSignalPayload", sent
-        limited = await send(api, c.host, pid, c.member.id, "ICE_CANDIDATE", "c2")
+        limited = await send(api, c.host, pid, c.member.id, "ICE_CANDIDATE", CANDIDATE)
         retry = limited["retryAfterSeconds"]
         assert 1 <= retry <= 60
         assert limited == {
@@ -286,6 +347,6 @@ async def test_two_api_processes_share_voice_and_relay_signals(pg_url: str, tmp_
             assert await listener.signal() == {
                 "fromUserId": c.member.id,
                 "kind": "OFFER",
-                "payload": "across",
+                "payload": sdp("across"),
                 "sentAt": sent["sentAt"],
             }

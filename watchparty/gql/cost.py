@@ -11,7 +11,9 @@ The model is deliberately simple so a frontend developer can predict it:
   not bounded by the client), except directly inside a connection type (`edges`, `nodes`),
   whose length the connection's own page size already counted;
 - a list the schema itself bounds (`BOUNDED_LISTS`: a message's reactions are at most the
-  allowed emoji, a poll has at most 10 options) is multiplied by that bound instead;
+  allowed emoji, a poll has at most 10 options) is multiplied by that bound instead; when such a
+  list takes a page size (`Party.queue(first)`: at most 200 items, 20 by default), the page size
+  is capped at that bound rather than at `PAGE_CAP`;
 - introspection fields (`__schema`, `__type`) cost 1 flat: their size is bounded by the schema,
   and introspection is switched off in production;
 - fragments are expanded where they are spread; all branches of a union/interface selection
@@ -48,6 +50,7 @@ from graphql import (
 from graphql.pyutils import Undefined
 
 from watchparty.kit.emoji import ALLOWED_EMOJI
+from watchparty.parties.models import QUEUE_MAX_ITEMS
 from watchparty.polls.models import MAX_OPTIONS
 
 PAGE_CAP = 100
@@ -57,6 +60,7 @@ COST_ERROR_CODE = "QUERY_COST_EXCEEDED"
 # (type, field) -> the most items that list can hold, whatever the client asks.
 BOUNDED_LISTS: dict[tuple[str, str], int] = {
     ("ChatMessage", "reactions"): len(ALLOWED_EMOJI),  # one entry per allowed emoji
+    ("Party", "queue"): QUEUE_MAX_ITEMS,  # paged: `first` (default 20), capped at this bound
     ("Poll", "options"): MAX_OPTIONS,
     ("ReactionStats", "byEmoji"): len(ALLOWED_EMOJI),
 }
@@ -152,13 +156,14 @@ class CostCalculator:
         if node.selection_set is None:
             return 1
         multiplier = 1
+        bound = BOUNDED_LISTS.get((parent.name, name))
         if any(arg in field.args for arg in PAGE_ARGUMENTS):
-            multiplier = self.page_size(node, field.args)
+            multiplier = self.page_size(node, field.args, PAGE_CAP if bound is None else bound)
         elif is_list and not _is_connection(parent):
-            multiplier = BOUNDED_LISTS.get((parent.name, name), PAGE_CAP)
+            multiplier = PAGE_CAP if bound is None else bound
         return 1 + multiplier * self.selection_cost(node.selection_set, named)
 
-    def page_size(self, node: FieldNode, arguments: Mapping[str, Any]) -> int:
+    def page_size(self, node: FieldNode, arguments: Mapping[str, Any], cap: int) -> int:
         given: list[int] = []
         for argument in node.arguments or ():
             if argument.name.value not in PAGE_ARGUMENTS:
@@ -168,14 +173,14 @@ class CostCalculator:
                 given.append(int(value.value))
             elif isinstance(value, VariableNode):
                 provided = self.variables.get(value.name.value)
-                given.append(provided if isinstance(provided, int) else PAGE_CAP)
+                given.append(provided if isinstance(provided, int) else cap)
         if not given:
             for name in PAGE_ARGUMENTS:
                 default = arguments[name].default_value if name in arguments else Undefined
                 if isinstance(default, int) and not isinstance(default, bool):
                     given.append(default)
-        size = max(given) if given else PAGE_CAP
-        return max(0, min(size, PAGE_CAP))
+        size = max(given) if given else cap
+        return max(0, min(size, cap))
 
 
 def cost_error(cost: int, limit: int, node: OperationDefinitionNode) -> GraphQLError:

@@ -62,21 +62,27 @@ class CreatePartyInput:
     )
 
 
-@strawberry.input(description="Only the fields given change.")
+@strawberry.input(
+    description="Only the fields given change. Null clears description and scheduledStart; "
+    "for the other fields it is a ValidationError (leave the field out to keep it)."
+)
 class UpdatePartyInput:
+    # `Maybe[X | None]`, not `Maybe[X]`: the schema says these fields are nullable, and
+    # Strawberry answers an explicit null for a `Maybe[X]` with an exception, not an error a
+    # client can act on. The service rejects null where the setting cannot be empty.
     party_id: strawberry.ID
-    title: strawberry.Maybe[str] = None
+    title: strawberry.Maybe[str | None] = None
     description: strawberry.Maybe[str | None] = None
-    visibility: strawberry.Maybe[PartyVisibility] = None
-    max_members: strawberry.Maybe[int] = None
-    require_approval: strawberry.Maybe[bool] = None
-    control_policy: strawberry.Maybe[ControlPolicy] = None
-    chat_enabled: strawberry.Maybe[bool] = None
-    reactions_enabled: strawberry.Maybe[bool] = None
-    wait_for_buffering: strawberry.Maybe[bool] = None
-    buffering_timeout_seconds: strawberry.Maybe[int] = None
-    poll_policy: strawberry.Maybe[PollPolicy] = None
-    max_screen_shares: strawberry.Maybe[int] = None
+    visibility: strawberry.Maybe[PartyVisibility | None] = None
+    max_members: strawberry.Maybe[int | None] = None
+    require_approval: strawberry.Maybe[bool | None] = None
+    control_policy: strawberry.Maybe[ControlPolicy | None] = None
+    chat_enabled: strawberry.Maybe[bool | None] = None
+    reactions_enabled: strawberry.Maybe[bool | None] = None
+    wait_for_buffering: strawberry.Maybe[bool | None] = None
+    buffering_timeout_seconds: strawberry.Maybe[int | None] = None
+    poll_policy: strawberry.Maybe[PollPolicy | None] = None
+    max_screen_shares: strawberry.Maybe[int | None] = None
     scheduled_start: strawberry.Maybe[datetime | None] = strawberry.field(
         default=None, description="Only while SCHEDULED; must be in the future."
     )
@@ -176,9 +182,21 @@ class RevokeInviteLinkInput:
     invite_link_id: strawberry.ID
 
 
-@strawberry.type
+@strawberry.type(
+    description="A party as a host or co-host changed it (createParty, updateParty, startParty, "
+    "endParty)."
+)
 class PartyPayload:
     party: Party
+
+    @strawberry.field(
+        description="The room code, `party.code` typed as what it always is here: only hosts "
+        "and co-hosts receive this payload, and members always see the code (`Party.code` is "
+        "null only for non-members of UNLISTED and PRIVATE parties). Not named `code`: that "
+        "would clash with `UserError.code` in the same selection."
+    )
+    def party_code(self) -> str:
+        return self.party._code
 
 
 @strawberry.type

@@ -40,6 +40,8 @@ URL_MAX_LENGTH = 2048
 DEFAULT_MAX_MEMBERS = 50
 DEFAULT_BUFFERING_TIMEOUT_SECONDS = 8
 DEFAULT_MAX_SCREEN_SHARES = 1
+QUEUE_MAX_ITEMS = 200  # items in one party's queue (addToQueue refuses more)
+QUEUE_PAGE_DEFAULT = 20  # `Party.queue` without `first`, like other pages
 
 
 class PartyVisibility(StrEnum):

@@ -3,9 +3,12 @@
 Every change goes through `transition`: read the party and its queue, apply a pure `Timeline`
 step, and store the result with one guarded row update (`... WHERE id = :id AND revision =
 :read`). Whoever loses a race between two processes updates no row: with `expectedRevision` that
-is a `RevisionConflict` carrying the fresh timeline; without it the step is retried once on the
-fresh state (a second loss is a conflict too). So two processes can never both write revision
-N+1, and a control never silently overwrites one it did not see.
+is a `RevisionConflict` carrying the fresh timeline. Without it the control never conflicts: the
+loser re-reads the party with a row lock (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's lost
+update already holds its single write lock) and re-applies the step on that state, which it now
+holds until its commit, so the next attempt wins (last writer wins). So two processes can never
+both write revision N+1, each applied control gets its own revision, and a guarded control never
+silently overwrites one it did not see. The uncontended path costs no extra statement.
 
 A stored change records `PlaybackChanged` in the same unit of work and, after the commit,
 schedules its follow-up jobs (`parties.tasks`): advancing the queue when a playing item ends,
@@ -51,6 +54,9 @@ if TYPE_CHECKING:
 ADVANCE_JOB = "advance_finished_item"
 WAIT_JOB = "end_buffering_wait"
 ITEM_NOT_FOUND = "Queue item not found."
+# Attempts of an unguarded step: after the first loss the row is locked, so the second wins; the
+# bound only turns a bug (or a database without row locks) into an error instead of a spin.
+UNGUARDED_ATTEMPTS = 50
 
 
 @dataclass
@@ -177,7 +183,6 @@ async def transition(
     *,
     expected: int | None,
     actor_id: uuid.UUID | None,
-    retries: int = 1,
 ) -> Snapshot:
     """Apply `step` atomically (see the module docstring); returns the snapshot as stored.
 
@@ -185,8 +190,7 @@ async def transition(
     """
     session = uow.session
     lead = await party_lead_ms(session, state, party.id)
-    attempt = 0
-    while True:
+    for _attempt in range(UNGUARDED_ATTEMPTS):
         snap = Snapshot(party, await load_queue(session, party.id))
         timeline = snap.timeline
         try:
@@ -199,16 +203,16 @@ async def transition(
             return snap
         if await _store(session, party, timeline.revision, new, actor_id, snap.lagging):
             break
-        await session.refresh(party)  # lost the race: read what the winner stored
-        if expected is None and attempt < retries:
-            attempt += 1
-            continue
-        fresh = Snapshot(party, await load_queue(session, party.id))
-        conflict = RevisionConflict(
-            fresh.timeline, timeline.revision if expected is None else expected
-        )
-        conflict.extra["playback"] = await current_payload(session, fresh)
-        raise conflict
+        if expected is not None:  # lost the race: the client is told what won
+            await session.refresh(party)
+            fresh = Snapshot(party, await load_queue(session, party.id))
+            conflict = RevisionConflict(fresh.timeline, expected)
+            conflict.extra["playback"] = await current_payload(session, fresh)
+            raise conflict
+        # Unguarded: read what the winner stored and hold the row until we commit, then re-apply.
+        await session.refresh(party, with_for_update=True)
+    else:
+        raise RuntimeError(f"playback of party {party.id}: lost {UNGUARDED_ATTEMPTS} races")
     stored = Snapshot(party, snap.queue)
     stored.published = payload = await current_payload(session, stored)
     await record_event(uow, state, party.id, {"type": "PlaybackChanged", "playback": payload})

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import NotFound, ValidationProblem
 from watchparty.parties.authz import PARTY_NOT_FOUND, parse_id
-from watchparty.parties.models import Party, QueueItem
+from watchparty.parties.models import QUEUE_MAX_ITEMS, Party, QueueItem
 from watchparty.parties.playback import (
     ITEM_NOT_FOUND,
     Snapshot,
@@ -39,8 +39,6 @@ from watchparty.parties.validation import check_media_for
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
     from watchparty.state import AppState
-
-QUEUE_MAX_ITEMS = 200
 
 
 @dataclass

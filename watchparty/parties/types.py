@@ -22,6 +22,8 @@ from watchparty.gql.errors import UserError, errors_mapped_by, to_error
 from watchparty.gql.pagination import PageInfo, PaginationError, client_error
 from watchparty.parties import errors, models
 from watchparty.parties.models import (
+    QUEUE_MAX_ITEMS,
+    QUEUE_PAGE_DEFAULT,
     ControlPolicy,
     MemberRole,
     MemberStatus,
@@ -311,13 +313,26 @@ class Party:
 
         return await playback_for_party(info, self._party_id)
 
-    @strawberry.field(description="The queue, in play order.")
+    @strawberry.field(
+        description=f"The queue, in play order: its first `first` items (default and null: "
+        f"{QUEUE_PAGE_DEFAULT}; a queue holds at most {QUEUE_MAX_ITEMS}, so `first: "
+        f"{QUEUE_MAX_ITEMS}` is always the whole queue). `queueLength` counts them all."
+    )
     async def queue(
-        self, info: Info
+        self, info: Info, first: int | None = QUEUE_PAGE_DEFAULT
     ) -> list[Annotated[QueueItem, strawberry.lazy("watchparty.parties.playback_types")]]:
         from watchparty.parties.playback_types import queue_for_party
 
-        return await queue_for_party(info, self._party_id)
+        if first is not None and first < 0:
+            raise client_error(info, PaginationError("`first` must not be negative."))
+        limit = QUEUE_PAGE_DEFAULT if first is None else min(first, QUEUE_MAX_ITEMS)
+        return (await queue_for_party(info, self._party_id))[:limit]
+
+    @strawberry.field(description="How many items the queue holds (all of them, see `queue`).")
+    async def queue_length(self, info: Info) -> int:
+        from watchparty.parties.playback_types import queue_for_party
+
+        return len(await queue_for_party(info, self._party_id))
 
     # Fields of other domains: each a resolver of a few lines delegating to its package (lazy
     # types, imports inside the resolver).

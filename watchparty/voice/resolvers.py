@@ -19,6 +19,7 @@ from watchparty.gql.errors import (
     NotAuthenticated,
     NotFound,
     RateLimited,
+    ServiceUnavailable,
     ValidationError,
 )
 from watchparty.parties.types import PartyEndedError
@@ -41,28 +42,53 @@ from watchparty.voice.types import (
     screen_share,
 )
 
+# Voice rooms and signals live in Redis only: while it is unavailable these answer
+# ServiceUnavailable (retryable) rather than pretend.
 JoinVoiceResult = Annotated[
-    VoiceParticipantPayload | NotAuthenticated | NotAllowed | NotFound | PartyEndedError,
+    VoiceParticipantPayload
+    | NotAuthenticated
+    | NotAllowed
+    | NotFound
+    | PartyEndedError
+    | ServiceUnavailable,
     strawberry.union("JoinVoiceResult"),
 ]
 LeaveVoiceResult = Annotated[
-    LeaveVoicePayload | NotAuthenticated | NotAllowed | NotFound,
+    LeaveVoicePayload | NotAuthenticated | NotAllowed | NotFound | ServiceUnavailable,
     strawberry.union("LeaveVoiceResult"),
 ]
 SetVoiceStateResult = Annotated[
-    VoiceParticipantPayload | NotAuthenticated | NotAllowed | NotFound | Conflict | RateLimited,
+    VoiceParticipantPayload
+    | NotAuthenticated
+    | NotAllowed
+    | NotFound
+    | Conflict
+    | RateLimited
+    | ServiceUnavailable,
     strawberry.union("SetVoiceStateResult"),
 ]
 StartScreenShareResult = Annotated[
-    ScreenSharePayload | NotAuthenticated | NotAllowed | NotFound | Conflict | PartyEndedError,
+    ScreenSharePayload
+    | NotAuthenticated
+    | NotAllowed
+    | NotFound
+    | Conflict
+    | PartyEndedError
+    | ServiceUnavailable,
     strawberry.union("StartScreenShareResult"),
 ]
 StopScreenShareResult = Annotated[
-    StopScreenSharePayload | NotAuthenticated | NotAllowed | NotFound,
+    StopScreenSharePayload | NotAuthenticated | NotAllowed | NotFound | ServiceUnavailable,
     strawberry.union("StopScreenShareResult"),
 ]
 SendSignalResult = Annotated[
-    SendSignalPayload | NotAuthenticated | NotAllowed | NotFound | ValidationError | RateLimited,
+    SendSignalPayload
+    | NotAuthenticated
+    | NotAllowed
+    | NotFound
+    | ValidationError
+    | RateLimited
+    | ServiceUnavailable,
     strawberry.union("SendSignalResult"),
 ]
 
@@ -161,7 +187,7 @@ class VoiceMutations:
 
     @strawberry.mutation(
         description="Relay a WebRTC signal to one other active member's `signals` stream (not "
-        "stored: delivered only if they listen now). Payload at most 16 KB."
+        "stored: delivered only if they listen now). Payload: a JSON object of at most 16 KB."
     )
     @returns_voice_errors
     async def send_signal(self, info: Info, input: SendSignalInput) -> SendSignalResult:

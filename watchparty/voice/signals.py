@@ -7,8 +7,13 @@ peers restart the offer/answer exchange).
 
 Who: sender and recipient are active members; the recipient is not the sender. A recipient who is
 not an active member is `NotFound` (field `toUserId`): the sender is a member, so this tells
-them nothing they could not read from `party.members`. Rate limited per sender and party
-(`rate_limit_signals`); payloads are capped at `MAX_PAYLOAD_BYTES` of UTF-8.
+them nothing they could not read from `party.members`. While Redis is unavailable a signal cannot
+be relayed: `ServiceUnavailable`. Rate limited per sender and party
+(`rate_limit_signals`).
+
+A payload is a JSON object (`RTCSessionDescription.toJSON()`, `RTCIceCandidate.toJSON()`), opaque
+to the server beyond its shape: at most `MAX_PAYLOAD_DEPTH` levels deep and `MAX_PAYLOAD_BYTES`
+of UTF-8 as compact JSON, no NaN or Infinity. Anything else is a `ValidationError` on `payload`.
 
 The `signals` stream is for active members only and ends when the member leaves, is kicked or
 banned, or the party is deleted: it watches the party channel for those events (subscribed before
@@ -18,6 +23,7 @@ the membership check, so nothing falls in between).
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
@@ -29,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watchparty.errors import NotFound, ValidationProblem
+from watchparty.errors import NotFound, ServiceUnavailable, ValidationProblem
 from watchparty.kit.ratelimit import Limit
 from watchparty.kit.time import epoch_ms
 from watchparty.parties.authz import load_party, parse_id, require_member
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
     from watchparty.state import AppState
 
 MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_PAYLOAD_DEPTH = 8  # {"a": {"b": 1}} is 2 deep; an SDP or ICE candidate object is 1
 
 
 class SignalKind(StrEnum):
@@ -55,7 +62,7 @@ class SignalKind(StrEnum):
 class SignalMessage:
     from_user_id: str
     kind: SignalKind
-    payload: str
+    payload: dict[str, Any]
     sent_ms: float
 
     @property
@@ -67,13 +74,54 @@ class SignalMessage:
         return cls(
             from_user_id=str(payload["fromUserId"]),
             kind=SignalKind(payload["kind"]),
-            payload=str(payload["payload"]),
+            payload=dict(payload["payload"]),
             sent_ms=float(payload["sentAtMs"]),
         )
 
 
 def signal_channel(party_id: uuid.UUID, user_id: uuid.UUID) -> str:
     return f"signals:{party_id}:{user_id}"
+
+
+def _too_deep(value: object, limit: int) -> bool:
+    """Whether `value` nests objects/arrays more than `limit` levels (iterative: no recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if not isinstance(item, (dict, list)):
+            continue
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def check_payload(payload: object) -> dict[str, Any]:
+    """The payload as relayed, or a `ValidationProblem` on `payload` (see the module docstring)."""
+    if not isinstance(payload, dict):
+        raise ValidationProblem(
+            "A signal payload is a JSON object, such as RTCSessionDescription.toJSON().",
+            field="payload",
+        )
+    if _too_deep(payload, MAX_PAYLOAD_DEPTH):
+        raise ValidationProblem(
+            f"A signal payload nests at most {MAX_PAYLOAD_DEPTH} levels.", field="payload"
+        )
+    try:
+        text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        size = len(text.encode("utf-8"))
+    except (TypeError, ValueError):  # NaN/Infinity, or a lone surrogate (UnicodeEncodeError)
+        raise ValidationProblem(
+            "A signal payload must be plain JSON (no NaN, Infinity or unpaired surrogates).",
+            field="payload",
+        ) from None
+    if size > MAX_PAYLOAD_BYTES:
+        raise ValidationProblem(
+            f"A signal payload is at most {MAX_PAYLOAD_BYTES} bytes of UTF-8 as compact JSON.",
+            field="payload",
+        )
+    return payload
 
 
 async def send_signal(
@@ -83,15 +131,12 @@ async def send_signal(
     raw_party_id: str,
     raw_to_user_id: str,
     kind: SignalKind,
-    payload: str,
+    payload: object,
 ) -> SignalMessage:
     """Relay one signal to `raw_to_user_id`'s `signals` streams (best effort, not stored)."""
     access = await member_access(session, raw_party_id, sender_id)
     party_id = access.party.id
-    if len(payload.encode("utf-8")) > MAX_PAYLOAD_BYTES:
-        raise ValidationProblem(
-            f"A signal payload is at most {MAX_PAYLOAD_BYTES} bytes of UTF-8.", field="payload"
-        )
+    relayed = check_payload(payload)
     recipient = parse_id(raw_to_user_id)
     if recipient == sender_id:
         raise ValidationProblem("You cannot send a signal to yourself.", field="toUserId")
@@ -100,8 +145,8 @@ async def send_signal(
     )
     if recipient is None or not await active_member_ids(session, party_id, [recipient]):
         raise RecipientNotFound()
-    message = SignalMessage(str(sender_id), kind, payload, epoch_ms())
-    await state.hub.publish_ephemeral(
+    message = SignalMessage(str(sender_id), kind, relayed, epoch_ms())
+    published = await state.hub.publish_ephemeral(
         signal_channel(party_id, recipient),
         {
             "type": "Signal",
@@ -111,6 +156,8 @@ async def send_signal(
             "sentAtMs": message.sent_ms,
         },
     )
+    if not published:  # Redis unavailable: the recipient cannot get it; the sender may retry
+        raise ServiceUnavailable(state.redis_retry_after_seconds())
     return message
 
 

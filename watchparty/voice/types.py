@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
 from watchparty.accounts.types import User
 from watchparty.context import Info
@@ -49,7 +50,10 @@ class ScreenShare:
 class Signal:
     from_user_id: strawberry.ID
     kind: SignalKind
-    payload: str = strawberry.field(description="Opaque to the server (SDP or ICE candidate).")
+    payload: JSON = strawberry.field(
+        description="The JSON object the sender sent (an SDP description or ICE candidate), "
+        "untouched."
+    )
     sent_at: datetime
 
     @classmethod
@@ -57,7 +61,7 @@ class Signal:
         return cls(
             from_user_id=strawberry.ID(message.from_user_id),
             kind=message.kind,
-            payload=message.payload,
+            payload=JSON(message.payload),
             sent_at=message.sent_at,
         )
 
@@ -103,7 +107,11 @@ class SendSignalInput:
     party_id: strawberry.ID
     to_user_id: strawberry.ID
     kind: SignalKind
-    payload: str = strawberry.field(description="At most 16 KB of UTF-8.")
+    payload: JSON = strawberry.field(
+        description="A JSON object, opaque to the server: `RTCSessionDescription.toJSON()` "
+        "(OFFER, ANSWER) or `RTCIceCandidate.toJSON()` (ICE_CANDIDATE). At most 16 KB of UTF-8 "
+        "as compact JSON and 8 levels deep; anything else is a ValidationError on `payload`."
+    )
 
 
 @strawberry.type

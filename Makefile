@@ -1,5 +1,8 @@
 # `make run` starts the API on the embedded stack; `make test` is what CI runs (.ci/run).
 # Install steps are stamped: they run again only when pyproject.toml or the npm lock changes.
+# Prerequisites (installed by hand, once): Python >= 3.11 with venv; for `make test` also
+# Node >= 20 with npm, PostgreSQL, Redis and ffmpeg (installed by `make test` itself when it runs
+# as root). Nothing here calls sudo: what is missing is named with the command that installs it.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,10 +18,10 @@ PYTEST_ARGS ?=
 .PHONY: run test lint typecheck schema install install-python install-js ffmpeg seed migrate bench clean
 
 run: install-python ## serve the API (embedded by default; migrations applied on start)
-	@bash .ci/ensure-ffmpeg || echo "warning: without ffmpeg, uploaded videos cannot be processed" >&2
+	@bash .ci/ensure-ffmpeg --check || true
 	$(BIN)/watchparty serve $(ARGS)
 
-test: install ffmpeg lint typecheck ## everything CI runs
+test: ffmpeg install lint typecheck ## everything CI runs
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: install-python
@@ -43,12 +46,16 @@ seed: install-python ## demo users with known passwords
 
 install: install-python install-js
 
-ffmpeg: ## ffmpeg/ffprobe for video processing (apt-get when missing)
+ffmpeg: ## ffmpeg/ffprobe for the tests: apt-get as root, else the command to run
 	@bash .ci/ensure-ffmpeg
 
 install-python: $(PY_STAMP)
 
 $(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "error: watchparty needs Python >= 3.11; '$(PYTHON)' is" \
+	    "$$($(PYTHON) --version 2>&1 || echo missing). Use e.g. make run PYTHON=python3.12" >&2; \
+	  exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(PY_STAMP): pyproject.toml | $(BIN)/python
@@ -59,6 +66,11 @@ ifneq ($(HAS_JS),)
 install-js: $(JS_STAMP)
 
 $(JS_STAMP): $(JS_DIR)/package-lock.json $(JS_DIR)/package.json
+	@command -v npm >/dev/null 2>&1 \
+	  && node -e 'process.exit(Number(process.versions.node.split(".")[0] < 20))' 2>/dev/null || { \
+	  echo "error: the JavaScript client tests need Node >= 20 with npm (found:" \
+	    "$$(node --version 2>/dev/null || echo none)); see https://nodejs.org/en/download" >&2; \
+	  exit 1; }
 	npm ci --prefix $(JS_DIR) --no-audit --no-fund
 	touch $@
 else

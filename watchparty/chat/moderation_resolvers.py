@@ -24,8 +24,9 @@ from watchparty.chat.moderation_types import (
 from watchparty.chat.types import ChatMessage, ChatMessagePayload
 from watchparty.context import Info
 from watchparty.gql.errors import NotAllowed, NotAuthenticated, NotFound, ValidationError
+from watchparty.parties.error_types import PartyEndedError
 from watchparty.parties.service import Outbox
-from watchparty.parties.types import Party, PartyEndedError
+from watchparty.parties.types import Party
 
 _Base = ValidationError | NotAuthenticated | NotAllowed | NotFound
 MuteMemberResult = Annotated[MuteMemberPayload | _Base, strawberry.union("MuteMemberResult")]

@@ -20,8 +20,9 @@ from watchparty.chat.moderation_models import ModerationAction
 from watchparty.context import Info
 from watchparty.gql.errors import errors_mapped_by
 from watchparty.gql.pagination import PageInfo, bad_cursor, decode_cursor, encode_cursor, page_size
+from watchparty.parties.error_types import to_party_error
 from watchparty.parties.models import MemberRole
-from watchparty.parties.types import Party, to_party_error
+from watchparty.parties.types import Party
 
 strawberry.enum(ModerationAction, description="What a moderation log entry records.")
 

@@ -30,7 +30,7 @@ from watchparty.gql.errors import (
     ValidationError,
 )
 from watchparty.kit.emoji import ALLOWED_EMOJI
-from watchparty.parties.types import PartyEndedError
+from watchparty.parties.error_types import PartyEndedError
 
 SendMessageResult = Annotated[
     ChatMessagePayload

@@ -29,9 +29,9 @@ from watchparty.gql.errors import UserError
 from watchparty.kit.time import epoch_ms
 from watchparty.parties import models
 from watchparty.parties.inputs import MediaInput
+from watchparty.parties.member_types import user_from_payload
 from watchparty.parties.payloads import user_payload
 from watchparty.parties.timeline import PlaybackState as TimelineState
-from watchparty.parties.types import user_from_payload
 
 PlaybackStatus = strawberry.enum(
     TimelineState,

@@ -23,6 +23,12 @@ from watchparty.gql.errors import (
 from watchparty.gql.pagination import PaginationError, client_error
 from watchparty.parties import hosting, invites, joining, listing, moderation, service
 from watchparty.parties.authz import load_party
+from watchparty.parties.error_types import (
+    Banned,
+    PartyEndedError,
+    PartyFull,
+    returns_party_errors,
+)
 from watchparty.parties.inputs import (
     ApproveMemberInput,
     BanMemberInput,
@@ -51,20 +57,11 @@ from watchparty.parties.inputs import (
     UnbanMemberInput,
     UpdatePartyInput,
 )
+from watchparty.parties.member_types import InviteLink, PartyMember
 from watchparty.parties.models import Party as PartyModel
 from watchparty.parties.models import PartyMember as PartyMemberModel
 from watchparty.parties.models import PartyStatus
-from watchparty.parties.types import (
-    Banned,
-    InviteLink,
-    Party,
-    PartyConnection,
-    PartyEndedError,
-    PartyFull,
-    PartyMember,
-    PartyPreview,
-    returns_party_errors,
-)
+from watchparty.parties.types import Party, PartyConnection, PartyPreview
 
 _Base = ValidationError | NotAuthenticated | NotAllowed | NotFound
 CreatePartyResult = Annotated[

@@ -22,7 +22,7 @@ from watchparty.gql.errors import (
     ServiceUnavailable,
     ValidationError,
 )
-from watchparty.parties.types import PartyEndedError
+from watchparty.parties.error_types import PartyEndedError
 from watchparty.voice import service
 from watchparty.voice import signals as signaling
 from watchparty.voice.ice import ice_servers

@@ -19,7 +19,8 @@ from watchparty.chat import moderation_models as models
 from watchparty.chat.moderation_models import ModerationAction
 from watchparty.context import Info
 from watchparty.gql.errors import errors_mapped_by
-from watchparty.gql.pagination import PageInfo, bad_cursor, decode_cursor, encode_cursor, page_size
+from watchparty.gql.pagination import PageInfo
+from watchparty.kit.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
 from watchparty.parties.models import MemberRole
 from watchparty.parties.types import Party, to_party_error
 

@@ -42,7 +42,7 @@ from watchparty.parties.models import (
     timeline_of,
     timeline_values,
 )
-from watchparty.parties.playback_types import playback_payload, playback_user_ids
+from watchparty.parties.payloads import playback_payload, playback_user_ids
 from watchparty.parties.presence import get_presence
 from watchparty.parties.stream import record_event
 from watchparty.parties.timeline import PlaybackState, Timeline, check_revision, lead_ms

@@ -34,11 +34,11 @@ from watchparty.parties.playback import (
     require_open,
     transition,
 )
-from watchparty.parties.playback_types import PlayerState
 from watchparty.parties.timeline import (
     MAX_POSITION_SECONDS,
     MAX_WAIT_MS,
     PlaybackState,
+    PlayerState,
     Timeline,
 )
 

@@ -20,7 +20,8 @@ from watchparty.gql.errors import (
     NotFound,
     ValidationError,
 )
-from watchparty.gql.pagination import PaginationError, client_error
+from watchparty.gql.pagination import client_error
+from watchparty.kit.pagination import PaginationError
 from watchparty.parties import invites, listing, membership, service
 from watchparty.parties.authz import load_party
 from watchparty.parties.inputs import (

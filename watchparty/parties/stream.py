@@ -88,7 +88,7 @@ async def record_event(
     """Append `event` to the party's stream in `uow` and publish it once `uow` commits.
 
     `event["type"]` names the union member; the other keys are that member's GraphQL fields with
-    payload dicts as values (`parties.payloads`, `playback_types.playback_payload`), e.g.
+    payload dicts as values (`parties.payloads`, e.g. `playback_payload`), e.g.
     `{"type": "PlaybackChanged", "playback": playback_payload(...)}`. `MembershipRevoked` carries
     `userId` (the member whose streams end) and `reason`; without `userId` it ends every stream
     of the party (a deleted party).

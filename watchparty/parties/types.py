@@ -19,7 +19,8 @@ from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.errors import Problem
 from watchparty.gql.errors import UserError, errors_mapped_by, to_error
-from watchparty.gql.pagination import PageInfo, PaginationError, client_error
+from watchparty.gql.pagination import PageInfo, client_error
+from watchparty.kit.pagination import PaginationError
 from watchparty.parties import errors, models
 from watchparty.parties.models import (
     QUEUE_MAX_ITEMS,
@@ -345,7 +346,7 @@ class Party:
     async def messages(
         self, info: Info, last: int | None = 50, before: str | None = None
     ) -> Annotated[ChatMessageConnection, strawberry.lazy("watchparty.chat.types")] | None:
-        from watchparty.chat.history import may_read, messages_connection
+        from watchparty.chat.history_resolvers import may_read, messages_connection
 
         if not await may_read(info, self._party_id, self.visibility):
             return None

@@ -16,7 +16,14 @@ from sqlalchemy import and_, func, not_, or_, select
 
 from watchparty.accounts.models import User
 from watchparty.context import Info
-from watchparty.gql.pagination import PageInfo, bad_cursor, decode_cursor, encode_cursor, page_size
+from watchparty.gql.pagination import PageInfo, client_error
+from watchparty.kit.pagination import (
+    PaginationError,
+    bad_cursor,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from watchparty.kit.time import utcnow
 from watchparty.parties.authz import is_banned
 from watchparty.parties.models import MemberStatus, PartyVisibility
@@ -133,8 +140,6 @@ async def polls_for_party(
     status: PollStatus | None,
 ) -> PollConnection | None:
     """`Party.polls` (the caller has checked that the party is visible)."""
-    from watchparty.gql.pagination import PaginationError, client_error
-
     if not await may_read_polls(info, party_id, visibility):
         return None
     try:

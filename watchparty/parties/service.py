@@ -218,6 +218,14 @@ def _require_not_ended(party: Party) -> None:
         raise PartyEnded()
 
 
+_CLEARABLE = frozenset({"description", "scheduled_start"})  # settings that may be null
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 async def update_party(
     session: AsyncSession,
     outbox: Outbox,
@@ -232,6 +240,9 @@ async def update_party(
     _require_not_ended(party)
     values: dict[str, Any] = {}
     for key, value in changes.items():
+        if value is None and key not in _CLEARABLE:
+            name = _camel(key)
+            raise ValidationProblem(f"{name} cannot be null; leave it out to keep it.", field=name)
         if key == "title":
             values[key] = clean_title(value)
         elif key == "description":

@@ -25,8 +25,6 @@ from watchparty.chat.payloads import message_payload, reply_preview
 from watchparty.context import Info
 from watchparty.gql.pagination import MAX_PAGE_SIZE, PageInfo, PaginationError
 from watchparty.kit.emoji import ALLOWED_EMOJI
-from watchparty.parties.authz import is_banned
-from watchparty.parties.models import MemberStatus, PartyVisibility
 
 if TYPE_CHECKING:
     from watchparty.chat.types import ChatMessageConnection
@@ -165,21 +163,11 @@ async def history_page(
     return HistoryPage(payloads, has_older, cursor is not None)
 
 
-async def may_read(info: Info, party_id: uuid.UUID, visibility: PartyVisibility) -> bool:
-    """Who may read a party's messages: whoever may follow its stream (`can_view_stream`)."""
-    viewer_id = info.context.viewer_id
-    if viewer_id is None:
-        return False
-    row = await info.context.loaders.parties.membership.load((party_id, viewer_id))
-    if row is not None and row.status is MemberStatus.ACTIVE:
-        return True
-    return visibility is PartyVisibility.PUBLIC and not is_banned(row)
-
-
 async def messages_connection(
     info: Info, party_id: uuid.UUID, last: int | None, before: str | None
 ) -> ChatMessageConnection:
-    """`Party.messages` (the caller checked `may_read`). Its own short session."""
+    """`Party.messages` (the caller checked `parties.authz.may_read_content`). Its own short
+    session."""
     from watchparty.chat.types import ChatMessage as ChatMessageType
     from watchparty.chat.types import ChatMessageConnection, ChatMessageEdge
 

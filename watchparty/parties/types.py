@@ -18,7 +18,6 @@ from watchparty.accounts import models as account_models
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.errors import Problem
-from watchparty.gql.errors import PartyEndedError as PartyEndedError  # re-exported
 from watchparty.gql.errors import UserError, errors_mapped_by, to_error
 from watchparty.gql.pagination import PageInfo, PaginationError, client_error
 from watchparty.parties import errors, models

@@ -37,9 +37,10 @@ from watchparty.parties.authz import (
     is_banned,
     load_party,
     require_member,
+    require_not_ended,
     require_role,
 )
-from watchparty.parties.errors import Banned, PartyEnded, PartyFull
+from watchparty.parties.errors import Banned, PartyFull
 from watchparty.parties.invites import claim_invite, find_invite
 from watchparty.parties.models import (
     MemberRole,
@@ -134,8 +135,7 @@ async def join_party(
     if is_banned(row):
         assert row is not None
         raise Banned(row.banned_until)
-    if party.status is PartyStatus.ENDED:
-        raise PartyEnded()
+    require_not_ended(party)
     approval = party.require_approval and invite is None
     if approval and row is not None and row.status is MemberStatus.PENDING:
         return JoinResult(party, row)  # asked already
@@ -194,8 +194,7 @@ async def approve_member(
 ) -> PartyMember:
     access, row = await _pending_request(session, viewer_id, party_id, user_id)
     party = access.party
-    if party.status is PartyStatus.ENDED:
-        raise PartyEnded()
+    require_not_ended(party)
     if await active_member_count(session, party.id) >= party.max_members:
         raise PartyFull(party.max_members)
     row.status = MemberStatus.ACTIVE
@@ -211,7 +210,8 @@ async def approve_member(
 async def reject_member(
     session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, user_id: str
 ) -> PartyMember:
-    _, row = await _pending_request(session, viewer_id, party_id, user_id)
+    access, row = await _pending_request(session, viewer_id, party_id, user_id)
+    require_not_ended(access.party)
     row.status = MemberStatus.LEFT
     row.left_at = utcnow()
     await session.flush()
@@ -298,6 +298,7 @@ async def transfer_host(
     """Host only: the target becomes HOST, the old host a COHOST."""
     access = await load_party(session, party_id, viewer_id, for_update=True)
     old = require_role(access, MemberRole.HOST)
+    require_not_ended(access.party)
     target = await _active_target(access, session, user_id)
     if target.user_id == viewer_id:
         raise ValidationProblem("You are the host already.", field="userId")
@@ -359,6 +360,7 @@ async def set_member_role(
 ) -> PartyMember:
     access = await load_party(session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.HOST)
+    require_not_ended(access.party)
     if role not in ASSIGNABLE_ROLES:
         raise ValidationProblem("Use transferHost to hand over hosting.", field="role")
     target = await _active_target(access, session, user_id)
@@ -405,6 +407,7 @@ async def kick_member(
 ) -> uuid.UUID:
     access = await load_party(session, party_id, viewer_id, for_update=True)
     actor = require_role(access, MemberRole.MODERATOR)
+    require_not_ended(access.party)
     reason = clean_reason(reason)
     target = await _target(session, access.party.id, user_id)
     _check_reach(access, actor, target, "kick")
@@ -438,6 +441,7 @@ async def ban_member(
     """Ban a member, a pending requester or anyone else (until None: for good)."""
     access = await load_party(session, party_id, viewer_id, for_update=True)
     actor = require_role(access, MemberRole.MODERATOR)
+    require_not_ended(access.party)
     reason = clean_reason(reason)
     now = utcnow()
     if until is not None and until <= now:
@@ -493,6 +497,7 @@ async def unban_member(
 ) -> PartyMember:
     access = await load_party(session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.MODERATOR)
+    require_not_ended(access.party)
     reason = clean_reason(reason)
     target = await _target(session, access.party.id, user_id)
     if target is None or target.status is not MemberStatus.BANNED:

@@ -18,6 +18,7 @@ from watchparty.gql.errors import (
     NotAllowed,
     NotAuthenticated,
     NotFound,
+    PartyEndedError,
     ValidationError,
 )
 from watchparty.gql.pagination import client_error
@@ -60,7 +61,6 @@ from watchparty.parties.types import (
     InviteLink,
     Party,
     PartyConnection,
-    PartyEndedError,
     PartyFull,
     PartyMember,
     PartyPreview,
@@ -89,12 +89,24 @@ ApproveMemberResult = Annotated[
     PartyMemberPayload | _Base | PartyFull | PartyEndedError,
     strawberry.union("ApproveMemberResult"),
 ]
-RejectMemberResult = Annotated[MemberRemovedPayload | _Base, strawberry.union("RejectMemberResult")]
-SetMemberRoleResult = Annotated[PartyMemberPayload | _Base, strawberry.union("SetMemberRoleResult")]
-TransferHostResult = Annotated[TransferHostPayload | _Base, strawberry.union("TransferHostResult")]
-KickMemberResult = Annotated[MemberRemovedPayload | _Base, strawberry.union("KickMemberResult")]
-BanMemberResult = Annotated[PartyMemberPayload | _Base, strawberry.union("BanMemberResult")]
-UnbanMemberResult = Annotated[PartyMemberPayload | _Base, strawberry.union("UnbanMemberResult")]
+RejectMemberResult = Annotated[
+    MemberRemovedPayload | _Base | PartyEndedError, strawberry.union("RejectMemberResult")
+]
+SetMemberRoleResult = Annotated[
+    PartyMemberPayload | _Base | PartyEndedError, strawberry.union("SetMemberRoleResult")
+]
+TransferHostResult = Annotated[
+    TransferHostPayload | _Base | PartyEndedError, strawberry.union("TransferHostResult")
+]
+KickMemberResult = Annotated[
+    MemberRemovedPayload | _Base | PartyEndedError, strawberry.union("KickMemberResult")
+]
+BanMemberResult = Annotated[
+    PartyMemberPayload | _Base | PartyEndedError, strawberry.union("BanMemberResult")
+]
+UnbanMemberResult = Annotated[
+    PartyMemberPayload | _Base | PartyEndedError, strawberry.union("UnbanMemberResult")
+]
 CreateInviteLinkResult = Annotated[
     CreateInviteLinkPayload | _Base | PartyEndedError, strawberry.union("CreateInviteLinkResult")
 ]

@@ -22,6 +22,7 @@ from watchparty.gql.errors import UserError, errors_mapped_by, to_error
 from watchparty.gql.pagination import PageInfo, client_error
 from watchparty.kit.pagination import PaginationError
 from watchparty.parties import errors, models
+from watchparty.parties.authz import at_least, may_read_content
 from watchparty.parties.models import (
     QUEUE_MAX_ITEMS,
     QUEUE_PAGE_DEFAULT,
@@ -227,6 +228,12 @@ class Party:
         row = await self._viewer_row(info)
         return row.role if row is not None and row.status is MemberStatus.ACTIVE else None
 
+    async def _viewer_may_read(self, info: Info) -> bool:
+        """`may_read_content` for the viewer: messages, polls and the voice room."""
+        row = await self._viewer_row(info)
+        signed_in = info.context.viewer_id is not None
+        return may_read_content(self.visibility, row, signed_in=signed_in)
+
     @strawberry.field(
         description="The room code (shown as ABCD-EFGH; dashes and case are ignored when "
         "typed). Null for non-members of UNLISTED and PRIVATE parties: there it is the secret."
@@ -290,8 +297,7 @@ class Party:
     async def join_requests(self, info: Info) -> list[PartyMember] | None:
         from watchparty.parties.listing import join_requests
 
-        role = await self._viewer_role(info)
-        if role is None or role is MemberRole.MEMBER:
+        if not at_least(await self._viewer_role(info), MemberRole.MODERATOR):
             return None
         return await join_requests(info, self._party_id)
 
@@ -302,7 +308,7 @@ class Party:
     async def invite_links(self, info: Info) -> list[InviteLink] | None:
         from watchparty.parties.listing import invite_links
 
-        if await self._viewer_role(info) not in (MemberRole.HOST, MemberRole.COHOST):
+        if not at_least(await self._viewer_role(info), MemberRole.COHOST):
             return None
         return [InviteLink.from_model(link) for link in await invite_links(info, self._party_id)]
 
@@ -346,9 +352,9 @@ class Party:
     async def messages(
         self, info: Info, last: int | None = 50, before: str | None = None
     ) -> Annotated[ChatMessageConnection, strawberry.lazy("watchparty.chat.types")] | None:
-        from watchparty.chat.history_resolvers import may_read, messages_connection
+        from watchparty.chat.history_resolvers import messages_connection
 
-        if not await may_read(info, self._party_id, self.visibility):
+        if not await self._viewer_may_read(info):
             return None
         try:
             return await messages_connection(info, self._party_id, last, before)
@@ -408,7 +414,9 @@ class Party:
     ) -> Annotated[PollConnection, strawberry.lazy("watchparty.polls.types")] | None:
         from watchparty.polls.listing import polls_for_party
 
-        return await polls_for_party(info, self._party_id, self.visibility, first, after, status)
+        if not await self._viewer_may_read(info):
+            return None
+        return await polls_for_party(info, self._party_id, first, after, status)
 
     # -- live reactions (watchparty.reactions)
     @strawberry.field(
@@ -420,7 +428,7 @@ class Party:
     ) -> Annotated[ReactionStats, strawberry.lazy("watchparty.reactions.types")] | None:
         from watchparty.reactions.types import reaction_stats
 
-        if await self._viewer_role(info) not in (MemberRole.HOST, MemberRole.COHOST):
+        if not at_least(await self._viewer_role(info), MemberRole.COHOST):
             return None
         return await reaction_stats(info, self._party_id)
 
@@ -434,7 +442,9 @@ class Party:
     ) -> list[Annotated[VoiceParticipant, strawberry.lazy("watchparty.voice.types")]]:
         from watchparty.voice.types import participants_for_party
 
-        return await participants_for_party(info, self._party_id, self.visibility)
+        if not await self._viewer_may_read(info):
+            return []
+        return await participants_for_party(info, self._party_id)
 
     @strawberry.field(
         description="Members sharing a screen, first started first (members and stream "
@@ -445,7 +455,9 @@ class Party:
     ) -> list[Annotated[ScreenShare, strawberry.lazy("watchparty.voice.types")]]:
         from watchparty.voice.types import shares_for_party
 
-        return await shares_for_party(info, self._party_id, self.visibility)
+        if not await self._viewer_may_read(info):
+            return []
+        return await shares_for_party(info, self._party_id)
 
 
 @strawberry.type
@@ -490,14 +502,6 @@ class Banned(UserError):
     until: datetime | None = strawberry.field(description="Null: banned for good.")
 
 
-@strawberry.type(
-    description="The party has ended (code PARTY_ENDED; the stream event of the same moment is "
-    "PartyEnded)."
-)
-class PartyEndedError(UserError):
-    pass
-
-
 def to_party_error(problem: Problem) -> UserError:
     """A `Problem` as its union member: the party errors here, the shared ones in gql.errors."""
     if isinstance(problem, errors.PartyFull):
@@ -514,8 +518,6 @@ def to_party_error(problem: Problem) -> UserError:
             field=problem.field,
             until=problem.until,
         )
-    if isinstance(problem, errors.PartyEnded):
-        return PartyEndedError(code=problem.code, message=problem.message, field=problem.field)  # type: ignore[arg-type]
     return to_error(problem)
 
 

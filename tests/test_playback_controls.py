@@ -253,8 +253,9 @@ async def test_deleted_and_ended_parties(any_api: Api) -> None:
     )
     assert ended.data["endParty"]["__typename"] == "PartyPayload"
     answer = await control(any_api, "play", party.id, token)
-    assert answer["__typename"] == "NotAllowed"
-    assert answer["message"] == "The party has ended."
+    assert answer["__typename"] == "PartyEndedError"
+    assert answer["code"] == "PARTY_ENDED"
+    assert answer["message"] == "This party has ended."
 
     other = await create_party(any_api, party.host, media=URL_ITEM)
     deleted = await any_api.gql(

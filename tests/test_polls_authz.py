@@ -166,7 +166,7 @@ async def test_polls_of_an_ended_party_take_no_votes(any_api: Api) -> None:
     poll = await new_poll(any_api, people.host, party_id)
     ended = await mutate(any_api, "endParty", people.host.token, partyId=party_id)
     assert ended["__typename"] == "PartyPayload", ended
-    ended_error = error("NotAllowed", "NOT_ALLOWED", "The party has ended.")
+    ended_error = error("PartyEndedError", "PARTY_ENDED", "This party has ended.")
     assert await vote(any_api, people.member, poll["id"], poll["options"][0]["id"]) == ended_error
     created = await poll_op(
         any_api,

@@ -158,7 +158,7 @@ async def test_send_reaction_matrix(any_api: Api) -> None:
     ended = await mutate(any_api, "endParty", people.host.token, partyId=party_id)
     assert ended["__typename"] == "PartyPayload", ended
     answer = await react(any_api, people.member, party_id)
-    assert answer == error("NotAllowed", "NOT_ALLOWED", "The party has ended.")
+    assert answer == error("PartyEndedError", "PARTY_ENDED", "This party has ended.")
 
 
 async def test_only_the_host_and_cohosts_read_stats(any_api: Api) -> None:

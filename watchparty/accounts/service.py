@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts import email_tokens, emails, passwords, tokens
@@ -78,13 +79,19 @@ async def register(
     email = normalize_email(email)
     display_name = clean_display_name(display_name)
     passwords.check_policy(password, email=email)
+    taken = Conflict("An account with this email already exists.", field="email")
     if await find_user_by_email(session, email) is not None:
-        raise Conflict("An account with this email already exists.", field="email")
+        raise taken
     user = User(
         email=email, display_name=display_name, password_hash=passwords.hash_password(password)
     )
     session.add(user)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # Two sign-ups with one address at once both pass the check above; the unique email
+        # lets one in, and the other gets the answer it would have had a moment later.
+        raise taken from exc
     mail = await email_tokens.verification_mail(session, settings, user)
     family, raw = await tokens.start_session(
         session, user, settings, user_agent=client.user_agent, ip_address=client.ip

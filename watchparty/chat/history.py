@@ -6,7 +6,8 @@ of 5 does. Reactions carry up to `REACTORS_CAP` user ids per emoji (for `reacted
 read per viewer); `complete` says whether that list is the whole set.
 
 History pages are newest first: `last` messages before the `before` cursor (a message's `seq`
-as a string, the same `cursor` the stream's ChatMessage carries).
+as a string, the same `cursor` the stream's ChatMessage carries). No GraphQL here: the
+`Party.messages` field (who may read, the connection type) is `chat.history_resolvers`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,14 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from watchparty.accounts.models import User
 from watchparty.chat.models import ChatMessage, MessageReaction
 from watchparty.chat.payloads import message_payload, reply_preview
-from watchparty.context import Info
-from watchparty.gql.pagination import MAX_PAGE_SIZE, PageInfo, PaginationError
 from watchparty.kit.emoji import ALLOWED_EMOJI
-from watchparty.parties.authz import is_banned
-from watchparty.parties.models import MemberStatus, PartyVisibility
-
-if TYPE_CHECKING:
-    from watchparty.chat.types import ChatMessageConnection
+from watchparty.kit.pagination import MAX_PAGE_SIZE, PaginationError
 
 REACTORS_CAP = 100
 DEFAULT_HISTORY_PAGE = 50
@@ -163,38 +158,3 @@ async def history_page(
     authors = {user.id: user for _, user in rows if user is not None}
     payloads = await payloads_for(session, [m for m, _ in rows], authors)
     return HistoryPage(payloads, has_older, cursor is not None)
-
-
-async def may_read(info: Info, party_id: uuid.UUID, visibility: PartyVisibility) -> bool:
-    """Who may read a party's messages: whoever may follow its stream (`can_view_stream`)."""
-    viewer_id = info.context.viewer_id
-    if viewer_id is None:
-        return False
-    row = await info.context.loaders.parties.membership.load((party_id, viewer_id))
-    if row is not None and row.status is MemberStatus.ACTIVE:
-        return True
-    return visibility is PartyVisibility.PUBLIC and not is_banned(row)
-
-
-async def messages_connection(
-    info: Info, party_id: uuid.UUID, last: int | None, before: str | None
-) -> ChatMessageConnection:
-    """`Party.messages` (the caller checked `may_read`). Its own short session."""
-    from watchparty.chat.types import ChatMessage as ChatMessageType
-    from watchparty.chat.types import ChatMessageConnection, ChatMessageEdge
-
-    async with info.context.state.sessionmaker() as session:
-        page = await history_page(session, party_id, last, before)
-    edges = [
-        ChatMessageEdge(cursor=str(p["seq"]), node=ChatMessageType.from_payload(p))
-        for p in page.payloads
-    ]
-    return ChatMessageConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_newer,
-            has_previous_page=page.has_older,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-    )

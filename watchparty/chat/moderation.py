@@ -41,6 +41,7 @@ from watchparty.parties.authz import (
     can_act_on,
     load_party,
     parse_id,
+    require_not_ended,
     require_role,
 )
 from watchparty.parties.models import MemberRole, MemberStatus, Party, PartyMember
@@ -183,6 +184,7 @@ async def mute_member(
     """Mute an active member of a lower role (again: replaces the previous mute)."""
     access = await load_party(session, party_id, viewer_id, for_update=True)
     actor = require_role(access, MemberRole.MODERATOR)
+    require_not_ended(access.party)
     now = utcnow()
     if until is not None and until <= now:
         raise ValidationProblem(
@@ -225,6 +227,7 @@ async def unmute_member(
     """Lift a mute in force (member or not); returns (party id, user id)."""
     access = await load_party(session, party_id, viewer_id, for_update=True)
     actor = require_role(access, MemberRole.MODERATOR)
+    require_not_ended(access.party)
     reason = clean_reason(reason)
     uid = parse_id(user_id)
     mute = None if uid is None else await mute_in_force(session, access.party.id, uid, utcnow())
@@ -268,14 +271,10 @@ async def set_slow_mode(
     session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, seconds: int
 ) -> Party:
     """Moderators and above; 0..3600 seconds (0: off). Unchanged: no event, no log entry."""
-    from watchparty.parties.errors import PartyEnded
-    from watchparty.parties.models import PartyStatus
-
     access = await load_party(session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.MODERATOR)
     party = access.party
-    if party.status is PartyStatus.ENDED:
-        raise PartyEnded()
+    require_not_ended(party)
     seconds = check_slow_mode(seconds)
     previous = party.slow_mode_seconds
     if seconds != previous:
@@ -325,6 +324,7 @@ async def set_message_hidden(
     except NotFound:
         raise NotFound(MESSAGE_NOT_FOUND) from None
     actor = require_role(access, MemberRole.MODERATOR)
+    require_not_ended(access.party)
     reason = clean_reason(reason)
     if message.deleted_at is not None:
         raise NotFound(MESSAGE_NOT_FOUND)  # deleted is gone, as for every chat operation

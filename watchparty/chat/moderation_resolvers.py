@@ -23,18 +23,29 @@ from watchparty.chat.moderation_types import (
 )
 from watchparty.chat.types import ChatMessage, ChatMessagePayload
 from watchparty.context import Info
-from watchparty.gql.errors import NotAllowed, NotAuthenticated, NotFound, ValidationError
-from watchparty.parties.error_types import PartyEndedError
+from watchparty.gql.errors import (
+    NotAllowed,
+    NotAuthenticated,
+    NotFound,
+    PartyEndedError,
+    ValidationError,
+)
 from watchparty.parties.service import Outbox
 from watchparty.parties.types import Party
 
 _Base = ValidationError | NotAuthenticated | NotAllowed | NotFound
-MuteMemberResult = Annotated[MuteMemberPayload | _Base, strawberry.union("MuteMemberResult")]
-UnmuteMemberResult = Annotated[UnmuteMemberPayload | _Base, strawberry.union("UnmuteMemberResult")]
+MuteMemberResult = Annotated[
+    MuteMemberPayload | _Base | PartyEndedError, strawberry.union("MuteMemberResult")
+]
+UnmuteMemberResult = Annotated[
+    UnmuteMemberPayload | _Base | PartyEndedError, strawberry.union("UnmuteMemberResult")
+]
 SetSlowModeResult = Annotated[
     SetSlowModePayload | _Base | PartyEndedError, strawberry.union("SetSlowModeResult")
 ]
-HideMessageResult = Annotated[ChatMessagePayload | _Base, strawberry.union("HideMessageResult")]
+HideMessageResult = Annotated[
+    ChatMessagePayload | _Base | PartyEndedError, strawberry.union("HideMessageResult")
+]
 
 T = TypeVar("T")
 

@@ -19,7 +19,9 @@ from watchparty.chat import moderation_models as models
 from watchparty.chat.moderation_models import ModerationAction
 from watchparty.context import Info
 from watchparty.gql.errors import errors_mapped_by
-from watchparty.gql.pagination import PageInfo, bad_cursor, decode_cursor, encode_cursor, page_size
+from watchparty.gql.pagination import PageInfo
+from watchparty.kit.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
+from watchparty.parties.authz import at_least
 from watchparty.parties.error_types import to_party_error
 from watchparty.parties.models import MemberRole
 from watchparty.parties.types import Party
@@ -196,10 +198,6 @@ returns_moderation_errors = errors_mapped_by(to_party_error)
 # -- reads behind Party fields -----------------------------------------------------------------
 
 
-def _is_moderator(role: MemberRole | None) -> bool:
-    return role is not None and role is not MemberRole.MEMBER
-
-
 def _after_key(after: str | None) -> tuple[datetime, uuid.UUID] | None:
     key = decode_cursor(after, 2)
     if key is None:
@@ -216,7 +214,7 @@ async def moderation_log(
     """Newest first; null unless the viewer is a moderator or above."""
     from watchparty.chat.models import ChatMessage
 
-    if not _is_moderator(role):
+    if not at_least(role, MemberRole.MODERATOR):
         return None
     limit = page_size(first)
     key = _after_key(after)
@@ -261,7 +259,7 @@ async def moderation_log(
 async def party_mutes(
     info: Info, party_id: uuid.UUID, role: MemberRole | None
 ) -> list[MemberMute] | None:
-    if not _is_moderator(role):
+    if not at_least(role, MemberRole.MODERATOR):
         return None
     async with info.context.state.sessionmaker() as session:
         mutes = await moderation.mutes_in_force(session, party_id)

@@ -26,11 +26,11 @@ from watchparty.gql.errors import (
     NotAllowed,
     NotAuthenticated,
     NotFound,
+    PartyEndedError,
     RateLimited,
     ValidationError,
 )
 from watchparty.kit.emoji import ALLOWED_EMOJI
-from watchparty.parties.error_types import PartyEndedError
 
 SendMessageResult = Annotated[
     ChatMessagePayload

@@ -42,9 +42,9 @@ from watchparty.parties.authz import (
     load_party,
     parse_id,
     require_member,
+    require_not_ended,
 )
-from watchparty.parties.errors import PartyEnded
-from watchparty.parties.models import MemberRole, PartyMember, PartyStatus
+from watchparty.parties.models import MemberRole, PartyMember
 from watchparty.parties.stream import publish_ephemeral_event, record_event
 
 if TYPE_CHECKING:
@@ -92,8 +92,7 @@ def _check_emoji(emoji: str) -> None:
 
 def _require_chat(access: PartyAccess) -> PartyMember:
     member = require_member(access)
-    if access.party.status is PartyStatus.ENDED:
-        raise PartyEnded("This party has ended: its chat is read-only.")
+    require_not_ended(access.party, "This party has ended: its chat is read-only.")
     if not access.party.chat_enabled:
         raise ChatDisabled()
     return member

@@ -72,6 +72,15 @@ class InvalidToken(UserError):
     pass
 
 
+@strawberry.type(
+    description="The party has ended (code PARTY_ENDED; the stream event of the same moment is "
+    "PartyEnded)."
+)
+class PartyEndedError(UserError):
+    """Shared by every domain: an ended party answers this to any operation that would change
+    it (mapped here, once, from `parties.errors.PartyEnded` by its code)."""
+
+
 _TYPES: dict[errors.ErrorCode, type[UserError]] = {
     errors.ErrorCode.VALIDATION: ValidationError,
     errors.ErrorCode.NOT_AUTHENTICATED: NotAuthenticated,
@@ -80,6 +89,7 @@ _TYPES: dict[errors.ErrorCode, type[UserError]] = {
     errors.ErrorCode.CONFLICT: Conflict,
     errors.ErrorCode.INVALID_CREDENTIALS: InvalidCredentials,
     errors.ErrorCode.INVALID_TOKEN: InvalidToken,
+    errors.ErrorCode.PARTY_ENDED: PartyEndedError,
 }
 
 

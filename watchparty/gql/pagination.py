@@ -1,29 +1,18 @@
-"""Relay-style connections: `PageInfo`, opaque keyset cursors and the page-size cap.
+"""The GraphQL side of paging: Relay's `PageInfo` and how a bad page request reaches the client.
 
-Cursors are keyset positions (the sort key of the last row seen), not offsets, so a page stays
-stable while rows are added in front of it. They are opaque to clients: URL-safe base64 of a
-small JSON list. A cursor that does not decode (or a negative `first`) is the client's mistake:
-`PaginationError`, which resolvers turn into a GraphQL error with code VALIDATION through
-`client_error` (query fields have no error union; an error located at the field's path is not
-masked).
+The rules (cursors, page sizes, `PaginationError`) are plain Python in `kit.pagination`, so that
+services page without GraphQL. A `PaginationError` is the client's mistake: resolvers turn it into
+a GraphQL error with code VALIDATION through `client_error` (query fields have no error union; an
+error located at the field's path is not masked).
 """
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
-
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
-
-
-class PaginationError(ValueError):
-    """Bad paging arguments from the client."""
 
 
 def client_error(info: Info[Any, Any], problem: Exception) -> GraphQLError:
@@ -37,35 +26,3 @@ class PageInfo:
     has_previous_page: bool
     start_cursor: str | None
     end_cursor: str | None
-
-
-def page_size(first: int | None, default: int = DEFAULT_PAGE_SIZE) -> int:
-    """`first` clamped to 1..100 (a larger request gets 100); negative is an error."""
-    if first is None:
-        return default
-    if first < 0:
-        raise PaginationError("`first` must not be negative.")
-    return min(first, MAX_PAGE_SIZE)
-
-
-def encode_cursor(*key: Any) -> str:
-    raw = json.dumps(list(key), separators=(",", ":"), default=str).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
-    """The key list of `cursor` (None for no cursor); a malformed one raises PaginationError."""
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        key = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_cursor() from exc
-    if not isinstance(key, list) or len(key) != arity:
-        raise bad_cursor()
-    return key
-
-
-def bad_cursor() -> PaginationError:
-    return PaginationError("`after` is not a cursor from this list.")

@@ -1,5 +1,14 @@
 """One place for party authorization: load a party as a viewer sees it, then check a role.
 
+One rule per question, plain Python (the GraphQL face loads the rows and asks):
+- may this viewer read the party's content (stream, messages, polls, voice room):
+  `may_read_content`;
+- does this role reach a minimum (moderate: MODERATOR; manage settings, invites, analytics:
+  COHOST): `at_least` / `require_role`;
+- may this viewer control playback: `can_control`;
+- is the party still open: `require_not_ended` (an ended party answers `PartyEnded` to every
+  operation that would change it, in every domain).
+
 Visibility rule: a PRIVATE party exists only for its active members. Everybody else (strangers,
 people who left, were kicked or banned, pending requests, the anonymous) gets exactly the same
 `NotFound` as for an id that never existed, so private parties cannot be discovered by id.
@@ -18,12 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import NotAllowed, NotFound
 from watchparty.kit.time import utcnow
+from watchparty.parties.errors import PartyEnded
 from watchparty.parties.models import (
     ControlPolicy,
     MemberRole,
     MemberStatus,
     Party,
     PartyMember,
+    PartyStatus,
     PartyVisibility,
 )
 
@@ -39,6 +50,12 @@ ROLE_RANK: dict[MemberRole, int] = {
 
 def role_rank(role: MemberRole | None) -> int:
     return 0 if role is None else ROLE_RANK[role]
+
+
+def at_least(role: MemberRole | None, minimum: MemberRole) -> bool:
+    """Whether `role` (None: not an active member) is `minimum` or higher (HOST > COHOST >
+    MODERATOR > MEMBER). Moderating takes MODERATOR; settings, invites and analytics COHOST."""
+    return role_rank(role) >= ROLE_RANK[minimum]
 
 
 @dataclass
@@ -62,7 +79,7 @@ class PartyAccess:
         return self.member is not None
 
     def at_least(self, role: MemberRole) -> bool:
-        return role_rank(self.role) >= ROLE_RANK[role]
+        return at_least(self.role, role)
 
 
 def parse_id(raw: str | uuid.UUID) -> uuid.UUID | None:
@@ -121,7 +138,7 @@ def require_role(access: PartyAccess, role: MemberRole) -> PartyMember:
     """The viewer's membership when their role is `role` or higher (HOST > COHOST > MODERATOR >
     MEMBER); NotAllowed otherwise."""
     member = require_member(access)
-    if ROLE_RANK[member.role] < ROLE_RANK[role]:
+    if not at_least(member.role, role):
         raise NotAllowed(f"Only a {role.value.lower()} or above can do that.")
     return member
 
@@ -136,13 +153,22 @@ def can_control(access: PartyAccess) -> bool:
     return access.role is MemberRole.HOST
 
 
-def can_view_stream(access: PartyAccess, viewer_id: uuid.UUID | None) -> bool:
-    """Members may subscribe; for PUBLIC parties so may any signed-in viewer not banned."""
-    if access.is_member:
+def may_read_content(
+    visibility: PartyVisibility, row: PartyMember | None, *, signed_in: bool
+) -> bool:
+    """Who may read a visible party's content (follow its stream, read its messages, polls and
+    voice room): its active members; for a PUBLIC party also any signed-in viewer whose ban
+    (if any) is not in force. `row` is the viewer's membership row whatever its status."""
+    if row is not None and row.status is MemberStatus.ACTIVE:
         return True
-    if viewer_id is None or access.party.visibility is not PartyVisibility.PUBLIC:
-        return False
-    return not is_banned(access.row)
+    return signed_in and visibility is PartyVisibility.PUBLIC and not is_banned(row)
+
+
+def require_not_ended(party: Party, message: str | None = None) -> None:
+    """`PartyEnded` when the party has ended: an ended party is read-only in every domain
+    (leaving it, ending it again, deleting it and cleaning up after it stay possible)."""
+    if party.status is PartyStatus.ENDED:
+        raise PartyEnded() if message is None else PartyEnded(message)
 
 
 def is_banned(row: PartyMember | None) -> bool:

@@ -1,7 +1,8 @@
 """The expected errors of the party mutations, as members of their result unions.
 
 `to_party_error` maps a service's `Problem` to its GraphQL error type (the party ones here, the
-shared ones in `gql.errors`); every domain whose mutations can meet a party error uses it.
+shared ones, PartyEndedError among them, in `gql.errors`); every domain whose mutations can meet
+a party error uses it.
 """
 
 from __future__ import annotations
@@ -25,14 +26,6 @@ class Banned(UserError):
     until: datetime | None = strawberry.field(description="Null: banned for good.")
 
 
-@strawberry.type(
-    description="The party has ended (code PARTY_ENDED; the stream event of the same moment is "
-    "PartyEnded)."
-)
-class PartyEndedError(UserError):
-    pass
-
-
 def to_party_error(problem: Problem) -> UserError:
     """A `Problem` as its union member: the party errors here, the shared ones in gql.errors."""
     if isinstance(problem, errors.PartyFull):
@@ -49,8 +42,6 @@ def to_party_error(problem: Problem) -> UserError:
             field=problem.field,
             until=problem.until,
         )
-    if isinstance(problem, errors.PartyEnded):
-        return PartyEndedError(code=problem.code, message=problem.message, field=problem.field)  # type: ignore[arg-type]
     return to_error(problem)
 
 

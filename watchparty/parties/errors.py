@@ -61,7 +61,8 @@ class Banned(Problem):
 
 
 class PartyEnded(Problem):
-    """The party is over: nobody joins it any more and it cannot be started again."""
+    """The party is over: it is read-only for every operation that would change it (playback,
+    queue, chat, polls, reactions, voice, membership, moderation, invites, settings)."""
 
     code = ErrorCode.PARTY_ENDED
 

@@ -16,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import InvalidToken, NotFound, ValidationProblem
 from watchparty.kit.time import utcnow
-from watchparty.parties.authz import load_party, parse_id, require_role
+from watchparty.parties.authz import load_party, parse_id, require_not_ended, require_role
 from watchparty.parties.codes import generate_invite_token, hash_invite_token
-from watchparty.parties.errors import PartyEnded
-from watchparty.parties.models import InviteLink, MemberRole, PartyStatus
+from watchparty.parties.models import InviteLink, MemberRole
 
 MAX_EXPIRES_IN_HOURS = 720
 MAX_USES = 10_000
@@ -46,8 +45,7 @@ async def create_invite_link(
 ) -> NewInvite:
     access = await load_party(session, party_id, viewer_id)
     require_role(access, MemberRole.COHOST)
-    if access.party.status is PartyStatus.ENDED:
-        raise PartyEnded()
+    require_not_ended(access.party)
     if expires_in_hours is not None and not 1 <= expires_in_hours <= MAX_EXPIRES_IN_HOURS:
         raise ValidationProblem(
             f"Between 1 and {MAX_EXPIRES_IN_HOURS} hours, or null for no expiry.",

@@ -30,8 +30,9 @@ from watchparty.parties.authz import (
     is_banned,
     load_party,
     require_member,
+    require_not_ended,
 )
-from watchparty.parties.errors import Banned, PartyEnded, PartyFull
+from watchparty.parties.errors import Banned, PartyFull
 from watchparty.parties.hosting import find_successor, make_host
 from watchparty.parties.invites import claim_invite, find_invite
 from watchparty.parties.member_actions import (
@@ -99,8 +100,7 @@ async def join_party(
     if is_banned(row):
         assert row is not None
         raise Banned(row.banned_until)
-    if party.status is PartyStatus.ENDED:
-        raise PartyEnded()
+    require_not_ended(party)
     approval = party.require_approval and invite is None
     if approval and row is not None and row.status is MemberStatus.PENDING:
         return JoinResult(party, row)  # asked already
@@ -147,7 +147,7 @@ async def _pending_request(
 ) -> tuple[MemberAction, PartyMember]:
     """The party (locked) and `user_id`'s pending join request, for a moderator or above."""
     action = await begin_member_action(
-        session, outbox, viewer_id, party_id, role=MemberRole.MODERATOR
+        session, outbox, viewer_id, party_id, role=MemberRole.MODERATOR, check_ended=False
     )
     row = await action.find(user_id)
     if row is None or row.status is not MemberStatus.PENDING:
@@ -160,8 +160,7 @@ async def approve_member(
 ) -> PartyMember:
     action, row = await _pending_request(session, outbox, viewer_id, party_id, user_id)
     party = action.party
-    if party.status is PartyStatus.ENDED:
-        raise PartyEnded()
+    require_not_ended(party)
     if await active_member_count(session, party.id) >= party.max_members:
         raise PartyFull(party.max_members)
     row.status = MemberStatus.ACTIVE
@@ -175,6 +174,7 @@ async def reject_member(
     session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, user_id: str
 ) -> PartyMember:
     action, row = await _pending_request(session, outbox, viewer_id, party_id, user_id)
+    require_not_ended(action.party)
     row.status = MemberStatus.LEFT
     row.left_at = utcnow()
     await action.record("REJECT", row)

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import User
 from watchparty.context import Info
-from watchparty.gql.pagination import PageInfo, bad_cursor, decode_cursor, encode_cursor, page_size
+from watchparty.gql.pagination import PageInfo
+from watchparty.kit.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
 from watchparty.kit.time import utcnow
 from watchparty.parties.member_types import PartyMember as PartyMemberType
 from watchparty.parties.member_types import PartyMemberConnection, PartyMemberEdge

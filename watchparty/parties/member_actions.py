@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.chat.moderation import clean_reason, record_action
 from watchparty.errors import NotFound
-from watchparty.parties.authz import PartyAccess, load_party, require_role
+from watchparty.parties.authz import PartyAccess, load_party, require_not_ended, require_role
 from watchparty.parties.models import MemberRole, MemberStatus, Party, PartyMember
 from watchparty.parties.service import Outbox, member_event_payload
 
@@ -120,8 +120,16 @@ async def begin_member_action(
     *,
     role: MemberRole,
     reason: str | None = None,
+    check_ended: bool = True,
 ) -> MemberAction:
-    """Lock the party, require `role` or above of the viewer and clean the reason, in that order."""
+    """Lock the party, require `role` or above of the viewer, refuse an ended party and clean the
+    reason, in that order (the order decides which error a request with several faults gets).
+
+    `check_ended=False` leaves the ended check to the caller: answering a join request looks the
+    request up first (no request: NotFound, even in an ended party), then refuses an ended party.
+    """
     access = await load_party(session, party_id, viewer_id, for_update=True)
     actor = require_role(access, role)
+    if check_ended:
+        require_not_ended(access.party)
     return MemberAction(session, outbox, access, actor, clean_reason(reason))

@@ -6,16 +6,23 @@ database. Keys are the GraphQL field names; `parties.types` turns them back into
 
 `user_payload` carries `bio` and `createdAt` besides the contract's id/displayName/avatarUrl, so
 that a payload can render the full public `User` type; private fields (email...) render null.
+
+The timeline and the queue (`playback_payload`, `queue_payload`) are built here too, from ORM rows,
+so that the playback services store them without importing their GraphQL types
+(`parties.playback_types` renders them back with `from_payload`).
 """
 
 from __future__ import annotations
 
 import math
+import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from watchparty.accounts.models import User
-from watchparty.parties.models import Party, PartyMember
+from watchparty.parties.models import Party, PartyMember, QueueItem
+from watchparty.parties.timeline import PlaybackState
 
 
 def iso(value: datetime | None) -> str | None:
@@ -84,3 +91,83 @@ def party_payload(party: Party, host: User | None = None) -> dict[str, Any]:
     if host is not None:
         payload["host"] = user_payload(host)
     return payload
+
+
+# -- the timeline and the queue ----------------------------------------------------------------
+
+
+def _users_payload(
+    ids: Iterable[str | uuid.UUID], users: dict[uuid.UUID, User]
+) -> list[dict[str, Any]]:
+    found = []
+    for raw in ids:
+        user = users.get(raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw)))
+        if user is not None:  # a deleted account drops out of the list
+            found.append(user_payload(user))
+    return found
+
+
+def queue_item_payload(item: QueueItem) -> dict[str, Any]:
+    return {
+        "id": str(item.id),
+        "position": item.position,
+        "title": item.title,
+        "url": item.url,
+        "videoId": None if item.video_id is None else str(item.video_id),
+        "durationSeconds": item.duration_seconds,
+        "addedBy": None if item.added_by_id is None else str(item.added_by_id),
+    }
+
+
+def lagging_ids(party: Party) -> list[str]:
+    """Members still buffering when the last wait timed out (kept until the next change).
+
+    The `waiting_for` column holds them while the state is not WAITING (see `timeline_of`, which
+    ignores the column outside WAITING); any later timeline update clears it.
+    """
+    if party.playback_state is PlaybackState.WAITING:
+        return []
+    return list(party.waiting_for or [])
+
+
+def playback_user_ids(party: Party) -> set[uuid.UUID]:
+    """Every user `playback_payload` needs in `users`."""
+    ids = {uuid.UUID(u) for u in party.waiting_for or []}
+    if party.playback_updated_by_id is not None:
+        ids.add(party.playback_updated_by_id)
+    return ids
+
+
+def playback_payload(
+    party: Party,
+    item: QueueItem | None,
+    users: dict[uuid.UUID, User],
+) -> dict[str, Any]:
+    """The party's timeline as stored in `PlaybackChanged` events and snapshots.
+
+    `item` is the current queue item (None when IDLE); `users` holds at least
+    `playback_user_ids(party)`.
+    """
+    waiting = party.playback_state is PlaybackState.WAITING
+    updated_by = (
+        users.get(party.playback_updated_by_id)
+        if party.playback_updated_by_id is not None
+        else None
+    )
+    return {
+        "state": str(party.playback_state),
+        "itemId": None if item is None else str(item.id),
+        "item": None if item is None else queue_item_payload(item),
+        "positionSeconds": party.position_seconds,
+        "anchorServerTimeMs": party.anchor_ms,
+        "rate": party.rate,
+        "revision": party.revision,
+        "waitingFor": _users_payload(party.waiting_for or [], users) if waiting else [],
+        "waitDeadlineMs": party.wait_deadline_ms if waiting else None,
+        "lagging": _users_payload(lagging_ids(party), users),
+        "updatedBy": None if updated_by is None else user_payload(updated_by),
+    }
+
+
+def queue_payload(items: Sequence[QueueItem]) -> list[dict[str, Any]]:
+    return [queue_item_payload(item) for item in items]

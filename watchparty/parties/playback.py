@@ -31,18 +31,23 @@ from sqlalchemy.orm.attributes import set_committed_value
 from watchparty.accounts.models import User
 from watchparty.errors import NotAllowed, NotFound
 from watchparty.kit.time import epoch_ms
-from watchparty.parties.authz import PartyAccess, can_control, load_party, parse_id
+from watchparty.parties.authz import (
+    PartyAccess,
+    can_control,
+    load_party,
+    parse_id,
+    require_not_ended,
+)
 from watchparty.parties.errors import RevisionConflict, TimelineError
 from watchparty.parties.models import (
     MemberStatus,
     Party,
     PartyMember,
-    PartyStatus,
     QueueItem,
     timeline_of,
     timeline_values,
 )
-from watchparty.parties.playback_types import playback_payload, playback_user_ids
+from watchparty.parties.payloads import playback_payload, playback_user_ids
 from watchparty.parties.presence import get_presence
 from watchparty.parties.stream import record_event
 from watchparty.parties.timeline import PlaybackState, Timeline, check_revision, lead_ms
@@ -92,17 +97,12 @@ def find_item(queue: Iterable[QueueItem], item_id: uuid.UUID | None) -> QueueIte
     return None if item_id is None else next((i for i in queue if i.id == item_id), None)
 
 
-def require_open(party: Party) -> None:
-    if party.status is PartyStatus.ENDED:
-        raise NotAllowed("The party has ended.")
-
-
 async def load_controllable(
     session: AsyncSession, party_id: str | uuid.UUID, viewer_id: uuid.UUID
 ) -> PartyAccess:
     """The party, when the viewer may control its playback and queue (per its control policy)."""
     access = await load_party(session, party_id, viewer_id)
-    require_open(access.party)
+    require_not_ended(access.party)
     if not can_control(access):
         raise NotAllowed("You may not control playback in this party.")
     return access

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from watchparty.errors import NotFound, ValidationProblem
 from watchparty.parties.authz import PARTY_NOT_FOUND, parse_id
 from watchparty.parties.models import QUEUE_MAX_ITEMS, Party, QueueItem
+from watchparty.parties.payloads import queue_payload
 from watchparty.parties.playback import (
     ITEM_NOT_FOUND,
     Snapshot,
@@ -30,7 +31,6 @@ from watchparty.parties.playback import (
     load_queue,
     transition,
 )
-from watchparty.parties.playback_types import queue_payload
 from watchparty.parties.service import Media
 from watchparty.parties.stream import record_event
 from watchparty.parties.timeline import PlaybackState, Timeline

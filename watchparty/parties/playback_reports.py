@@ -25,20 +25,25 @@ from sqlalchemy import select
 
 from watchparty.errors import NotFound, ValidationProblem
 from watchparty.kit.ratelimit import Limit
-from watchparty.parties.authz import load_party, parse_id, require_member, require_role
+from watchparty.parties.authz import (
+    load_party,
+    parse_id,
+    require_member,
+    require_not_ended,
+    require_role,
+)
 from watchparty.parties.models import MemberRole, MemberStatus, PartyMember
 from watchparty.parties.playback import (
     Snapshot,
     current_payload,
     load_queue,
-    require_open,
     transition,
 )
-from watchparty.parties.playback_types import PlayerState
 from watchparty.parties.timeline import (
     MAX_POSITION_SECONDS,
     MAX_WAIT_MS,
     PlaybackState,
+    PlayerState,
     Timeline,
 )
 
@@ -111,7 +116,7 @@ async def report_player_state(
     access = await load_party(session, party_id, viewer_id)
     member = require_member(access)
     party = access.party
-    require_open(party)
+    require_not_ended(party)
     limit = Limit.parse(state.settings.rate_limit_player_reports)
     await state.limiter.hit(f"player-report:{party.id}:{viewer_id}", limit)
 
@@ -159,7 +164,7 @@ async def set_ignore_wait(
     access = await load_party(session, party_id, viewer_id)
     require_member(access)
     party = access.party
-    require_open(party)
+    require_not_ended(party)
     target_id = parse_id(user_id)
     if target_id != viewer_id:
         require_role(access, MemberRole.COHOST)

@@ -14,6 +14,7 @@ from watchparty.gql.errors import (
     NotAllowed,
     NotAuthenticated,
     NotFound,
+    PartyEndedError,
     RateLimited,
     ValidationError,
     to_error,
@@ -44,11 +45,17 @@ from watchparty.parties.playback_types import (
 from watchparty.parties.service import Media
 
 PlaybackResult = Annotated[
-    PlaybackPayload | NotAuthenticated | NotAllowed | RevisionConflict | ValidationError | NotFound,
+    PlaybackPayload
+    | NotAuthenticated
+    | NotAllowed
+    | RevisionConflict
+    | ValidationError
+    | NotFound
+    | PartyEndedError,
     strawberry.union("PlaybackResult"),
 ]
 QueueResult = Annotated[
-    QueuePayload | NotAuthenticated | NotAllowed | ValidationError | NotFound,
+    QueuePayload | NotAuthenticated | NotAllowed | ValidationError | NotFound | PartyEndedError,
     strawberry.union("QueueResult"),
 ]
 ReportPlayerStateResult = Annotated[
@@ -57,11 +64,17 @@ ReportPlayerStateResult = Annotated[
     | NotAllowed
     | ValidationError
     | NotFound
-    | RateLimited,
+    | RateLimited
+    | PartyEndedError,
     strawberry.union("ReportPlayerStateResult"),
 ]
 SetIgnoreWaitResult = Annotated[
-    SetIgnoreWaitPayload | NotAuthenticated | NotAllowed | ValidationError | NotFound,
+    SetIgnoreWaitPayload
+    | NotAuthenticated
+    | NotAllowed
+    | ValidationError
+    | NotFound
+    | PartyEndedError,
     strawberry.union("SetIgnoreWaitResult"),
 ]
 

@@ -1,7 +1,8 @@
-"""GraphQL types of playback and the queue, and the payload dicts stored in party events.
+"""GraphQL types of playback and the queue.
 
-Events carry plain JSON payloads built once (`playback_payload`, `queue_item_payload`); the types
-render from those payloads (`from_payload`) without reading the database. Users are embedded as
+Events carry plain JSON payloads built once by `parties.payloads` (`playback_payload`,
+`queue_item_payload`, no GraphQL there, so the services can store them); the types render from
+those payloads (`from_payload`) without reading the database. Users are embedded as
 `parties.payloads.user_payload` dicts; only `QueueItem.addedBy` (an id in the payload) goes
 through the per-operation user loader.
 
@@ -13,8 +14,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from collections.abc import Iterable, Sequence
-from enum import StrEnum
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -22,7 +22,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
-from watchparty.accounts import models as account_models
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.gql.errors import UserError
@@ -30,8 +29,9 @@ from watchparty.kit.time import epoch_ms
 from watchparty.parties import models
 from watchparty.parties.inputs import MediaInput
 from watchparty.parties.member_types import user_from_payload
-from watchparty.parties.payloads import user_payload
+from watchparty.parties.payloads import playback_payload, playback_user_ids, queue_item_payload
 from watchparty.parties.timeline import PlaybackState as TimelineState
+from watchparty.parties.timeline import PlayerState
 
 PlaybackStatus = strawberry.enum(
     TimelineState,
@@ -39,96 +39,7 @@ PlaybackStatus = strawberry.enum(
     description="IDLE: nothing loaded; WAITING: playing but held for buffering members; "
     "PAUSED; PLAYING (from anchorServerTimeMs on); ENDED: the item reached its end.",
 )
-
-
-class PlayerState(StrEnum):
-    BUFFERING = "BUFFERING"
-    READY = "READY"
-    PLAYING = "PLAYING"
-    PAUSED = "PAUSED"
-
-
 strawberry.enum(PlayerState, description="What a member's player reports.")
-
-
-# -- payload builders (pure, JSON-safe) -----------------------------------------------------------
-
-
-def _users_payload(
-    ids: Iterable[str | uuid.UUID], users: dict[uuid.UUID, account_models.User]
-) -> list[dict[str, Any]]:
-    found = []
-    for raw in ids:
-        user = users.get(raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw)))
-        if user is not None:  # a deleted account drops out of the list
-            found.append(user_payload(user))
-    return found
-
-
-def queue_item_payload(item: models.QueueItem) -> dict[str, Any]:
-    return {
-        "id": str(item.id),
-        "position": item.position,
-        "title": item.title,
-        "url": item.url,
-        "videoId": None if item.video_id is None else str(item.video_id),
-        "durationSeconds": item.duration_seconds,
-        "addedBy": None if item.added_by_id is None else str(item.added_by_id),
-    }
-
-
-def lagging_ids(party: models.Party) -> list[str]:
-    """Members still buffering when the last wait timed out (kept until the next change).
-
-    The `waiting_for` column holds them while the state is not WAITING (see `timeline_of`, which
-    ignores the column outside WAITING); any later timeline update clears it.
-    """
-    if party.playback_state is TimelineState.WAITING:
-        return []
-    return list(party.waiting_for or [])
-
-
-def playback_user_ids(party: models.Party) -> set[uuid.UUID]:
-    """Every user `playback_payload` needs in `users`."""
-    ids = {uuid.UUID(u) for u in party.waiting_for or []}
-    if party.playback_updated_by_id is not None:
-        ids.add(party.playback_updated_by_id)
-    return ids
-
-
-def playback_payload(
-    party: models.Party,
-    item: models.QueueItem | None,
-    users: dict[uuid.UUID, account_models.User],
-) -> dict[str, Any]:
-    """The party's timeline as stored in `PlaybackChanged` events and snapshots.
-
-    `item` is the current queue item (None when IDLE); `users` holds at least
-    `playback_user_ids(party)`.
-    """
-    waiting = party.playback_state is TimelineState.WAITING
-    updated_by = (
-        users.get(party.playback_updated_by_id)
-        if party.playback_updated_by_id is not None
-        else None
-    )
-    return {
-        "state": str(party.playback_state),
-        "itemId": None if item is None else str(item.id),
-        "item": None if item is None else queue_item_payload(item),
-        "positionSeconds": party.position_seconds,
-        "anchorServerTimeMs": party.anchor_ms,
-        "rate": party.rate,
-        "revision": party.revision,
-        "waitingFor": _users_payload(party.waiting_for or [], users) if waiting else [],
-        "waitDeadlineMs": party.wait_deadline_ms if waiting else None,
-        "lagging": _users_payload(lagging_ids(party), users),
-        "updatedBy": None if updated_by is None else user_payload(updated_by),
-    }
-
-
-def queue_payload(items: Sequence[models.QueueItem]) -> list[dict[str, Any]]:
-    return [queue_item_payload(item) for item in items]
 
 
 # -- GraphQL types ------------------------------------------------------------------------------

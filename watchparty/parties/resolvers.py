@@ -18,17 +18,14 @@ from watchparty.gql.errors import (
     NotAllowed,
     NotAuthenticated,
     NotFound,
+    PartyEndedError,
     ValidationError,
 )
-from watchparty.gql.pagination import PaginationError, client_error
+from watchparty.gql.pagination import client_error
+from watchparty.kit.pagination import PaginationError
 from watchparty.parties import hosting, invites, joining, listing, moderation, service
 from watchparty.parties.authz import load_party
-from watchparty.parties.error_types import (
-    Banned,
-    PartyEndedError,
-    PartyFull,
-    returns_party_errors,
-)
+from watchparty.parties.error_types import Banned, PartyFull, returns_party_errors
 from watchparty.parties.inputs import (
     ApproveMemberInput,
     BanMemberInput,
@@ -85,12 +82,24 @@ ApproveMemberResult = Annotated[
     PartyMemberPayload | _Base | PartyFull | PartyEndedError,
     strawberry.union("ApproveMemberResult"),
 ]
-RejectMemberResult = Annotated[MemberRemovedPayload | _Base, strawberry.union("RejectMemberResult")]
-SetMemberRoleResult = Annotated[PartyMemberPayload | _Base, strawberry.union("SetMemberRoleResult")]
-TransferHostResult = Annotated[TransferHostPayload | _Base, strawberry.union("TransferHostResult")]
-KickMemberResult = Annotated[MemberRemovedPayload | _Base, strawberry.union("KickMemberResult")]
-BanMemberResult = Annotated[PartyMemberPayload | _Base, strawberry.union("BanMemberResult")]
-UnbanMemberResult = Annotated[PartyMemberPayload | _Base, strawberry.union("UnbanMemberResult")]
+RejectMemberResult = Annotated[
+    MemberRemovedPayload | _Base | PartyEndedError, strawberry.union("RejectMemberResult")
+]
+SetMemberRoleResult = Annotated[
+    PartyMemberPayload | _Base | PartyEndedError, strawberry.union("SetMemberRoleResult")
+]
+TransferHostResult = Annotated[
+    TransferHostPayload | _Base | PartyEndedError, strawberry.union("TransferHostResult")
+]
+KickMemberResult = Annotated[
+    MemberRemovedPayload | _Base | PartyEndedError, strawberry.union("KickMemberResult")
+]
+BanMemberResult = Annotated[
+    PartyMemberPayload | _Base | PartyEndedError, strawberry.union("BanMemberResult")
+]
+UnbanMemberResult = Annotated[
+    PartyMemberPayload | _Base | PartyEndedError, strawberry.union("UnbanMemberResult")
+]
 CreateInviteLinkResult = Annotated[
     CreateInviteLinkPayload | _Base | PartyEndedError, strawberry.union("CreateInviteLinkResult")
 ]

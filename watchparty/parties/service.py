@@ -27,9 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from watchparty.accounts.models import User
 from watchparty.errors import NotFound, ValidationProblem
 from watchparty.kit.time import epoch_ms, utcnow
-from watchparty.parties.authz import PARTY_NOT_FOUND, load_party, require_role
+from watchparty.parties.authz import (
+    PARTY_NOT_FOUND,
+    load_party,
+    require_not_ended,
+    require_role,
+)
 from watchparty.parties.codes import generate_room_code, normalize_room_code
-from watchparty.parties.errors import PartyEnded
 from watchparty.parties.models import (
     DEFAULT_BUFFERING_TIMEOUT_SECONDS,
     DEFAULT_MAX_MEMBERS,
@@ -213,9 +217,12 @@ async def create_party(
     return party
 
 
-def _require_not_ended(party: Party) -> None:
-    if party.status is PartyStatus.ENDED:
-        raise PartyEnded()
+_CLEARABLE = frozenset({"description", "scheduled_start"})  # settings that may be null
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 async def update_party(
@@ -229,9 +236,12 @@ async def update_party(
     access = await load_party(session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.COHOST)
     party = access.party
-    _require_not_ended(party)
+    require_not_ended(party)
     values: dict[str, Any] = {}
     for key, value in changes.items():
+        if value is None and key not in _CLEARABLE:
+            name = _camel(key)
+            raise ValidationProblem(f"{name} cannot be null; leave it out to keep it.", field=name)
         if key == "title":
             values[key] = clean_title(value)
         elif key == "description":
@@ -275,7 +285,7 @@ async def start_party(
     access = await load_party(session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.COHOST)
     party = access.party
-    _require_not_ended(party)
+    require_not_ended(party)
     if party.status is PartyStatus.SCHEDULED:
         party.status = PartyStatus.LIVE
         party.started_at = utcnow()

@@ -88,7 +88,7 @@ async def record_event(
     """Append `event` to the party's stream in `uow` and publish it once `uow` commits.
 
     `event["type"]` names the union member; the other keys are that member's GraphQL fields with
-    payload dicts as values (`parties.payloads`, `playback_types.playback_payload`), e.g.
+    payload dicts as values (`parties.payloads`, e.g. `playback_payload`), e.g.
     `{"type": "PlaybackChanged", "playback": playback_payload(...)}`. `MembershipRevoked` carries
     `userId` (the member whose streams end) and `reason`; without `userId` it ends every stream
     of the party (a deleted party).
@@ -132,14 +132,15 @@ def stream_error(message: str, code: str, **extensions: Any) -> GraphQLError:
 async def _authorize(state: AppState, raw_party_id: str, viewer_id: uuid.UUID | None) -> Any:
     """The viewer's `PartyAccess`, or the stream error a client gets instead."""
     from watchparty.errors import NotFound
-    from watchparty.parties.authz import can_view_stream, load_party
+    from watchparty.parties.authz import load_party, may_read_content
 
     async with state.sessionmaker() as session:
         try:
             access = await load_party(session, raw_party_id, viewer_id)
         except NotFound as exc:
             raise stream_error(exc.message, "NOT_FOUND") from None
-    if not can_view_stream(access, viewer_id):
+    signed_in = viewer_id is not None
+    if not may_read_content(access.party.visibility, access.row, signed_in=signed_in):
         if viewer_id is None:
             raise stream_error("You need to sign in.", "NOT_AUTHENTICATED")
         raise stream_error("Only members of this party can follow it.", "NOT_ALLOWED")

@@ -57,6 +57,16 @@ class PlaybackState(StrEnum):
     ENDED = "ENDED"
 
 
+class PlayerState(StrEnum):
+    """What a member's player reports (`parties.playback_reports`): BUFFERING may begin or join a
+    wait (`Timeline.begin_wait`); any other state releases the member (`Timeline.member_ready`)."""
+
+    BUFFERING = "BUFFERING"
+    READY = "READY"
+    PLAYING = "PLAYING"
+    PAUSED = "PAUSED"
+
+
 def lead_ms(rtts_ms: Iterable[float]) -> float:
     """How far in the future a start is anchored: long enough for the slowest member to hear it.
 

@@ -19,8 +19,10 @@ import strawberry
 from watchparty.accounts import models as account_models
 from watchparty.accounts.types import User
 from watchparty.context import Info
-from watchparty.gql.pagination import PageInfo, PaginationError, client_error
+from watchparty.gql.pagination import PageInfo, client_error
+from watchparty.kit.pagination import PaginationError
 from watchparty.parties import models
+from watchparty.parties.authz import at_least, may_read_content
 from watchparty.parties.member_types import (
     InviteLink,
     PartyMember,
@@ -148,6 +150,12 @@ class Party:
         row = await self._viewer_row(info)
         return row.role if row is not None and row.status is MemberStatus.ACTIVE else None
 
+    async def _viewer_may_read(self, info: Info) -> bool:
+        """`may_read_content` for the viewer: messages, polls and the voice room."""
+        row = await self._viewer_row(info)
+        signed_in = info.context.viewer_id is not None
+        return may_read_content(self.visibility, row, signed_in=signed_in)
+
     @strawberry.field(
         description="The room code (shown as ABCD-EFGH; dashes and case are ignored when "
         "typed). Null for non-members of UNLISTED and PRIVATE parties: there it is the secret."
@@ -211,8 +219,7 @@ class Party:
     async def join_requests(self, info: Info) -> list[PartyMember] | None:
         from watchparty.parties.listing import join_requests
 
-        role = await self._viewer_role(info)
-        if role is None or role is MemberRole.MEMBER:
+        if not at_least(await self._viewer_role(info), MemberRole.MODERATOR):
             return None
         return await join_requests(info, self._party_id)
 
@@ -223,7 +230,7 @@ class Party:
     async def invite_links(self, info: Info) -> list[InviteLink] | None:
         from watchparty.parties.listing import invite_links
 
-        if await self._viewer_role(info) not in (MemberRole.HOST, MemberRole.COHOST):
+        if not at_least(await self._viewer_role(info), MemberRole.COHOST):
             return None
         return [InviteLink.from_model(link) for link in await invite_links(info, self._party_id)]
 
@@ -267,9 +274,9 @@ class Party:
     async def messages(
         self, info: Info, last: int | None = 50, before: str | None = None
     ) -> Annotated[ChatMessageConnection, strawberry.lazy("watchparty.chat.types")] | None:
-        from watchparty.chat.history import may_read, messages_connection
+        from watchparty.chat.history_resolvers import messages_connection
 
-        if not await may_read(info, self._party_id, self.visibility):
+        if not await self._viewer_may_read(info):
             return None
         try:
             return await messages_connection(info, self._party_id, last, before)
@@ -329,7 +336,9 @@ class Party:
     ) -> Annotated[PollConnection, strawberry.lazy("watchparty.polls.types")] | None:
         from watchparty.polls.listing import polls_for_party
 
-        return await polls_for_party(info, self._party_id, self.visibility, first, after, status)
+        if not await self._viewer_may_read(info):
+            return None
+        return await polls_for_party(info, self._party_id, first, after, status)
 
     # -- live reactions (watchparty.reactions)
     @strawberry.field(
@@ -341,7 +350,7 @@ class Party:
     ) -> Annotated[ReactionStats, strawberry.lazy("watchparty.reactions.types")] | None:
         from watchparty.reactions.types import reaction_stats
 
-        if await self._viewer_role(info) not in (MemberRole.HOST, MemberRole.COHOST):
+        if not at_least(await self._viewer_role(info), MemberRole.COHOST):
             return None
         return await reaction_stats(info, self._party_id)
 
@@ -355,7 +364,9 @@ class Party:
     ) -> list[Annotated[VoiceParticipant, strawberry.lazy("watchparty.voice.types")]]:
         from watchparty.voice.types import participants_for_party
 
-        return await participants_for_party(info, self._party_id, self.visibility)
+        if not await self._viewer_may_read(info):
+            return []
+        return await participants_for_party(info, self._party_id)
 
     @strawberry.field(
         description="Members sharing a screen, first started first (members and stream "
@@ -366,7 +377,9 @@ class Party:
     ) -> list[Annotated[ScreenShare, strawberry.lazy("watchparty.voice.types")]]:
         from watchparty.voice.types import shares_for_party
 
-        return await shares_for_party(info, self._party_id, self.visibility)
+        if not await self._viewer_may_read(info):
+            return []
+        return await shares_for_party(info, self._party_id)
 
 
 @strawberry.type

@@ -1,8 +1,8 @@
 """`Party.polls`: newest first, keyset-paginated, for whoever may follow the party stream.
 
-Readers: active members, and signed-in viewers of a PUBLIC party who are not banned (the same
-people who may subscribe to `partyEvents`, where every `PollChanged` goes). Anyone else reading
-a visible party gets null. A status filter uses the same rule as `Poll.status` (closed by hand,
+Readers: whoever may follow the party stream, where every `PollChanged` goes
+(`parties.authz.may_read_content`, checked by the `Party.polls` field). Anyone else reading a
+visible party gets null. A status filter uses the same rule as `Poll.status` (closed by hand,
 or past `closesAt`).
 """
 
@@ -16,25 +16,20 @@ from sqlalchemy import and_, func, not_, or_, select
 
 from watchparty.accounts.models import User
 from watchparty.context import Info
-from watchparty.gql.pagination import PageInfo, bad_cursor, decode_cursor, encode_cursor, page_size
+from watchparty.gql.pagination import PageInfo, client_error
+from watchparty.kit.pagination import (
+    PaginationError,
+    bad_cursor,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from watchparty.kit.time import utcnow
-from watchparty.parties.authz import is_banned
-from watchparty.parties.models import MemberStatus, PartyVisibility
 from watchparty.polls.models import Poll, PollOption
 from watchparty.polls.payloads import poll_payload
 
 if TYPE_CHECKING:
     from watchparty.polls.types import PollConnection, PollStatus
-
-
-async def may_read_polls(info: Info, party_id: uuid.UUID, visibility: PartyVisibility) -> bool:
-    viewer_id = info.context.viewer_id
-    if viewer_id is None:
-        return False
-    row = await info.context.loaders.parties.membership.load((party_id, viewer_id))
-    if row is not None and row.status is MemberStatus.ACTIVE:
-        return True
-    return visibility is PartyVisibility.PUBLIC and not is_banned(row)
 
 
 def _after_key(after: str | None) -> tuple[datetime, uuid.UUID] | None:
@@ -127,16 +122,11 @@ async def polls_connection(
 async def polls_for_party(
     info: Info,
     party_id: uuid.UUID,
-    visibility: PartyVisibility,
     first: int | None,
     after: str | None,
     status: PollStatus | None,
-) -> PollConnection | None:
-    """`Party.polls` (the caller has checked that the party is visible)."""
-    from watchparty.gql.pagination import PaginationError, client_error
-
-    if not await may_read_polls(info, party_id, visibility):
-        return None
+) -> PollConnection:
+    """`Party.polls` (the caller has checked that the viewer may read the party's content)."""
     try:
         return await polls_connection(info, party_id, first, after, status)
     except PaginationError as exc:

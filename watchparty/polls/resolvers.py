@@ -9,7 +9,13 @@ from typing import Annotated
 import strawberry
 
 from watchparty.context import Info
-from watchparty.gql.errors import NotAllowed, NotAuthenticated, NotFound, ValidationError
+from watchparty.gql.errors import (
+    NotAllowed,
+    NotAuthenticated,
+    NotFound,
+    PartyEndedError,
+    ValidationError,
+)
 from watchparty.polls import service
 from watchparty.polls.types import (
     ClosePollInput,
@@ -22,15 +28,21 @@ from watchparty.polls.types import (
 )
 
 CreatePollResult = Annotated[
-    PollPayload | NotAuthenticated | NotAllowed | NotFound | ValidationError,
+    PollPayload | NotAuthenticated | NotAllowed | NotFound | ValidationError | PartyEndedError,
     strawberry.union("CreatePollResult"),
 ]
 VotePollResult = Annotated[
-    PollPayload | NotAuthenticated | NotAllowed | NotFound | ValidationError | PollClosed,
+    PollPayload
+    | NotAuthenticated
+    | NotAllowed
+    | NotFound
+    | ValidationError
+    | PollClosed
+    | PartyEndedError,
     strawberry.union("VotePollResult"),
 ]
 ClosePollResult = Annotated[
-    PollPayload | NotAuthenticated | NotAllowed | NotFound,
+    PollPayload | NotAuthenticated | NotAllowed | NotFound | PartyEndedError,
     strawberry.union("ClosePollResult"),
 ]
 

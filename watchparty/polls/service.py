@@ -27,8 +27,14 @@ from watchparty.accounts.models import User
 from watchparty.errors import NotAllowed, NotFound, ValidationProblem
 from watchparty.jobs import enqueue_after_commit
 from watchparty.kit.time import utcnow
-from watchparty.parties.authz import PartyAccess, load_party, parse_id, require_member
-from watchparty.parties.models import MemberRole, PartyStatus, PollPolicy
+from watchparty.parties.authz import (
+    PartyAccess,
+    load_party,
+    parse_id,
+    require_member,
+    require_not_ended,
+)
+from watchparty.parties.models import MemberRole, PollPolicy
 from watchparty.parties.stream import record_event
 from watchparty.polls.errors import PollClosed
 from watchparty.polls.models import (
@@ -102,11 +108,6 @@ def _check_draft(draft: PollDraft, now: datetime) -> PollDraft:
     return PollDraft(question, options, draft.allows_multiple, closes_at)
 
 
-def _require_open_party(access: PartyAccess) -> None:
-    if access.party.status is PartyStatus.ENDED:
-        raise NotAllowed("The party has ended.")
-
-
 async def _options(session: AsyncSession, poll_id: uuid.UUID) -> list[PollOption]:
     rows = await session.scalars(
         select(PollOption)
@@ -130,7 +131,7 @@ async def create_poll(
     session = uow.session
     access = await load_party(session, party_id, viewer_id)
     member = require_member(access)
-    _require_open_party(access)
+    require_not_ended(access.party)
     if access.party.poll_policy is PollPolicy.MODERATORS and not access.at_least(
         MemberRole.MODERATOR
     ):
@@ -220,7 +221,7 @@ async def vote_poll(
     session = uow.session
     poll, access = await _load_for(session, raw_poll_id, viewer_id)
     require_member(access)
-    _require_open_party(access)
+    require_not_ended(access.party)
     poll = await lock_poll(session, poll)
     closed_at = poll.closed_by(utcnow())
     if closed_at is not None:
@@ -260,6 +261,7 @@ async def close_poll(
     member = require_member(access)
     if poll.created_by_id != member.user_id and not access.at_least(MemberRole.MODERATOR):
         raise NotAllowed("Only the poll's creator or a moderator and above can close it.")
+    require_not_ended(access.party)
     poll = await lock_poll(session, poll)
     result = await close_locked(uow, state, poll, utcnow())
     mine = await session.scalar(

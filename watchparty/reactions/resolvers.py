@@ -13,6 +13,7 @@ from watchparty.gql.errors import (
     NotAllowed,
     NotAuthenticated,
     NotFound,
+    PartyEndedError,
     RateLimited,
     ValidationError,
 )
@@ -32,7 +33,8 @@ SendReactionResult = Annotated[
     | NotFound
     | ValidationError
     | ReactionsDisabled
-    | RateLimited,
+    | RateLimited
+    | PartyEndedError,
     strawberry.union("SendReactionResult"),
 ]
 

@@ -16,12 +16,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import User
-from watchparty.errors import NotAllowed, ValidationProblem
+from watchparty.errors import ValidationProblem
 from watchparty.kit.emoji import is_allowed_emoji
 from watchparty.kit.ratelimit import Limit
 from watchparty.kit.time import utcnow
-from watchparty.parties.authz import load_party, require_member
-from watchparty.parties.models import PartyStatus
+from watchparty.parties.authz import load_party, require_member, require_not_ended
 from watchparty.parties.payloads import iso, user_payload
 from watchparty.parties.stream import publish_ephemeral_event
 from watchparty.reactions.errors import ReactionsDisabled
@@ -77,8 +76,7 @@ async def send_reaction(
     access = await load_party(session, party_id, viewer_id)
     require_member(access)
     party = access.party
-    if party.status is PartyStatus.ENDED:
-        raise NotAllowed("The party has ended.")
+    require_not_ended(party)
     if not party.reactions_enabled:
         raise ReactionsDisabled()
     _check(draft)

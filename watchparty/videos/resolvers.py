@@ -16,7 +16,8 @@ from watchparty.gql.errors import (
     ValidationError,
     returns_errors,
 )
-from watchparty.gql.pagination import PageInfo, PaginationError, client_error, page_size
+from watchparty.gql.pagination import PageInfo, client_error
+from watchparty.kit.pagination import PaginationError, page_size
 from watchparty.videos import service, upload
 from watchparty.videos.party_media import load_readable
 from watchparty.videos.storage import get_storage

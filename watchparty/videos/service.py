@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.db import UnitOfWork
 from watchparty.errors import ValidationProblem
-from watchparty.gql.pagination import bad_cursor, decode_cursor, encode_cursor
 from watchparty.jobs import JobQueue, enqueue_after_commit
+from watchparty.kit.pagination import bad_cursor, decode_cursor, encode_cursor
 from watchparty.kit.time import utcnow
 from watchparty.videos.errors import owner_only, video_not_found
 from watchparty.videos.models import (

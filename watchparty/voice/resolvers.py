@@ -18,11 +18,11 @@ from watchparty.gql.errors import (
     NotAllowed,
     NotAuthenticated,
     NotFound,
+    PartyEndedError,
     RateLimited,
     ServiceUnavailable,
     ValidationError,
 )
-from watchparty.parties.error_types import PartyEndedError
 from watchparty.voice import service
 from watchparty.voice import signals as signaling
 from watchparty.voice.ice import ice_servers
@@ -64,7 +64,8 @@ SetVoiceStateResult = Annotated[
     | NotFound
     | Conflict
     | RateLimited
-    | ServiceUnavailable,
+    | ServiceUnavailable
+    | PartyEndedError,
     strawberry.union("SetVoiceStateResult"),
 ]
 StartScreenShareResult = Annotated[
@@ -88,7 +89,8 @@ SendSignalResult = Annotated[
     | NotFound
     | ValidationError
     | RateLimited
-    | ServiceUnavailable,
+    | ServiceUnavailable
+    | PartyEndedError,
     strawberry.union("SendSignalResult"),
 ]
 

@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.kit.ratelimit import Limit
 from watchparty.kit.redis_guard import UNAVAILABLE
-from watchparty.parties.authz import PartyAccess, load_party, require_member
-from watchparty.parties.errors import PartyEnded
-from watchparty.parties.models import MemberStatus, PartyMember, PartyStatus
+from watchparty.parties.authz import PartyAccess, load_party, require_member, require_not_ended
+from watchparty.parties.models import MemberStatus, PartyMember
 from watchparty.parties.stream import publish_ephemeral_event
 from watchparty.voice.errors import NotInVoice, ScreenShareLimitReached
 from watchparty.voice.store import ScreenShare, ShareOutcome, VoiceState, get_voice_store
@@ -98,8 +97,7 @@ async def join_voice(
     """Enter the voice room (unmuted, not speaking); joining again changes nothing."""
     access = await member_access(session, raw_party_id, user_id)
     party_id = access.party.id
-    if access.party.status is PartyStatus.ENDED:
-        raise PartyEnded()
+    require_not_ended(access.party)
     change = await get_voice_store(state).join(
         party_id, VoiceState(user_id, muted=False, speaking=False, joined_ms=_now_ms())
     )
@@ -134,6 +132,7 @@ async def set_voice_state(
     """
     access = await member_access(session, raw_party_id, user_id)
     party_id = access.party.id
+    require_not_ended(access.party)
     limit = Limit.parse(state.settings.rate_limit_signals)
     await state.limiter.hit(f"voice-state:{party_id}:{user_id}", limit)
     change = await get_voice_store(state).update(party_id, user_id, muted, speaking)
@@ -158,8 +157,7 @@ async def start_screen_share(
     """
     access = await member_access(session, raw_party_id, user_id)
     party = access.party
-    if party.status is PartyStatus.ENDED:
-        raise PartyEnded()
+    require_not_ended(party)
     store = get_voice_store(state)
     limit = party.max_screen_shares
     for attempt in range(2):

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from watchparty.errors import NotFound, ServiceUnavailable, ValidationProblem
 from watchparty.kit.ratelimit import Limit
 from watchparty.kit.time import epoch_ms
-from watchparty.parties.authz import load_party, parse_id, require_member
+from watchparty.parties.authz import load_party, parse_id, require_member, require_not_ended
 from watchparty.parties.stream import membership_news, party_channel, stream_error
 from watchparty.realtime import Delivery, HubClosed, ResyncRequired, SubscriberOverflow
 from watchparty.voice.errors import RecipientNotFound
@@ -136,6 +136,7 @@ async def send_signal(
     """Relay one signal to `raw_to_user_id`'s `signals` streams (best effort, not stored)."""
     access = await member_access(session, raw_party_id, sender_id)
     party_id = access.party.id
+    require_not_ended(access.party)
     relayed = check_payload(payload)
     recipient = parse_id(raw_to_user_id)
     if recipient == sender_id:

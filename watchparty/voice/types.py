@@ -1,9 +1,9 @@
 """GraphQL types of voice, screen share, signaling and ICE servers; the error mapping.
 
 `Party.voiceParticipants` and `Party.screenShares` (`participants_for_party`, `shares_for_party`)
-are for active members and signed-in viewers of a PUBLIC party (who may follow its stream);
-anybody else reads an empty list. They list active members only: an entry left behind by
-someone who is no longer a member is never shown.
+are for whoever may follow the party stream (`parties.authz.may_read_content`, checked by the
+`Party` fields); anybody else reads an empty list. They list active members only: an entry left
+behind by someone who is no longer a member is never shown.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from strawberry.scalars import JSON
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.gql.errors import errors_mapped_by
-from watchparty.parties.authz import is_banned
 from watchparty.parties.error_types import to_party_error
-from watchparty.parties.models import MemberStatus, PartyVisibility
+from watchparty.parties.models import MemberStatus
 from watchparty.voice.ice import IceServerConfig
 from watchparty.voice.signals import SignalKind, SignalMessage
 from watchparty.voice.store import ScreenShare as ShareState
@@ -165,16 +164,6 @@ async def screen_share(info: Info, share: ShareState) -> ScreenShare:
     return ScreenShare(user=user, started_at=share.started_at)
 
 
-async def _may_see(info: Info, party_id: uuid.UUID, visibility: PartyVisibility) -> bool:
-    viewer_id = info.context.viewer_id
-    if viewer_id is None:
-        return False
-    row = await info.context.loaders.parties.membership.load((party_id, viewer_id))
-    if row is not None and row.status is MemberStatus.ACTIVE:
-        return True
-    return visibility is PartyVisibility.PUBLIC and not is_banned(row)
-
-
 async def _active_users(
     info: Info, party_id: uuid.UUID, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, User]:
@@ -189,13 +178,9 @@ async def _active_users(
     }
 
 
-async def participants_for_party(
-    info: Info, party_id: uuid.UUID, visibility: PartyVisibility
-) -> list[VoiceParticipant]:
+async def participants_for_party(info: Info, party_id: uuid.UUID) -> list[VoiceParticipant]:
     from watchparty.voice.service import voice_participants
 
-    if not await _may_see(info, party_id, visibility):
-        return []
     states = await voice_participants(info.context.state, party_id)
     users = await _active_users(info, party_id, [s.user_id for s in states])
     return [
@@ -207,13 +192,9 @@ async def participants_for_party(
     ]
 
 
-async def shares_for_party(
-    info: Info, party_id: uuid.UUID, visibility: PartyVisibility
-) -> list[ScreenShare]:
+async def shares_for_party(info: Info, party_id: uuid.UUID) -> list[ScreenShare]:
     from watchparty.voice.service import screen_shares
 
-    if not await _may_see(info, party_id, visibility):
-        return []
     shares = await screen_shares(info.context.state, party_id)
     users = await _active_users(info, party_id, [s.user_id for s in shares])
     return [

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+import websockets
 from sqlalchemy import update
 
 from tests.playback_ops import Party, control, create_party, now_ms, report
@@ -239,6 +240,38 @@ async def test_absurd_positions_and_times_are_refused(api: Api, party: Party) ->
     assert fine["__typename"] == "ReportPlayerStatePayload", fine
 
 
+async def test_an_infinite_inline_literal_is_refused(api: Api, party: Party) -> None:
+    """JSON cannot carry infinity, but an inline literal can: `1e999` parses as inf."""
+    status, body = await post(
+        api, {"query": "{ serverTime(clientTimeMs: 1e999) { clientTimeMs } }"}
+    )
+    assert status == 200
+    assert body == {
+        "data": None,
+        "errors": [
+            {
+                "message": "Numbers must be finite.",
+                "locations": [{"line": 1, "column": 3}],
+                "path": ["serverTime"],
+                "extensions": {"code": "VALIDATION", "field": "clientTimeMs"},
+            }
+        ],
+    }
+    seek = (
+        f'mutation {{ seek(input: {{partyId: "{party.id}", positionSeconds: -1e999}}) '
+        "{ __typename ... on UserError { code message field } } }"
+    )
+    result = await api.gql(seek, token=party.host.token)
+    assert result.data == {
+        "seek": {
+            "__typename": "ValidationError",
+            "code": "VALIDATION",
+            "message": "Numbers must be finite.",
+            "field": "positionSeconds",
+        }
+    }
+
+
 async def test_a_stored_infinite_drift_reads_as_unknown(api: Api, party: Party) -> None:
     async with api.state.sessionmaker() as session:
         await session.execute(
@@ -303,6 +336,27 @@ async def test_malformed_socket_messages_close_with_4400(url: str, frame: str) -
         await socket.init()
         await socket.connection.send(frame)
         assert await socket.close_code() == 4400
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("{", "Syntax Error: Expected Name, found <EOF>."),
+        ("{ __typename \x00 }", "Syntax Error: Unexpected character: U+0000."),
+    ],
+    ids=["unfinished", "nul"],
+)
+async def test_a_document_that_does_not_parse_closes_the_socket_with_4400(
+    url: str, query: str, reason: str
+) -> None:
+    """Not a bare `complete` (the parser cache used to raise past Strawberry's handling)."""
+    async with graphql_socket(url) as socket:
+        await socket.init()
+        await socket.subscribe(query)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await socket.receive()
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4400, reason)
 
 
 async def test_a_coercion_error_over_the_socket_is_an_error_message(url: str) -> None:

@@ -69,14 +69,20 @@ ResetPasswordResult = Annotated[
     ResetPasswordPayload | InvalidToken | ValidationError, strawberry.union("ResetPasswordResult")
 ]
 VerifyEmailResult = Annotated[
-    VerifyEmailPayload | InvalidToken, strawberry.union("VerifyEmailResult")
+    VerifyEmailPayload | InvalidToken | ValidationError, strawberry.union("VerifyEmailResult")
 ]
 ResendVerificationEmailResult = Annotated[
-    ResendVerificationEmailPayload | NotAuthenticated | RateLimited | Conflict | ServiceUnavailable,
+    ResendVerificationEmailPayload
+    | NotAuthenticated
+    | RateLimited
+    | Conflict
+    | ServiceUnavailable
+    | ValidationError,
     strawberry.union("ResendVerificationEmailResult"),
 ]
 RevokeSessionResult = Annotated[
-    RevokeSessionPayload | NotFound | NotAuthenticated, strawberry.union("RevokeSessionResult")
+    RevokeSessionPayload | NotFound | NotAuthenticated | ValidationError,
+    strawberry.union("RevokeSessionResult"),
 ]
 
 

@@ -56,7 +56,7 @@ EditMessageResult = Annotated[
     strawberry.union("EditMessageResult"),
 ]
 DeleteMessageResult = Annotated[
-    ChatMessagePayload | NotAuthenticated | NotFound | NotAllowed,
+    ChatMessagePayload | NotAuthenticated | NotFound | NotAllowed | ValidationError,
     strawberry.union("DeleteMessageResult"),
 ]
 MessageReactionResult = Annotated[
@@ -71,7 +71,13 @@ MessageReactionResult = Annotated[
     strawberry.union("MessageReactionResult"),
 ]
 SetTypingResult = Annotated[
-    SetTypingPayload | NotAuthenticated | NotFound | NotAllowed | ChatDisabled | PartyEndedError,
+    SetTypingPayload
+    | NotAuthenticated
+    | NotFound
+    | NotAllowed
+    | ChatDisabled
+    | PartyEndedError
+    | ValidationError,
     strawberry.union("SetTypingResult"),
 ]
 

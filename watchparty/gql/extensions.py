@@ -115,6 +115,26 @@ class CorrelatedMaskErrors(MaskErrors):
 PARSER_CACHE_SIZE = 256  # distinct documents; every subscription of the same text shares one
 
 
+class CachedParse(ParserCache):
+    """`ParserCache` that leaves a document it cannot parse to Strawberry's own parse step.
+
+    A syntax error raised from an extension's `on_parse` escapes Strawberry's handling on the
+    streaming path (graphql-transport-ws): the socket got a bare `complete` and the server logged
+    an exception. Left unparsed, the document is parsed again inside Strawberry's try, which
+    answers the syntax error as an `error` message (and as a 400 over HTTP, as before).
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        except GraphQLError:
+            context.graphql_document = None
+        yield
+
+
 def schema_extensions(settings: Settings) -> list[Callable[[], Any] | type[SchemaExtension]]:
     """Per-operation extension factories (Strawberry builds fresh instances for every operation).
 
@@ -131,7 +151,7 @@ def schema_extensions(settings: Settings) -> list[Callable[[], Any] | type[Schem
     extensions: list[Callable[[], Any] | type[SchemaExtension]] = [
         FreshLoaders,
         lambda: MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
-        lambda: ParserCache(maxsize=PARSER_CACHE_SIZE),
+        lambda: CachedParse(maxsize=PARSER_CACHE_SIZE),
         lambda: CachedValidation(rules, settings.graphql_max_cost, verdicts),
     ]
     if settings.is_production:

@@ -14,6 +14,7 @@ keep their own, wider rules (C1 controls, bidi overrides in names) with their ow
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -37,10 +38,13 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # all C0 but tab and line 
 SURROGATE = re.compile("[\ud800-\udfff]")
 CONTROL_MESSAGE = "Control characters are not allowed."  # the domains' own wording
 SURROGATE_MESSAGE = "Text must be valid Unicode (an unpaired surrogate is not)."
+# JSON cannot carry them, but an inline literal can (`1e999` parses as infinity).
+NON_FINITE_MESSAGE = "Numbers must be finite."
 
 
 def find_bad_text(arguments: dict[str, Any]) -> tuple[str, str] | None:
-    """(dotted path, message) for the first string with a forbidden character, if any. As in
+    """(dotted path, message) for the first string with a forbidden character (or a number that
+    is not finite), if any. As in
     our other `field` values, a top-level `input` and list positions are left out
     (`media.title`, `options`); an argument at the top is named as itself."""
     stack: list[tuple[Any, tuple[str, ...]]] = [
@@ -48,6 +52,8 @@ def find_bad_text(arguments: dict[str, Any]) -> tuple[str, str] | None:
     ]
     while stack:
         value, path = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return ".".join(path) or "input", NON_FINITE_MESSAGE
         if isinstance(value, str):
             if CONTROL.search(value):
                 return ".".join(path) or "input", CONTROL_MESSAGE

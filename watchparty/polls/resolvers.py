@@ -42,7 +42,7 @@ VotePollResult = Annotated[
     strawberry.union("VotePollResult"),
 ]
 ClosePollResult = Annotated[
-    PollPayload | NotAuthenticated | NotAllowed | NotFound | PartyEndedError,
+    PollPayload | NotAuthenticated | NotAllowed | NotFound | PartyEndedError | ValidationError,
     strawberry.union("ClosePollResult"),
 ]
 

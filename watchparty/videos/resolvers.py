@@ -40,11 +40,11 @@ CreateVideoUploadResult = Annotated[
     strawberry.union("CreateVideoUploadResult"),
 ]
 RenewVideoUploadResult = Annotated[
-    VideoUploadPayload | NotAuthenticated | NotFound | NotAllowed | Conflict,
+    VideoUploadPayload | NotAuthenticated | NotFound | NotAllowed | Conflict | ValidationError,
     strawberry.union("RenewVideoUploadResult"),
 ]
 CompleteVideoUploadResult = Annotated[
-    VideoPayload | NotAuthenticated | NotFound | NotAllowed | Conflict,
+    VideoPayload | NotAuthenticated | NotFound | NotAllowed | Conflict | ValidationError,
     strawberry.union("CompleteVideoUploadResult"),
 ]
 UpdateVideoResult = Annotated[
@@ -52,7 +52,7 @@ UpdateVideoResult = Annotated[
     strawberry.union("UpdateVideoResult"),
 ]
 DeleteVideoResult = Annotated[
-    DeleteVideoPayload | NotAuthenticated | NotFound | NotAllowed,
+    DeleteVideoPayload | NotAuthenticated | NotFound | NotAllowed | ValidationError,
     strawberry.union("DeleteVideoResult"),
 ]
 

@@ -50,11 +50,17 @@ JoinVoiceResult = Annotated[
     | NotAllowed
     | NotFound
     | PartyEndedError
-    | ServiceUnavailable,
+    | ServiceUnavailable
+    | ValidationError,
     strawberry.union("JoinVoiceResult"),
 ]
 LeaveVoiceResult = Annotated[
-    LeaveVoicePayload | NotAuthenticated | NotAllowed | NotFound | ServiceUnavailable,
+    LeaveVoicePayload
+    | NotAuthenticated
+    | NotAllowed
+    | NotFound
+    | ServiceUnavailable
+    | ValidationError,
     strawberry.union("LeaveVoiceResult"),
 ]
 SetVoiceStateResult = Annotated[
@@ -65,7 +71,8 @@ SetVoiceStateResult = Annotated[
     | Conflict
     | RateLimited
     | ServiceUnavailable
-    | PartyEndedError,
+    | PartyEndedError
+    | ValidationError,
     strawberry.union("SetVoiceStateResult"),
 ]
 StartScreenShareResult = Annotated[
@@ -75,11 +82,17 @@ StartScreenShareResult = Annotated[
     | NotFound
     | Conflict
     | PartyEndedError
-    | ServiceUnavailable,
+    | ServiceUnavailable
+    | ValidationError,
     strawberry.union("StartScreenShareResult"),
 ]
 StopScreenShareResult = Annotated[
-    StopScreenSharePayload | NotAuthenticated | NotAllowed | NotFound | ServiceUnavailable,
+    StopScreenSharePayload
+    | NotAuthenticated
+    | NotAllowed
+    | NotFound
+    | ServiceUnavailable
+    | ValidationError,
     strawberry.union("StopScreenShareResult"),
 ]
 SendSignalResult = Annotated[

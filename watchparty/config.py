@@ -196,7 +196,7 @@ class Settings(BaseSettings):
     realtime_retention_count: int = Field(default=1000, ge=10)
     realtime_retention_seconds: int = Field(default=600, ge=10)
     realtime_poll_seconds: float = Field(default=5.0, ge=0)
-    # Presence (parties/presence.py): a stream's connection expires PRESENCE_TTL_SECONDS after
+    # Presence (parties/presence/): a stream's connection expires PRESENCE_TTL_SECONDS after
     # its last heartbeat (sent every PRESENCE_HEARTBEAT_SECONDS), so a dead process's members go
     # offline within about TTL + the sweep period.
     presence_ttl_seconds: float = Field(default=30.0, ge=1.0, le=600.0)

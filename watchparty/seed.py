@@ -63,7 +63,7 @@ DEMO_QUEUE = (
 
 async def seed_demo_party(state: AppState, users: dict[str, User]) -> Party:
     """A LIVE public party hosted by Alice, with Bob and Carol in it and a three-film queue."""
-    from watchparty.parties import membership, service
+    from watchparty.parties import joining, service
     from watchparty.parties.models import MemberRole, Party, PartyMember
     from watchparty.parties.playback_queue import add_to_queue
     from watchparty.parties.validation import Media
@@ -91,7 +91,7 @@ async def seed_demo_party(state: AppState, users: dict[str, User]) -> Party:
     outbox = service.Outbox()
     for guest in (bob, carol):
         async with state.unit_of_work() as uow:
-            await membership.join_party(uow.session, outbox, guest.id, party_id=str(party.id))
+            await joining.join_party(uow.session, outbox, guest.id, party_id=str(party.id))
             await outbox.record(uow, state)
     async with state.unit_of_work() as uow:
         bob_row = await uow.session.scalar(

@@ -22,8 +22,9 @@ from watchparty.gql.errors import errors_mapped_by
 from watchparty.gql.pagination import PageInfo
 from watchparty.kit.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
 from watchparty.parties.authz import at_least
+from watchparty.parties.error_types import to_party_error
 from watchparty.parties.models import MemberRole
-from watchparty.parties.types import Party, to_party_error
+from watchparty.parties.types import Party
 
 strawberry.enum(ModerationAction, description="What a moderation log entry records.")
 

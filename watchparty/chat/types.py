@@ -16,7 +16,8 @@ from watchparty.errors import Problem
 from watchparty.gql.errors import UserError, errors_mapped_by
 from watchparty.gql.pagination import PageInfo
 from watchparty.gql.shared import event_loader
-from watchparty.parties.types import to_party_error, user_from_payload
+from watchparty.parties.error_types import to_party_error
+from watchparty.parties.member_types import user_from_payload
 
 
 def _dt(value: str | None) -> datetime | None:

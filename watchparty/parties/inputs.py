@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from watchparty.parties.member_types import InviteLink, PartyMember
 from watchparty.parties.models import (
     DEFAULT_BUFFERING_TIMEOUT_SECONDS,
     DEFAULT_MAX_MEMBERS,
@@ -15,7 +16,7 @@ from watchparty.parties.models import (
     PartyVisibility,
     PollPolicy,
 )
-from watchparty.parties.types import InviteLink, Party, PartyMember, PartyPreview
+from watchparty.parties.types import Party, PartyPreview
 
 
 @strawberry.input(description="What to play: exactly one of a URL or a library video.")

@@ -21,6 +21,8 @@ from watchparty.context import Info
 from watchparty.gql.pagination import PageInfo
 from watchparty.kit.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
 from watchparty.kit.time import utcnow
+from watchparty.parties.member_types import PartyMember as PartyMemberType
+from watchparty.parties.member_types import PartyMemberConnection, PartyMemberEdge
 from watchparty.parties.models import (
     InviteLink,
     MemberStatus,
@@ -31,13 +33,7 @@ from watchparty.parties.models import (
 )
 
 if TYPE_CHECKING:
-    from watchparty.parties.types import (
-        PartyConnection,
-        PartyMemberConnection,
-    )
-    from watchparty.parties.types import (
-        PartyMember as PartyMemberType,
-    )
+    from watchparty.parties.types import PartyConnection
     from watchparty.state import AppState
 
 MAX_JOIN_REQUESTS = 100
@@ -68,8 +64,6 @@ async def online_member_count(state: AppState, party_id: uuid.UUID) -> int:
 
 
 async def member_with_user(info: Info, row: PartyMember) -> PartyMemberType | None:
-    from watchparty.parties.types import PartyMember as PartyMemberType
-
     user = await info.context.loaders.user.load(row.user_id)
     if user is None:
         return None
@@ -103,9 +97,6 @@ async def members_connection(
     after: str | None,
     online: bool | None,
 ) -> PartyMemberConnection:
-    from watchparty.parties.types import PartyMember as PartyMemberType
-    from watchparty.parties.types import PartyMemberConnection, PartyMemberEdge
-
     limit = page_size(first)
     key = _after_key(after)
     online_ids = await online_user_ids(info.context.state, party_id)
@@ -152,8 +143,6 @@ async def members_connection(
 
 
 async def join_requests(info: Info, party_id: uuid.UUID) -> list[PartyMemberType]:
-    from watchparty.parties.types import PartyMember as PartyMemberType
-
     query = (
         select(PartyMember, User)
         .join(User, User.id == PartyMember.user_id)

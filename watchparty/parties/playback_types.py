@@ -28,10 +28,10 @@ from watchparty.gql.errors import UserError
 from watchparty.kit.time import epoch_ms
 from watchparty.parties import models
 from watchparty.parties.inputs import MediaInput
+from watchparty.parties.member_types import user_from_payload
 from watchparty.parties.payloads import playback_payload, playback_user_ids, queue_item_payload
 from watchparty.parties.timeline import PlaybackState as TimelineState
 from watchparty.parties.timeline import PlayerState
-from watchparty.parties.types import user_from_payload
 
 PlaybackStatus = strawberry.enum(
     TimelineState,

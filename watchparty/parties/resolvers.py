@@ -23,8 +23,9 @@ from watchparty.gql.errors import (
 )
 from watchparty.gql.pagination import client_error
 from watchparty.kit.pagination import PaginationError
-from watchparty.parties import invites, listing, membership, service
+from watchparty.parties import hosting, invites, joining, listing, moderation, service
 from watchparty.parties.authz import load_party
+from watchparty.parties.error_types import Banned, PartyFull, returns_party_errors
 from watchparty.parties.inputs import (
     ApproveMemberInput,
     BanMemberInput,
@@ -53,19 +54,11 @@ from watchparty.parties.inputs import (
     UnbanMemberInput,
     UpdatePartyInput,
 )
+from watchparty.parties.member_types import InviteLink, PartyMember
 from watchparty.parties.models import Party as PartyModel
 from watchparty.parties.models import PartyMember as PartyMemberModel
 from watchparty.parties.models import PartyStatus
-from watchparty.parties.types import (
-    Banned,
-    InviteLink,
-    Party,
-    PartyConnection,
-    PartyFull,
-    PartyMember,
-    PartyPreview,
-    returns_party_errors,
-)
+from watchparty.parties.types import Party, PartyConnection, PartyPreview
 
 _Base = ValidationError | NotAuthenticated | NotAllowed | NotFound
 CreatePartyResult = Annotated[
@@ -289,7 +282,7 @@ class PartyMutations:
     async def join_party(self, info: Info, input: JoinPartyInput) -> JoinPartyResult:
         joined = await _apply(
             info,
-            membership.join_party,
+            joining.join_party,
             party_id=None if input.party_id is None else str(input.party_id),
             code=None if input.code is None else input.code[:64],
             invite_token=input.invite_token,
@@ -305,35 +298,31 @@ class PartyMutations:
     )
     @returns_party_errors
     async def leave_party(self, info: Info, input: LeavePartyInput) -> LeavePartyResult:
-        party_id = await _apply(info, membership.leave_party, input.party_id)
+        party_id = await _apply(info, joining.leave_party, input.party_id)
         return LeavePartyPayload(party_id=strawberry.ID(str(party_id)))
 
     @strawberry.mutation(description="Let a pending requester in (moderators and above).")
     @returns_party_errors
     async def approve_member(self, info: Info, input: ApproveMemberInput) -> ApproveMemberResult:
-        row = await _apply(info, membership.approve_member, input.party_id, input.user_id)
+        row = await _apply(info, joining.approve_member, input.party_id, input.user_id)
         return PartyMemberPayload(member=await _member(info, row))
 
     @strawberry.mutation(description="Turn a pending request down (moderators and above).")
     @returns_party_errors
     async def reject_member(self, info: Info, input: RejectMemberInput) -> RejectMemberResult:
-        row = await _apply(info, membership.reject_member, input.party_id, input.user_id)
+        row = await _apply(info, joining.reject_member, input.party_id, input.user_id)
         return _removed(row.party_id, row.user_id)
 
     @strawberry.mutation(description="Make a member a COHOST, MODERATOR or MEMBER (host only).")
     @returns_party_errors
     async def set_member_role(self, info: Info, input: SetMemberRoleInput) -> SetMemberRoleResult:
-        row = await _apply(
-            info, membership.set_member_role, input.party_id, input.user_id, input.role
-        )
+        row = await _apply(info, hosting.set_member_role, input.party_id, input.user_id, input.role)
         return PartyMemberPayload(member=await _member(info, row))
 
     @strawberry.mutation(description="Hand hosting to a member; the old host becomes a COHOST.")
     @returns_party_errors
     async def transfer_host(self, info: Info, input: TransferHostInput) -> TransferHostResult:
-        party, old, new = await _apply(
-            info, membership.transfer_host, input.party_id, input.user_id
-        )
+        party, old, new = await _apply(info, hosting.transfer_host, input.party_id, input.user_id)
         return TransferHostPayload(
             party=Party.from_model(party),
             host=await _member(info, new),
@@ -346,7 +335,7 @@ class PartyMutations:
     @returns_party_errors
     async def kick_member(self, info: Info, input: KickMemberInput) -> KickMemberResult:
         user_id = await _apply(
-            info, membership.kick_member, input.party_id, input.user_id, reason=input.reason
+            info, moderation.kick_member, input.party_id, input.user_id, reason=input.reason
         )
         return _removed(uuid.UUID(str(input.party_id)), user_id)
 
@@ -358,7 +347,7 @@ class PartyMutations:
     async def ban_member(self, info: Info, input: BanMemberInput) -> BanMemberResult:
         row = await _apply(
             info,
-            membership.ban_member,
+            moderation.ban_member,
             input.party_id,
             input.user_id,
             input.until,
@@ -370,7 +359,7 @@ class PartyMutations:
     @returns_party_errors
     async def unban_member(self, info: Info, input: UnbanMemberInput) -> UnbanMemberResult:
         row = await _apply(
-            info, membership.unban_member, input.party_id, input.user_id, reason=input.reason
+            info, moderation.unban_member, input.party_id, input.user_id, reason=input.reason
         )
         return PartyMemberPayload(member=await _member(info, row))
 

@@ -43,13 +43,14 @@ from watchparty.realtime import Delivery
 from watchparty.voice import events as voice_events
 
 if TYPE_CHECKING:
+    from watchparty.parties.member_types import PartyMember
     from watchparty.parties.playback_types import PlaybackState, QueueItem
-    from watchparty.parties.types import Party, PartyMember
+    from watchparty.parties.types import Party
 
 log = logging.getLogger(__name__)
 
 PartyT = Annotated["Party", strawberry.lazy("watchparty.parties.types")]
-PartyMemberT = Annotated["PartyMember", strawberry.lazy("watchparty.parties.types")]
+PartyMemberT = Annotated["PartyMember", strawberry.lazy("watchparty.parties.member_types")]
 PlaybackStateT = Annotated["PlaybackState", strawberry.lazy("watchparty.parties.playback_types")]
 QueueItemT = Annotated["QueueItem", strawberry.lazy("watchparty.parties.playback_types")]
 
@@ -184,8 +185,9 @@ def parse_cursor(cursor: str | None) -> int | None:
 def render_event(payload: dict[str, Any], party_id: uuid.UUID) -> Any:
     """The union member for a stored or ephemeral payload; None for an unknown type (a newer
     writer's event that this process cannot render is skipped, not fatal)."""
+    from watchparty.parties.member_types import PartyMember
     from watchparty.parties.playback_types import PlaybackState, QueueItem
-    from watchparty.parties.types import Party, PartyMember
+    from watchparty.parties.types import Party
 
     kind = payload.get("type")
     match kind:

@@ -1,4 +1,6 @@
-"""GraphQL types for parties: Party, PartyMember, PartySettings, previews and connections.
+"""GraphQL types for parties: Party, PartySettings, PartyPreview and the party connection.
+
+Members and invite links are in `member_types`, the mutations' expected errors in `error_types`.
 
 Objects are built from the JSON payloads of `parties.payloads` (`from_payload`), the same ones
 stored in party events, so a subscriber renders an event without touching the database. Fields
@@ -17,12 +19,17 @@ import strawberry
 from watchparty.accounts import models as account_models
 from watchparty.accounts.types import User
 from watchparty.context import Info
-from watchparty.errors import Problem
-from watchparty.gql.errors import UserError, errors_mapped_by, to_error
 from watchparty.gql.pagination import PageInfo, client_error
 from watchparty.kit.pagination import PaginationError
-from watchparty.parties import errors, models
+from watchparty.parties import models
 from watchparty.parties.authz import at_least, may_read_content
+from watchparty.parties.member_types import (
+    InviteLink,
+    PartyMember,
+    PartyMemberConnection,
+    parse_datetime,
+    user_from_payload,
+)
 from watchparty.parties.models import (
     QUEUE_MAX_ITEMS,
     QUEUE_PAGE_DEFAULT,
@@ -33,7 +40,7 @@ from watchparty.parties.models import (
     PartyVisibility,
     PollPolicy,
 )
-from watchparty.parties.payloads import member_payload, party_payload
+from watchparty.parties.payloads import party_payload
 
 if TYPE_CHECKING:
     from watchparty.chat.moderation_types import MemberMute, ModerationLogConnection
@@ -47,28 +54,6 @@ strawberry.enum(PartyVisibility, description="Who can find and read a party.")
 strawberry.enum(PartyStatus, description="SCHEDULED until started, LIVE, then ENDED.")
 strawberry.enum(ControlPolicy, description="Who may control playback.")
 strawberry.enum(PollPolicy, description="Who may create polls: MODERATORS (and above) or EVERYONE.")
-strawberry.enum(MemberRole, description="HOST > COHOST > MODERATOR > MEMBER.")
-strawberry.enum(MemberStatus, description="A membership's state.")
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def user_from_payload(payload: dict[str, Any]) -> User:
-    """A `User` from `payloads.user_payload` (private fields render null)."""
-    created_at = _dt(payload.get("createdAt"))
-    return User(
-        id=strawberry.ID(payload["id"]),
-        display_name=payload["displayName"],
-        avatar_url=payload.get("avatarUrl"),
-        bio=payload.get("bio"),
-        created_at=created_at or datetime.min,
-        _email="",
-        _email_verified=False,
-        _has_password=False,
-        _is_viewer=False,
-    )
 
 
 @strawberry.type(description="A party's settings (changed with updateParty).")
@@ -109,69 +94,6 @@ class PartySettings:
         )
 
 
-@strawberry.type(description="A person's membership of a party.")
-class PartyMember:
-    user: User
-    role: MemberRole
-    status: MemberStatus
-    online: bool = strawberry.field(description="Holds the party stream right now.")
-    joined_at: datetime = strawberry.field(description="When they joined (or asked to).")
-    last_drift_ms: float | None = strawberry.field(
-        description="Their player's last reported distance from the timeline (+ = ahead)."
-    )
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> PartyMember:
-        return cls(
-            user=user_from_payload(payload["user"]),
-            role=MemberRole(payload["role"]),
-            status=MemberStatus(payload["status"]),
-            online=payload["online"],
-            joined_at=datetime.fromisoformat(payload["joinedAt"]),
-            last_drift_ms=payload.get("lastDriftMs"),
-        )
-
-    @classmethod
-    def from_model(
-        cls, member: models.PartyMember, user: account_models.User, online: bool
-    ) -> PartyMember:
-        return cls.from_payload(member_payload(member, user, online))
-
-
-@strawberry.type
-class PartyMemberEdge:
-    cursor: str
-    node: PartyMember
-
-
-@strawberry.type
-class PartyMemberConnection:
-    edges: list[PartyMemberEdge]
-    page_info: PageInfo
-    total_count: int
-
-
-@strawberry.type(description="An invite link (the token itself is shown once, at creation).")
-class InviteLink:
-    id: strawberry.ID
-    expires_at: datetime | None
-    max_uses: int | None
-    uses: int
-    revoked: bool
-    created_at: datetime
-
-    @classmethod
-    def from_model(cls, link: models.InviteLink) -> InviteLink:
-        return cls(
-            id=strawberry.ID(str(link.id)),
-            expires_at=link.expires_at,
-            max_uses=link.max_uses,
-            uses=link.uses,
-            revoked=link.revoked_at is not None,
-            created_at=link.created_at,
-        )
-
-
 @strawberry.type(description="A watch party.")
 class Party:
     id: strawberry.ID
@@ -194,7 +116,7 @@ class Party:
     def from_payload(cls, payload: dict[str, Any], *, stream: bool = True) -> Party:
         """`stream`: rendered for a party stream, whose subscribers may all see the code
         (members, or signed-in viewers of a PUBLIC party), so `code` needs no read."""
-        created_at = _dt(payload["createdAt"])
+        created_at = parse_datetime(payload["createdAt"])
         assert created_at is not None
         return cls(
             id=strawberry.ID(payload["id"]),
@@ -203,9 +125,9 @@ class Party:
             visibility=PartyVisibility(payload["visibility"]),
             status=PartyStatus(payload["status"]),
             settings=PartySettings.from_payload(payload["settings"]),
-            scheduled_start=_dt(payload.get("scheduledStart")),
-            started_at=_dt(payload.get("startedAt")),
-            ended_at=_dt(payload.get("endedAt")),
+            scheduled_start=parse_datetime(payload.get("scheduledStart")),
+            started_at=parse_datetime(payload.get("startedAt")),
+            ended_at=parse_datetime(payload.get("endedAt")),
             created_at=created_at,
             _party_id=uuid.UUID(payload["id"]),
             _code=payload["code"],
@@ -487,38 +409,3 @@ class PartyPreview:
     max_members: int
     scheduled_start: datetime | None
     host: User | None
-
-
-# -- expected errors of the party mutations ----------------------------------------------------
-
-
-@strawberry.type(description="The party has reached its maximum number of members.")
-class PartyFull(UserError):
-    max_members: int
-
-
-@strawberry.type(description="The viewer is banned from this party.")
-class Banned(UserError):
-    until: datetime | None = strawberry.field(description="Null: banned for good.")
-
-
-def to_party_error(problem: Problem) -> UserError:
-    """A `Problem` as its union member: the party errors here, the shared ones in gql.errors."""
-    if isinstance(problem, errors.PartyFull):
-        return PartyFull(
-            code=problem.code,  # type: ignore[arg-type]
-            message=problem.message,
-            field=problem.field,
-            max_members=problem.max_members,
-        )
-    if isinstance(problem, errors.Banned):
-        return Banned(
-            code=problem.code,  # type: ignore[arg-type]
-            message=problem.message,
-            field=problem.field,
-            until=problem.until,
-        )
-    return to_error(problem)
-
-
-returns_party_errors = errors_mapped_by(to_party_error)

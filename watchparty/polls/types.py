@@ -21,7 +21,7 @@ from watchparty.gql.errors import UserError, errors_mapped_by, to_error
 from watchparty.gql.pagination import PageInfo
 from watchparty.gql.shared import event_loader
 from watchparty.kit.time import utcnow
-from watchparty.parties.types import user_from_payload
+from watchparty.parties.member_types import user_from_payload
 from watchparty.polls import errors
 from watchparty.polls.loaders import my_choices_loader, poll_choices_loader
 

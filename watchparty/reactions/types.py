@@ -14,7 +14,7 @@ from watchparty.errors import Problem
 from watchparty.gql.errors import UserError, errors_mapped_by, to_error
 from watchparty.gql.pagination import client_error
 from watchparty.kit.pagination import PaginationError, page_size
-from watchparty.parties.types import user_from_payload
+from watchparty.parties.member_types import user_from_payload
 from watchparty.reactions import errors
 from watchparty.reactions.models import BUCKET_SECONDS
 

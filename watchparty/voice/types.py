@@ -18,8 +18,8 @@ from strawberry.scalars import JSON
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.gql.errors import errors_mapped_by
+from watchparty.parties.error_types import to_party_error
 from watchparty.parties.models import MemberStatus
-from watchparty.parties.types import to_party_error
 from watchparty.voice.ice import IceServerConfig
 from watchparty.voice.signals import SignalKind, SignalMessage
 from watchparty.voice.store import ScreenShare as ShareState

@@ -1,0 +1,135 @@
+"""One member acting on another member's row: the skeleton every moderation and role change shares.
+
+Approving, rejecting, kicking, banning, unbanning, setting a role and handing over hosting all go
+the same way: lock the party row and check the actor's role (`begin_member_action`), find the
+target's membership row (`MemberAction.find`), change it, then flush and append the change to
+the party's moderation log (`MemberAction.record`) and queue the events for after the commit.
+Keeping that in one place keeps the order of those steps (and so the errors a caller sees first,
+and the SQL they cost) the same for every action.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from watchparty.chat.moderation import clean_reason, record_action
+from watchparty.errors import NotFound
+from watchparty.parties.authz import PartyAccess, load_party, require_not_ended, require_role
+from watchparty.parties.models import MemberRole, MemberStatus, Party, PartyMember
+from watchparty.parties.service import Outbox, member_event_payload
+
+NOT_A_MEMBER = "This user is not a member of the party."
+
+
+async def find_member_row(
+    session: AsyncSession, party_id: uuid.UUID, user_id: str
+) -> PartyMember | None:
+    """`user_id`'s membership row of the party whatever its status (None: none, or not a uuid)."""
+    try:
+        uid = uuid.UUID(str(user_id))
+    except ValueError:
+        return None
+    return await session.scalar(
+        select(PartyMember).where(PartyMember.party_id == party_id, PartyMember.user_id == uid)
+    )
+
+
+async def announce_member(
+    session: AsyncSession, outbox: Outbox, kind: str, row: PartyMember
+) -> None:
+    """Queue a `MemberJoined` / `MemberUpdated` event carrying the member as it is now."""
+    outbox.add(row.party_id, {"type": kind, "member": await member_event_payload(session, row)})
+
+
+def announce_left(outbox: Outbox, row: PartyMember) -> None:
+    """Queue a `MemberLeft` event (left, withdrew or was refused, kicked, banned)."""
+    outbox.add(row.party_id, {"type": "MemberLeft", "userId": str(row.user_id)})
+
+
+@dataclass
+class MemberAction:
+    """An authorized actor inside the locked party, about to change another member's row."""
+
+    session: AsyncSession
+    outbox: Outbox
+    access: PartyAccess
+    actor: PartyMember
+    reason: str | None = None
+
+    @property
+    def party(self) -> Party:
+        return self.access.party
+
+    async def find(self, user_id: str) -> PartyMember | None:
+        """The target's row whatever its status."""
+        return await find_member_row(self.session, self.party.id, user_id)
+
+    async def find_active(self, user_id: str) -> PartyMember:
+        """The target's row when they are an active member; NotFound on `userId` otherwise."""
+        row = await self.find(user_id)
+        if row is None or row.status is not MemberStatus.ACTIVE:
+            raise NotFound(NOT_A_MEMBER, field="userId")
+        return row
+
+    async def record(
+        self,
+        action: str,
+        target: PartyMember,
+        *,
+        until: datetime | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Flush the change and append it to the party's moderation log (with the reason)."""
+        await self.session.flush()
+        await record_action(
+            self.session,
+            party_id=self.party.id,
+            actor_id=self.actor.user_id,
+            action=action,
+            target_user_id=target.user_id,
+            reason=self.reason,
+            until=until,
+            details=details,
+        )
+
+    async def announce(self, kind: str, row: PartyMember) -> None:
+        await announce_member(self.session, self.outbox, kind, row)
+
+    def announce_left(self, row: PartyMember) -> None:
+        announce_left(self.outbox, row)
+
+    def revoke(self, row: PartyMember, why: str) -> None:
+        """End the target's party stream (`MembershipRevoked`, reason KICKED or BANNED)."""
+        self.outbox.add(
+            row.party_id,
+            {"type": "MembershipRevoked", "userId": str(row.user_id), "reason": why},
+        )
+
+
+async def begin_member_action(
+    session: AsyncSession,
+    outbox: Outbox,
+    viewer_id: uuid.UUID,
+    party_id: str,
+    *,
+    role: MemberRole,
+    reason: str | None = None,
+    check_ended: bool = True,
+) -> MemberAction:
+    """Lock the party, require `role` or above of the viewer, refuse an ended party and clean the
+    reason, in that order (the order decides which error a request with several faults gets).
+
+    `check_ended=False` leaves the ended check to the caller: answering a join request looks the
+    request up first (no request: NotFound, even in an ended party), then refuses an ended party.
+    """
+    access = await load_party(session, party_id, viewer_id, for_update=True)
+    actor = require_role(access, role)
+    if check_ended:
+        require_not_ended(access.party)
+    return MemberAction(session, outbox, access, actor, clean_reason(reason))

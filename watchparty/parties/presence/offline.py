@@ -1,0 +1,61 @@
+"""What a presence transition sets off, and the sweeper that finds users whose process died.
+
+Going offline in a party starts the host failover grace period, releases the member from the
+buffering wait and removes them from voice; each of those is best effort (logged, never raised),
+so one failing does not keep the others or the stream from going on.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from watchparty.parties.presence.factory import get_presence
+
+if TYPE_CHECKING:
+    from watchparty.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+async def announce_transition(
+    state: AppState, party_id: uuid.UUID, user_id: uuid.UUID, online: bool
+) -> None:
+    """Publish a transition; an offline host also starts the failover grace period."""
+    # Imported here because of a real cycle: playback (under playback_reports) and the stream's
+    # subscription import presence. The way out is a registration of these reactions by the
+    # composition root; until then they stay where they were in the former presence.py.
+    from watchparty.parties.failover import schedule_host_failover
+    from watchparty.parties.playback_reports import release_member
+    from watchparty.parties.stream import publish_presence
+
+    await publish_presence(state, party_id, user_id, online)
+    if not online:
+        try:
+            await schedule_host_failover(state, party_id, user_id)
+        except Exception:
+            log.warning("host failover not scheduled", exc_info=True)
+        try:  # a member who disconnects stops counting for the buffering wait (SYNC.md)
+            await release_member(state, party_id, user_id)
+        except Exception:
+            log.warning("offline member not released from the wait", exc_info=True)
+        try:  # a member who disconnects leaves voice and stops sharing a screen
+            from watchparty.voice.service import member_offline
+
+            await member_offline(state, party_id, user_id)
+        except Exception:
+            log.warning("offline member not removed from voice", exc_info=True)
+
+
+async def sweep_presence(ctx: dict[str, Any]) -> int:
+    """Periodic job: report users whose connections all expired (their process died) offline.
+
+    Idempotent and safe to run in several processes at once: each expiry is reported once (the
+    Redis script that removes it decides). Returns how many users went offline.
+    """
+    state: AppState = ctx["state"]
+    departures = await get_presence(state).sweep()
+    for departure in departures:
+        await announce_transition(state, departure.party_id, departure.user_id, online=False)
+    return len(departures)

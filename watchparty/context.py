@@ -18,9 +18,9 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
+from watchparty.access_tokens import AccessClaims
 from watchparty.accounts.loaders import auth_session_loader, user_loader
 from watchparty.accounts.models import AuthSession, User
-from watchparty.accounts.tokens import AccessClaims
 from watchparty.errors import NotAuthenticated
 from watchparty.parties.loaders import PartyLoaders
 

@@ -39,9 +39,9 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
+from watchparty.access_tokens import AccessClaims, TokenError
 from watchparty.accounts import revocations
 from watchparty.accounts.sessions import signed_in_user
-from watchparty.accounts.tokens import AccessClaims, TokenError
 from watchparty.context import Context
 from watchparty.gql import graphiql
 from watchparty.gql.negotiation import (

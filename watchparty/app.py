@@ -43,13 +43,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from watchparty.gql.view import GraphQLView
+        from watchparty.schema import build_schema
 
         async with (
             build_state(settings, functions=job_functions(), periodics=periodic_jobs()) as state,
             revocations.watching(state),
         ):
             app.state.wp = state
-            view = GraphQLView(state)
+            view = GraphQLView(state, build_schema(settings))
             app.state.graphql = view
             yield
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.accounts_ops import REVOKE_SESSION, SESSIONS, mutate
 from tests.support import Api
-from watchparty.accounts.tokens import AccessTokens
+from watchparty.access_tokens import AccessTokens
 
 ME = "{ me { id } }"
 MODERN = "application/graphql-response+json"

@@ -16,8 +16,8 @@ from sqlalchemy import select, update
 
 from tests.accounts_ops import signed_out
 from tests.support import PASSWORD, Api, unique_email
+from watchparty.access_tokens import AccessTokens
 from watchparty.accounts.models import AuthSession, RefreshToken
-from watchparty.accounts.tokens import AccessTokens
 
 ORIGIN = {"origin": "http://localhost:3000"}
 ME = "{ me { id email } }"

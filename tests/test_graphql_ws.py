@@ -10,7 +10,7 @@ import pytest
 import websockets
 
 from tests.support import Api, graphql_socket, live_server, make_settings, running_app
-from watchparty.accounts.tokens import AccessTokens
+from watchparty.access_tokens import AccessTokens
 
 ME = "query { me { id email } }"
 

@@ -26,6 +26,7 @@ from tests.ops_support import (
 )
 from tests.support import REDIS_URL, free_port, make_settings
 from watchparty.migrations import alembic_config
+from watchparty.registry import job_functions, periodic_jobs
 from watchparty.schema import export_sdl
 from watchparty.seed import DEMO_PASSWORD
 from watchparty.state import build_state
@@ -388,7 +389,9 @@ async def test_worker_command_runs_jobs_from_redis(tmp_path: Path, pg_url: str) 
         email_outbox_dir=outbox,
     )
     try:
-        async with build_state(settings) as state:
+        async with build_state(
+            settings, functions=job_functions(), periodics=periodic_jobs()
+        ) as state:
             body = "your one-time code is secret-7f3a"
             assert await state.jobs.enqueue(
                 "send_email",

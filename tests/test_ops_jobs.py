@@ -16,9 +16,10 @@ from redis.asyncio import Redis
 from tests.support import Api, make_settings, running_app, unique_email
 from watchparty.accounts.models import User
 from watchparty.accounts.service import find_user_by_email
-from watchparty.jobs import ArqJobQueue, InProcessJobQueue, enqueue_after_commit, job_functions
+from watchparty.jobs import ArqJobQueue, InProcessJobQueue, enqueue_after_commit, queue_name
 from watchparty.mail import send_email
-from watchparty.worker import create_worker, queue_name, retrying, worker_functions
+from watchparty.registry import job_functions
+from watchparty.worker import create_worker, retrying, worker_functions
 
 
 def job_keys(queue: ArqJobQueue, job_id: str) -> tuple[bytes, bytes]:

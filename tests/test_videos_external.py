@@ -16,10 +16,9 @@ from starlette.routing import Route
 
 from tests.parties_ops import error, person
 from tests.support import Api, live_server, make_settings, running_app
-from watchparty.jobs import ArqJobQueue, job_deserializer
+from watchparty.jobs import ArqJobQueue, job_deserializer, queue_name
 from watchparty.videos import oembed
 from watchparty.videos.external import OEMBED_JOB
-from watchparty.worker import queue_name
 
 VIDEO = """id title status visibility durationSeconds thumbnailUrl hlsUrl
     source { provider externalId url embedUrl isLive } renditions { height }"""

@@ -23,8 +23,7 @@ from tests.parties_ops import person
 from tests.redis_server import RedisServer
 from tests.support import Api, graphql_socket, live_server, make_settings, running_app
 from tests.video_samples import DELETE, complete, make_sample, require_ffmpeg, upload
-from watchparty.jobs import ArqJobQueue, job_deserializer
-from watchparty.worker import queue_name
+from watchparty.jobs import ArqJobQueue, job_deserializer, queue_name
 
 SUBSCRIBE = """subscription($id: ID!) { videoProcessing(videoId: $id) {
   status stage progress error startedAt finishedAt } }"""

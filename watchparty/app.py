@@ -20,6 +20,7 @@ from watchparty.http import uploads as uploads_http
 from watchparty.kit import clock
 from watchparty.logs import AccessLogMiddleware, configure_logging
 from watchparty.observability import init_sentry
+from watchparty.registry import job_functions, periodic_jobs
 from watchparty.state import build_state
 
 
@@ -42,10 +43,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from watchparty.gql.view import GraphQLView
+        from watchparty.schema import build_schema
 
-        async with build_state(settings) as state, revocations.watching(state):
+        async with (
+            build_state(settings, functions=job_functions(), periodics=periodic_jobs()) as state,
+            revocations.watching(state),
+        ):
             app.state.wp = state
-            view = GraphQLView(state)
+            view = GraphQLView(state, build_schema(settings))
             app.state.graphql = view
             yield
 

@@ -1,62 +1,29 @@
 """The typed GraphQL context: one per HTTP request, one per WebSocket connection.
 
-`loaders` is rebuilt for every operation (see `gql.extensions.FreshLoaders`), because on a
-WebSocket the context lives as long as the connection.
+`loaders` (the DataLoader registry, `watchparty.loaders`) is rebuilt for every operation (see
+`gql.extensions.FreshLoaders`), because on a WebSocket the context lives as long as the
+connection.
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
-from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from watchparty.accounts.loaders import auth_session_loader, user_loader
-from watchparty.accounts.models import AuthSession, User
-from watchparty.accounts.tokens import AccessClaims
+from watchparty.access_tokens import AccessClaims
+from watchparty.accounts.loaders import auth_session_loader_of, user_loader_of
+from watchparty.accounts.models import User
 from watchparty.errors import NotAuthenticated
-from watchparty.parties.loaders import PartyLoaders
+from watchparty.loaders import Loaders
 
 if TYPE_CHECKING:
     from watchparty.state import AppState
-
-T = TypeVar("T")
-
-
-class Loaders:
-    """The operation's DataLoaders, each made on first use: a WebSocket keeps one set per open
-    subscription, and most subscriptions never touch most loaders."""
-
-    def __init__(self, state: AppState) -> None:
-        self._state = state
-        self._more: dict[str, Any] = {}
-
-    @functools.cached_property
-    def user(self) -> DataLoader[uuid.UUID, User | None]:
-        return user_loader(self._state.sessionmaker)
-
-    @functools.cached_property
-    def auth_session(self) -> DataLoader[uuid.UUID, AuthSession | None]:
-        return auth_session_loader(self._state.sessionmaker)
-
-    @functools.cached_property
-    def parties(self) -> PartyLoaders:
-        return PartyLoaders(self._state.sessionmaker)
-
-    def get(self, name: str, factory: Callable[[AppState], T]) -> T:
-        """The operation's loader called `name`, made by `factory(state)` on first use (so a
-        domain adds loaders without editing this class)."""
-        loader = self._more.get(name)
-        if loader is None:
-            loader = self._more[name] = factory(self._state)
-        return cast(T, loader)
 
 
 @dataclass
@@ -92,12 +59,12 @@ class Context:
             return None
         if self.signed_in is not None:
             # As a loader read would: resolvers loading the viewer's user reuse this one.
-            self.loaders.user.prime(self.signed_in.id, self.signed_in)
+            user_loader_of(self.loaders).prime(self.signed_in.id, self.signed_in)
             return self.signed_in
-        family = await self.loaders.auth_session.load(self.claims.session_id)
+        family = await auth_session_loader_of(self.loaders).load(self.claims.session_id)
         if family is None or family.revoked_at is not None:
             return None
-        user = await self.loaders.user.load(self.claims.user_id)
+        user = await user_loader_of(self.loaders).load(self.claims.user_id)
         if user is None or not user.is_active:
             return None
         return user

@@ -4,6 +4,9 @@ Job functions have ARQ's shape, `async def job(ctx, **kwargs)`, take only JSON-s
 arguments (ids, not objects), and must be idempotent: ARQ may run a job more than once. Enqueue
 from a mutation with `enqueue_after_commit` so a rolled-back change never triggers a job.
 
+The jobs themselves belong to the domains; the composition root lists them (`registry.py`) and
+hands them to the in-process queue (`state.build_state`) and the ARQ worker (`worker.py`).
+
 A `job_id` makes an enqueue idempotent: ARQ ignores a second job with the same id while the first
 is queued, running, or its result is kept; the in-process queue ignores it while the first is
 pending or running.
@@ -23,7 +26,9 @@ from typing import Any, Protocol
 from arq.connections import ArqRedis
 from arq.worker import Retry
 
+from watchparty.config import Settings
 from watchparty.db import UnitOfWork
+from watchparty.resilient_worker import create_job_pool
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +108,23 @@ class ArqJobQueue:
 
 
 MAX_TRIES = 5  # runs of a job, the first included (ARQ worker and in-process queue alike)
+
+
+def job_pool(settings: Settings) -> ArqRedis:
+    """The job queue's Redis client (API and worker), with REDIS_SOCKET_TIMEOUT_SECONDS on every
+    call: ARQ's own `create_pool` sets a connect timeout only."""
+    return create_job_pool(
+        settings.redis_url,
+        queue_name=queue_name(settings),
+        socket_timeout=settings.redis_socket_timeout_seconds,
+        connect_timeout=settings.redis_connect_timeout_seconds,
+        job_serializer=job_serializer,
+        job_deserializer=job_deserializer,
+    )
+
+
+def queue_name(settings: Settings) -> str:
+    return settings.redis_key_prefix + "arq:queue"
 
 
 def retry_delay_seconds(job_try: int) -> float:
@@ -231,29 +253,6 @@ def enqueue_after_commit(
     uow.after_commit(_enqueue)
 
 
-def job_functions() -> dict[str, JobFunction]:
-    """Every job the worker runs, by name. Domains add theirs here."""
-    from watchparty.mail import send_email
-
-    functions: list[JobFunction] = [send_email]
-    from watchparty.parties.tasks import advance_finished_item, end_buffering_wait
-
-    functions += [advance_finished_item, end_buffering_wait]
-    from watchparty.parties.failover import host_failover_check
-
-    functions.append(host_failover_check)
-    from watchparty.polls.tasks import close_due_poll
-
-    functions.append(close_due_poll)
-    from watchparty.videos.oembed import fetch_external_metadata
-
-    functions.append(fetch_external_metadata)
-    from watchparty.videos.tasks import process_video, remove_video_files
-
-    functions += [process_video, remove_video_files]
-    return {f.__name__: f for f in functions}
-
-
 @dataclass(frozen=True, slots=True)
 class Periodic:
     """A job run on a schedule: an ARQ cron job in production, a loop in embedded mode."""
@@ -264,18 +263,6 @@ class Periodic:
     @property
     def name(self) -> str:
         return self.function.__name__
-
-
-def periodic_jobs() -> list[Periodic]:
-    from watchparty.parties.presence import sweep_presence
-    from watchparty.realtime.tasks import trim_event_logs
-    from watchparty.videos.tasks import sweep_stale_processing
-
-    return [
-        Periodic(trim_event_logs, 60),
-        Periodic(sweep_presence, 10),
-        Periodic(sweep_stale_processing, 5),
-    ]
 
 
 async def run_periodically(periodic: Periodic, ctx: dict[str, Any]) -> None:

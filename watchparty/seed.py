@@ -20,6 +20,7 @@ from watchparty.accounts.models import User
 from watchparty.accounts.service import find_user_by_email
 from watchparty.config import ConfigurationError, Settings
 from watchparty.kit.time import utcnow
+from watchparty.registry import job_functions, periodic_jobs
 from watchparty.state import build_state
 
 if TYPE_CHECKING:
@@ -228,7 +229,7 @@ async def seed_demo(settings: Settings) -> DemoData:
         )
     results: list[DemoUser] = []
     users: dict[str, User] = {}
-    async with build_state(settings) as state:
+    async with build_state(settings, functions=job_functions(), periodics=periodic_jobs()) as state:
         async with state.unit_of_work() as uow:
             await _seed_users(uow.session, results, users)
         party = await seed_demo_party(state, users)

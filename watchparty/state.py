@@ -16,15 +16,16 @@ from broadcaster import Broadcast
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from watchparty.accounts.tokens import AccessTokens
+from watchparty.access_tokens import AccessTokens
 from watchparty.config import ConfigurationError, Settings
 from watchparty.db import create_engine, create_sessionmaker, unit_of_work
 from watchparty.jobs import (
     ArqJobQueue,
     InProcessJobQueue,
+    JobFunction,
     JobQueue,
-    job_functions,
-    periodic_jobs,
+    Periodic,
+    job_pool,
     run_periodically,
 )
 from watchparty.jobs_buffer import BufferedArqJobQueue
@@ -36,7 +37,6 @@ from watchparty.kit.ratelimit import (
 )
 from watchparty.kit.redis_guard import CircuitBreaker, guarded_redis
 from watchparty.realtime import Hub, create_broadcast
-from watchparty.worker import job_pool
 
 REDIS_STARTUP_TIMEOUT_SECONDS = 5.0
 
@@ -79,7 +79,7 @@ async def _require_redis(redis: Redis, url: str) -> None:
 
 
 async def _job_queue(settings: Settings, breaker: CircuitBreaker) -> ArqJobQueue:
-    """ARQ's queue with the process's Redis timeouts (`worker.job_pool`), keeping enqueues in
+    """ARQ's queue with the process's Redis timeouts (`jobs.job_pool`), keeping enqueues in
     memory while Redis is unavailable (jobs_buffer.py)."""
     pool = job_pool(settings)
     await _require_redis(pool, settings.redis_url)
@@ -92,7 +92,16 @@ async def _job_queue(settings: Settings, breaker: CircuitBreaker) -> ArqJobQueue
 
 
 @asynccontextmanager
-async def build_state(settings: Settings, *, worker: bool = False) -> AsyncIterator[AppState]:
+async def build_state(
+    settings: Settings,
+    *,
+    functions: dict[str, JobFunction],
+    periodics: list[Periodic],
+    worker: bool = False,
+) -> AsyncIterator[AppState]:
+    """The process's state. `functions` and `periodics` are the jobs (`registry.py`, the
+    composition root): run in-process when there is no Redis, and `periodics` looped in-process
+    too unless this is the worker (which runs them as cron jobs)."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.auto_migrate:
@@ -134,7 +143,7 @@ async def build_state(settings: Settings, *, worker: bool = False) -> AsyncItera
     if settings.redis_url and breaker is not None:
         jobs = await _job_queue(settings, breaker)
     else:
-        jobs = InProcessJobQueue(job_functions(), ctx)
+        jobs = InProcessJobQueue(functions, ctx)
 
     state = AppState(
         settings=settings,
@@ -154,7 +163,7 @@ async def build_state(settings: Settings, *, worker: bool = False) -> AsyncItera
     periodic_tasks = []
     if isinstance(jobs, InProcessJobQueue) and not worker:
         periodic_tasks = [
-            asyncio.create_task(run_periodically(periodic, ctx)) for periodic in periodic_jobs()
+            asyncio.create_task(run_periodically(periodic, ctx)) for periodic in periodics
         ]
     try:
         yield state

@@ -1,4 +1,4 @@
-"""The ARQ worker: `watchparty worker` runs every job in `jobs.job_functions()` against Redis.
+"""The ARQ worker: `watchparty worker` runs every job in `registry.job_functions()` against Redis.
 
 ARQ retries a job only when it raises `arq.Retry`; any other exception fails it for good. Our
 jobs are idempotent, so `retrying` turns an unexpected exception into a `Retry` with a growing
@@ -13,7 +13,6 @@ import time
 from contextlib import AsyncExitStack
 from typing import Any, cast
 
-from arq.connections import ArqRedis
 from arq.cron import CronJob, cron
 from arq.typing import WorkerCoroutine
 from arq.worker import Function, Retry, Worker, func
@@ -24,13 +23,15 @@ from watchparty.jobs import (
     JobFunction,
     Periodic,
     job_deserializer,
-    job_functions,
+    job_pool,
     job_serializer,
-    periodic_jobs,
+    queue_name,
     retry_delay_seconds,
 )
 from watchparty.logs import configure_logging
-from watchparty.resilient_worker import ResilientWorker, create_job_pool
+from watchparty.registry import job_functions, periodic_jobs
+from watchparty.resilient_worker import ResilientWorker
+from watchparty.state import build_state
 from watchparty.videos.tasks import requeue_dead_runs
 from watchparty.videos.workdirs import dead_run, remove_stale_work_directories
 
@@ -43,23 +44,6 @@ JOB_TIMEOUT_SECONDS = 300
 # killed its other jobs are retried only when that lock expires; processing has its own
 # heartbeat sweeper and does not wait for it.
 LONG_JOB_TIMEOUTS: dict[str, int] = {"process_video": 6 * 3600}
-
-
-def job_pool(settings: Settings) -> ArqRedis:
-    """The job queue's Redis client (API and worker), with REDIS_SOCKET_TIMEOUT_SECONDS on every
-    call: ARQ's own `create_pool` sets a connect timeout only."""
-    return create_job_pool(
-        settings.redis_url,
-        queue_name=queue_name(settings),
-        socket_timeout=settings.redis_socket_timeout_seconds,
-        connect_timeout=settings.redis_connect_timeout_seconds,
-        job_serializer=job_serializer,
-        job_deserializer=job_deserializer,
-    )
-
-
-def queue_name(settings: Settings) -> str:
-    return settings.redis_key_prefix + "arq:queue"
 
 
 def retrying(function: JobFunction, *, max_tries: int = MAX_TRIES) -> JobFunction:
@@ -125,8 +109,6 @@ def create_worker(
 ) -> Worker:
     """An ARQ worker whose jobs get `ctx["state"]`, the same AppState the API server builds.
     It survives Redis restarts and freezes (`ResilientWorker`)."""
-    from watchparty.state import build_state
-
     # ARQ logs every job's arguments at INFO; ours can hold email bodies with one-time tokens.
     # `retrying` logs a "job done" line without them; ARQ's warnings and errors still show.
     logging.getLogger("arq.worker").setLevel(logging.WARNING)
@@ -137,7 +119,14 @@ def create_worker(
         removed = remove_stale_work_directories()
         for path in removed:
             log.warning("removed a dead worker's work directory", extra={"path": str(path)})
-        ctx["state"] = state = await stack.enter_async_context(build_state(settings, worker=True))
+        ctx["state"] = state = await stack.enter_async_context(
+            build_state(
+                settings,
+                functions=job_functions(),
+                periodics=periodic_jobs(),
+                worker=True,
+            )
+        )
         # ... and the videos it was processing, handed back now rather than when stale.
         await requeue_dead_runs(state, filter(None, map(dead_run, removed)))
 

@@ -1,4 +1,7 @@
-"""Per-request DataLoaders for accounts. Each batch uses its own short session."""
+"""Per-operation DataLoaders for accounts. Each batch uses its own short session.
+
+`user_loader_of(info.context.loaders)` is the operation's loader, registered by name in the
+operation's registry (`watchparty.loaders`)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
 from watchparty.accounts.models import AuthSession, User
+from watchparty.loaders import Loaders
 
 
 def user_loader(
@@ -34,3 +38,15 @@ def auth_session_loader(
         return [found.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
+
+
+def user_loader_of(loaders: Loaders) -> DataLoader[uuid.UUID, User | None]:
+    """The operation's users by id."""
+    return loaders.get("accounts.user", lambda state: user_loader(state.sessionmaker))
+
+
+def auth_session_loader_of(loaders: Loaders) -> DataLoader[uuid.UUID, AuthSession | None]:
+    """The operation's sign-ins (refresh families) by id."""
+    return loaders.get(
+        "accounts.auth_session", lambda state: auth_session_loader(state.sessionmaker)
+    )

@@ -12,9 +12,9 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from watchparty.access_tokens import AccessClaims
 from watchparty.accounts import tokens
 from watchparty.accounts.models import AuthSession, User
-from watchparty.accounts.tokens import AccessClaims
 from watchparty.errors import NotFound
 from watchparty.kit.time import utcnow
 

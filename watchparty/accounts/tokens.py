@@ -1,8 +1,4 @@
-"""Access tokens (short-lived JWTs) and refresh-token families.
-
-Access tokens are HS256 JWTs whose header names the key id that signed them, so keys rotate by
-adding a new `kid:secret` to JWT_KEYS, switching JWT_ACTIVE_KID, and dropping the old key once
-every token it signed has expired.
+"""Refresh-token families (the access tokens they buy are `watchparty.access_tokens`).
 
 Refresh tokens are opaque random strings stored only as SHA-256 digests. Each sign-in starts a
 family (`AuthSession`); every refresh rotates the token inside the family. Presenting a token that
@@ -19,91 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-from joserfc import jwt
-from joserfc.errors import ExpiredTokenError, JoseError
-from joserfc.jwk import KeySet, OctKey
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import AuthSession, RefreshToken, User
 from watchparty.config import Settings
 from watchparty.kit.time import utcnow
-
-ALGORITHM = "HS256"
-
-
-@dataclass(frozen=True, slots=True)
-class AccessClaims:
-    user_id: uuid.UUID
-    session_id: uuid.UUID
-    expires_at: float  # epoch seconds
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedAccessToken:
-    token: str
-    expires_at: datetime
-
-
-class TokenError(Exception):
-    """The access token is malformed, forged or expired (`expired`: a genuine token, too old)."""
-
-    def __init__(self, message: str, *, expired: bool = False) -> None:
-        super().__init__(message)
-        self.expired = expired
-
-
-class AccessTokens:
-    def __init__(self, settings: Settings) -> None:
-        self._ttl = settings.access_token_ttl_seconds
-        self._issuer = settings.jwt_issuer
-        self._kid = settings.jwt_active_kid
-        keys = [
-            OctKey.import_key(secret, {"kid": kid}) for kid, secret in settings.signing_keys.items()
-        ]
-        self._keys = KeySet(list[Any](keys))
-        self._active = next(k for k in keys if k.kid == self._kid)
-        self._registry = jwt.JWTClaimsRegistry(
-            exp={"essential": True},
-            sub={"essential": True},
-            sid={"essential": True},
-            iss={"essential": True, "value": self._issuer},
-        )
-
-    def issue(self, user_id: uuid.UUID, session_id: uuid.UUID) -> IssuedAccessToken:
-        now = int(time.time())
-        expires = now + self._ttl
-        claims = {
-            "sub": str(user_id),
-            "sid": str(session_id),
-            "iat": now,
-            "exp": expires,
-            "iss": self._issuer,
-        }
-        token = jwt.encode({"alg": ALGORITHM, "kid": self._kid}, claims, self._active)
-        return IssuedAccessToken(token, datetime.fromtimestamp(expires, tz=utcnow().tzinfo))
-
-    def verify(self, token: str) -> AccessClaims:
-        if len(token) > 4096:
-            raise TokenError("token too long")
-        try:
-            decoded = jwt.decode(token, self._keys, algorithms=[ALGORITHM])
-            self._registry.validate(decoded.claims)
-            return AccessClaims(
-                user_id=uuid.UUID(str(decoded.claims["sub"])),
-                session_id=uuid.UUID(str(decoded.claims["sid"])),
-                expires_at=float(decoded.claims["exp"]),
-            )
-        except ExpiredTokenError as exc:
-            raise TokenError(str(exc), expired=True) from exc
-        except (JoseError, ValueError, KeyError, TypeError) as exc:
-            raise TokenError(str(exc)) from exc
 
 
 def hash_token(raw: str) -> str:

@@ -13,6 +13,7 @@ from datetime import datetime
 import strawberry
 from sqlalchemy import and_, func, or_, select
 
+from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.types import User
 from watchparty.chat import moderation
 from watchparty.chat import moderation_models as models
@@ -32,7 +33,7 @@ strawberry.enum(ModerationAction, description="What a moderation log entry recor
 async def _user(info: Info, user_id: uuid.UUID | None) -> User | None:
     if user_id is None:
         return None
-    user = await info.context.loaders.user.load(user_id)
+    user = await user_loader_of(info.context.loaders).load(user_id)
     return None if user is None else User.from_model(user, viewer_id=info.context.viewer_id)
 
 

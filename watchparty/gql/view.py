@@ -39,9 +39,9 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
+from watchparty.access_tokens import AccessClaims, TokenError
 from watchparty.accounts import revocations
 from watchparty.accounts.sessions import signed_in_user
-from watchparty.accounts.tokens import AccessClaims, TokenError
 from watchparty.context import Context
 from watchparty.gql import graphiql
 from watchparty.gql.negotiation import (
@@ -110,14 +110,11 @@ def _optional(data: dict[str, Any], key: str, kind: type, what: str) -> Any:
 class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
 
-    def __init__(self, state: AppState, schema: BaseSchema | None = None) -> None:
-        """`schema` defaults to the application schema; tests may pass one built with the same
-        extensions (see `schema_extensions`) to exercise failure paths."""
+    def __init__(self, state: AppState, schema: BaseSchema) -> None:
+        """`schema` is the application schema (`schema.build_schema`, passed by the composition
+        root, `app.py`); tests may pass one built with the same extensions (see
+        `schema_extensions`) to exercise failure paths."""
         settings = state.settings
-        if schema is None:
-            from watchparty.schema import build_schema
-
-            schema = build_schema(settings)
         super().__init__(
             schema,
             graphql_ide="graphiql" if settings.graphql_ide else None,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.models import User
 from watchparty.context import Info
 from watchparty.gql.pagination import PageInfo
@@ -64,7 +65,7 @@ async def online_member_count(state: AppState, party_id: uuid.UUID) -> int:
 
 
 async def member_with_user(info: Info, row: PartyMember) -> PartyMemberType | None:
-    user = await info.context.loaders.user.load(row.user_id)
+    user = await user_loader_of(info.context.loaders).load(row.user_id)
     if user is None:
         return None
     online = row.user_id in await online_user_ids(info.context.state, row.party_id)

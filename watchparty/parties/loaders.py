@@ -13,6 +13,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
+from watchparty.loaders import Loaders
 from watchparty.parties.models import MemberStatus, Party, PartyMember
 
 MembershipKey = tuple[uuid.UUID, uuid.UUID]  # (party id, user id)
@@ -73,3 +74,8 @@ class PartyLoaders:
         self.party = party_loader(sessionmaker)
         self.member_count = member_count_loader(sessionmaker)
         self.membership = membership_loader(sessionmaker)
+
+
+def party_loaders_of(loaders: Loaders) -> PartyLoaders:
+    """The operation's party loaders, registered in its registry (`watchparty.loaders`)."""
+    return loaders.get("parties", lambda state: PartyLoaders(state.sessionmaker))

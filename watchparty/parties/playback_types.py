@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
+from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.gql.errors import UserError
@@ -63,7 +64,7 @@ class QueueItem:
     async def added_by(self, info: Info) -> User | None:
         if self.added_by_id is None:
             return None
-        user = await info.context.loaders.user.load(uuid.UUID(self.added_by_id))
+        user = await user_loader_of(info.context.loaders).load(uuid.UUID(self.added_by_id))
         return None if user is None else User.from_model(user, viewer_id=info.context.viewer_id)
 
     @classmethod
@@ -296,7 +297,7 @@ async def playback_for_party(info: Info, party_id: str | uuid.UUID) -> PlaybackS
         queue = await loaders.queue.load(pid)
         item = next((i for i in queue if i.id == party.current_item_id), None)
     ids = sorted(playback_user_ids(party))
-    loaded = await info.context.loaders.user.load_many(ids) if ids else []
+    loaded = await user_loader_of(info.context.loaders).load_many(ids) if ids else []
     users = {u.id: u for u in loaded if u is not None}
     return PlaybackState.from_payload(playback_payload(party, item, users))
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 import strawberry
 
+from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.errors import NotAuthenticated as NotAuthenticatedProblem
@@ -54,6 +55,7 @@ from watchparty.parties.inputs import (
     UnbanMemberInput,
     UpdatePartyInput,
 )
+from watchparty.parties.loaders import party_loaders_of
 from watchparty.parties.member_types import InviteLink, PartyMember
 from watchparty.parties.models import Party as PartyModel
 from watchparty.parties.models import PartyMember as PartyMemberModel
@@ -118,14 +120,14 @@ async def _member(info: Info, row: PartyMemberModel) -> PartyMember:
 
 async def _preview(info: Info, party: PartyModel) -> PartyPreview:
     loaders = info.context.loaders
-    host = await loaders.user.load(party.host_id)
+    host = await user_loader_of(loaders).load(party.host_id)
     return PartyPreview(
         id=strawberry.ID(str(party.id)),
         title=party.title,
         visibility=party.visibility,
         status=party.status,
         requires_approval=party.require_approval,
-        member_count=await loaders.parties.member_count.load(party.id),
+        member_count=await party_loaders_of(loaders).member_count.load(party.id),
         max_members=party.max_members,
         scheduled_start=party.scheduled_start,
         host=None if host is None else User.from_model(host, viewer_id=info.context.viewer_id),

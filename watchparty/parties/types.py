@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from watchparty.accounts import models as account_models
+from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.gql.pagination import PageInfo, client_error
 from watchparty.kit.pagination import PaginationError
 from watchparty.parties import models
 from watchparty.parties.authz import at_least, may_read_content
+from watchparty.parties.loaders import party_loaders_of
 from watchparty.parties.member_types import (
     InviteLink,
     PartyMember,
@@ -144,7 +146,9 @@ class Party:
         viewer_id = info.context.viewer_id
         if viewer_id is None:
             return None
-        return await info.context.loaders.parties.membership.load((self._party_id, viewer_id))
+        return await party_loaders_of(info.context.loaders).membership.load(
+            (self._party_id, viewer_id)
+        )
 
     async def _viewer_role(self, info: Info) -> MemberRole | None:
         row = await self._viewer_row(info)
@@ -169,12 +173,12 @@ class Party:
     async def host(self, info: Info) -> User | None:
         if self._host is not None:
             return user_from_payload(self._host)
-        user = await info.context.loaders.user.load(self._host_id)
+        user = await user_loader_of(info.context.loaders).load(self._host_id)
         return None if user is None else User.from_model(user, viewer_id=info.context.viewer_id)
 
     @strawberry.field(description="Active members.")
     async def member_count(self, info: Info) -> int:
-        return await info.context.loaders.parties.member_count.load(self._party_id)
+        return await party_loaders_of(info.context.loaders).member_count.load(self._party_id)
 
     @strawberry.field(description="Active members holding the party stream right now.")
     async def online_count(self, info: Info) -> int:

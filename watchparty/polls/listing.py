@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, not_, or_, select
 
+from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.models import User
 from watchparty.context import Info
 from watchparty.gql.pagination import PageInfo, client_error
@@ -91,7 +92,9 @@ async def polls_connection(
             for option in rows:
                 options[option.poll_id].append(option)
     creator_ids = sorted({p.created_by_id for p in polls if p.created_by_id is not None})
-    loaded = await info.context.loaders.user.load_many(creator_ids) if creator_ids else []
+    loaded = (
+        await user_loader_of(info.context.loaders).load_many(creator_ids) if creator_ids else []
+    )
     creators: dict[uuid.UUID, User] = {u.id: u for u in loaded if u is not None}
     edges = [
         PollEdge(

@@ -12,6 +12,7 @@ from typing import Any
 
 import strawberry
 
+from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.gql.pagination import PageInfo
@@ -157,7 +158,7 @@ class Video:
 
     @strawberry.field(description="Null only if that account is gone.")
     async def owner(self, info: Info) -> User | None:
-        user = await info.context.loaders.user.load(self._video.owner_id)
+        user = await user_loader_of(info.context.loaders).load(self._video.owner_id)
         return None if user is None else User.from_model(user, viewer_id=info.context.viewer_id)
 
     @strawberry.field(description="The upload's state; the owner only, null for others.")

@@ -15,10 +15,12 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
+from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.gql.errors import errors_mapped_by
 from watchparty.parties.error_types import to_party_error
+from watchparty.parties.loaders import party_loaders_of
 from watchparty.parties.models import MemberStatus
 from watchparty.voice.ice import IceServerConfig
 from watchparty.voice.signals import SignalKind, SignalMessage
@@ -146,7 +148,7 @@ class SendSignalPayload:
 
 
 async def _user(info: Info, user_id: uuid.UUID) -> User | None:
-    user = await info.context.loaders.user.load(user_id)
+    user = await user_loader_of(info.context.loaders).load(user_id)
     return None if user is None else User.from_model(user, viewer_id=info.context.viewer_id)
 
 
@@ -169,9 +171,9 @@ async def _active_users(
 ) -> dict[uuid.UUID, User]:
     """The users of `ids` who are active members of the party (two batched reads)."""
     loaders = info.context.loaders
-    rows = await loaders.parties.membership.load_many([(party_id, u) for u in ids])
+    rows = await party_loaders_of(loaders).membership.load_many([(party_id, u) for u in ids])
     active = [r.user_id for r in rows if r is not None and r.status is MemberStatus.ACTIVE]
-    users = await loaders.user.load_many(active)
+    users = await user_loader_of(loaders).load_many(active)
     viewer_id = info.context.viewer_id
     return {
         user.id: User.from_model(user, viewer_id=viewer_id) for user in users if user is not None

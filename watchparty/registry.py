@@ -1,0 +1,43 @@
+"""Every domain's background jobs, listed once at the composition root.
+
+The shared floor (`jobs.py`, `state.py`) runs jobs but names none: it takes these lists as
+parameters, so its arrows point down. The API server and the seeder hand them to
+`state.build_state` (the in-process queue and periodic loops of the embedded mode); the ARQ
+worker registers them as its functions and cron jobs (`worker.py`). A domain adds a job here.
+"""
+
+from __future__ import annotations
+
+from watchparty.jobs import JobFunction, Periodic
+from watchparty.mail import send_email
+from watchparty.parties.failover import host_failover_check
+from watchparty.parties.presence import sweep_presence
+from watchparty.parties.tasks import advance_finished_item, end_buffering_wait
+from watchparty.polls.tasks import close_due_poll
+from watchparty.realtime.tasks import trim_event_logs
+from watchparty.videos.oembed import fetch_external_metadata
+from watchparty.videos.tasks import process_video, remove_video_files, sweep_stale_processing
+
+
+def job_functions() -> dict[str, JobFunction]:
+    """Every job the worker runs, by name."""
+    functions: list[JobFunction] = [
+        send_email,
+        advance_finished_item,
+        end_buffering_wait,
+        host_failover_check,
+        close_due_poll,
+        fetch_external_metadata,
+        process_video,
+        remove_video_files,
+    ]
+    return {f.__name__: f for f in functions}
+
+
+def periodic_jobs() -> list[Periodic]:
+    """The jobs run on a schedule: ARQ cron jobs in the worker, loops in embedded mode."""
+    return [
+        Periodic(trim_event_logs, 60),
+        Periodic(sweep_presence, 10),
+        Periodic(sweep_stale_processing, 5),
+    ]

@@ -44,6 +44,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from watchparty.kit.cancel import cancel_requested, reraise_if_cancelled
+
 log = logging.getLogger(__name__)
 
 # What a lost, restarting or frozen Redis raises (builtin ConnectionError is an OSError).
@@ -128,6 +130,7 @@ class ResilientWorker(Worker):
                 return pool
 
     async def _wait_out(self, exc: BaseException) -> None:
+        reraise_if_cancelled(exc)  # a stop request seen as a timeout is still a stop request
         self.redis_failures += 1
         delay = backoff_seconds(self.redis_failures)
         log.warning(
@@ -143,6 +146,11 @@ class ResilientWorker(Worker):
     async def _poll_until_done(self) -> None:
         """ARQ's poll loop (`Worker.main`), noting recoveries; returns only in burst mode."""
         async for _ in poll(self.poll_delay_s):
+            # A stop request (SIGTERM, a test's cancel) that an await inside ARQ or redis-py
+            # swallowed leaves the task marked as cancelling: honour it here, or the worker
+            # would poll on and never stop (seen under load in the tests).
+            if cancel_requested():
+                raise asyncio.CancelledError()
             await self._poll_iteration()
             await self._renew_leases()
             if self.redis_failures:
@@ -226,7 +234,8 @@ class ResilientWorker(Worker):
     async def _run_job_surviving_redis(self, job_id: str, score: int) -> None:
         try:
             await self.run_job(job_id, score)
-        except REDIS_DOWN:
+        except REDIS_DOWN as exc:
+            reraise_if_cancelled(exc)
             # Reading the job or recording its outcome failed: it stays queued, and its
             # in-progress key goes when Redis answers again.
             log.warning("job interrupted by a Redis outage", extra={"job_id": job_id})
@@ -249,7 +258,8 @@ class ResilientWorker(Worker):
             try:
                 await call()
                 return
-            except REDIS_DOWN:
+            except REDIS_DOWN as exc:
+                reraise_if_cancelled(exc)
                 failures += 1
                 delay = backoff_seconds(failures)
                 if self.loop.time() + delay > deadline:

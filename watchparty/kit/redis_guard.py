@@ -29,6 +29,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from watchparty.kit.cancel import reraise_if_cancelled
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -109,6 +111,7 @@ class CircuitBreaker:
         try:
             result = await asyncio.wait_for(run(), seconds)
         except UNAVAILABLE as exc:
+            reraise_if_cancelled(exc)  # a cancelled caller says nothing about Redis
             self.failure()
             raise RedisUnavailable(
                 f"redis unavailable ({type(exc).__name__})", self.retry_after_seconds

@@ -32,6 +32,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from watchparty.kit.cancel import reraise_if_cancelled
 from watchparty.kit.redis_guard import CircuitBreaker
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ class ResilientRedisBackend(BroadcastBackend):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                reraise_if_cancelled(exc)  # disconnect() must end the supervisor
                 log.warning("redis pubsub connection lost: %r; reconnecting", exc)
             first = False
             self._connection = None
@@ -199,6 +201,7 @@ class ResilientRedisBackend(BroadcastBackend):
             try:
                 return await self._open()
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                reraise_if_cancelled(exc)
                 log.debug("redis pubsub reconnect failed: %r", exc)
             delay = min(delay * 2, self.backoff_max)
 

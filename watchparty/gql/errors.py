@@ -94,15 +94,10 @@ _TYPES: dict[errors.ErrorCode, type[UserError]] = {
 
 
 def to_error(problem: errors.Problem) -> UserError:
-    if isinstance(problem, errors.RateLimited):
-        return RateLimited(
-            code=problem.code,  # type: ignore[arg-type]
-            message=problem.message,
-            field=problem.field,
-            retry_after_seconds=problem.retry_after_seconds,
-        )
-    if isinstance(problem, errors.ServiceUnavailable):
-        return ServiceUnavailable(
+    if isinstance(problem, errors.RateLimited | errors.ServiceUnavailable):
+        # The two "retry later" errors carry the same extra field.
+        retry = RateLimited if isinstance(problem, errors.RateLimited) else ServiceUnavailable
+        return retry(
             code=problem.code,  # type: ignore[arg-type]
             message=problem.message,
             field=problem.field,

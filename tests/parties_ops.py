@@ -155,12 +155,14 @@ async def cast(api: Api, **party_input: Any) -> Cast:
     return Cast(party=party, host=host, stranger=stranger, **people)
 
 
-async def party_events(api: Api, party_id: str) -> list[dict[str, Any]]:
-    """The stored events of a party's stream, oldest first."""
+async def party_events(api: Api, party_id: str) -> list[Any]:
+    """The stored events of a party's stream, oldest first, read back as the typed events of
+    `watchparty.events` (every row must be in the current stored format)."""
     import json
 
     from sqlalchemy import select
 
+    from watchparty.events import decode
     from watchparty.realtime.models import EventLogEntry
 
     async with api.state.sessionmaker() as session:
@@ -169,8 +171,13 @@ async def party_events(api: Api, party_id: str) -> list[dict[str, Any]]:
             .where(EventLogEntry.channel == f"party:{party_id}")
             .order_by(EventLogEntry.seq)
         )
-        return [json.loads(row.payload) for row in rows]
+        payloads = [json.loads(row.payload) for row in rows]
+    assert all(payload.get("v") == 2 for payload in payloads), payloads
+    events = [decode(payload) for payload in payloads]
+    assert None not in events, payloads
+    return events
 
 
 async def event_types(api: Api, party_id: str, since: int = 0) -> list[str]:
-    return [e["type"] for e in (await party_events(api, party_id))[since:]]
+    """The kinds of the stored events (`party.member_joined`...), oldest first."""
+    return [e.KIND for e in (await party_events(api, party_id))[since:]]

@@ -13,58 +13,56 @@ import sys
 
 import pytest
 
-# Modules that must load without GraphQL.
+# Modules that must load without GraphQL: the services, every publisher of events, the event
+# declarations and the realtime machinery under them.
 GRAPHQL_FREE = [
     "watchparty.kit.pagination",
     "watchparty.accounts.service",
+    "watchparty.chat.events",
     "watchparty.chat.history",
     "watchparty.chat.moderation",
     "watchparty.chat.payloads",
+    "watchparty.chat.service",
+    "watchparty.events",
     "watchparty.parties.authz",
+    "watchparty.parties.events",
     "watchparty.parties.hosting",
     "watchparty.parties.invites",
     "watchparty.parties.joining",
     "watchparty.parties.member_actions",
     "watchparty.parties.moderation",
     "watchparty.parties.payloads",
-    "watchparty.parties.presence",
-    "watchparty.parties.service",
-    "watchparty.parties.timeline",
-    "watchparty.reactions.stats",
-    "watchparty.realtime.hub",
-    "watchparty.videos.party_media",
-    "watchparty.videos.service",
-    "watchparty.videos.upload",
-]
-
-# Publishers whose only way to GraphQL left is `parties.stream` (`record_event` and
-# `publish_ephemeral_event` share a module with the `partyEvents` subscription, and the stored
-# event types are read from each domain's strawberry `events` module): with that module stubbed
-# out they load without GraphQL. Once the stream's write side is plain, they join GRAPHQL_FREE.
-GRAPHQL_ONLY_THROUGH_PARTY_STREAM = [
-    "watchparty.chat.service",
     "watchparty.parties.playback",
     "watchparty.parties.playback_queue",
     "watchparty.parties.playback_reports",
+    "watchparty.parties.presence",
+    "watchparty.parties.service",
     "watchparty.parties.tasks",
+    "watchparty.parties.timeline",
+    "watchparty.polls.events",
     "watchparty.polls.service",
+    "watchparty.reactions.events",
     "watchparty.reactions.service",
+    "watchparty.reactions.stats",
+    "watchparty.realtime.hub",
+    "watchparty.videos.lease",
+    "watchparty.videos.party_media",
+    "watchparty.videos.progress",
+    "watchparty.videos.service",
+    "watchparty.videos.upload",
+    "watchparty.voice.events",
     "watchparty.voice.service",
 ]
 
 _PROBE = """
-import importlib, sys, types
-if {stub_stream}:
-    stub = types.ModuleType("watchparty.parties.stream")
-    stub.__getattr__ = lambda name: object()  # any name imported from it
-    sys.modules[stub.__name__] = stub
+import importlib, sys
 importlib.import_module({module!r})
 print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"strawberry", "graphql"}}))
 """
 
 
-def graphql_loaded_by(module: str, *, stub_stream: bool = False) -> str:
-    code = _PROBE.format(module=module, stub_stream=stub_stream)
+def graphql_loaded_by(module: str) -> str:
+    code = _PROBE.format(module=module)
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
@@ -75,8 +73,3 @@ def graphql_loaded_by(module: str, *, stub_stream: bool = False) -> str:
 @pytest.mark.parametrize("module", GRAPHQL_FREE)
 def test_service_module_imports_no_graphql(module: str) -> None:
     assert graphql_loaded_by(module) == "[]"
-
-
-@pytest.mark.parametrize("module", GRAPHQL_ONLY_THROUGH_PARTY_STREAM)
-def test_publishers_reach_graphql_only_through_the_party_stream(module: str) -> None:
-    assert graphql_loaded_by(module, stub_stream=True) == "[]"

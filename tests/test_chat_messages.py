@@ -329,8 +329,8 @@ async def test_refused_changes_publish_nothing(any_api: Api) -> None:
     await chat(any_api, "reactToMessage", host.token, messageId=sent["id"], emoji="🔥")
     await chat(any_api, "reactToMessage", host.token, messageId=sent["id"], emoji="🔥")
     assert (await event_types(any_api, party_id))[before:] == [
-        "ChatMessageAdded",
-        "ChatMessageUpdated",
+        "chat.message_added",
+        "chat.message_updated",
     ]
 
 

@@ -254,8 +254,8 @@ async def test_slow_mode_spaces_out_members_messages(any_api: Api) -> None:
         "party": {"id": pid, "settings": {"slowModeSeconds": 60}},
     }
     events = (await party_events(any_api, pid))[before:]
-    assert [e["type"] for e in events] == ["PartyUpdated"]
-    assert events[0]["party"]["settings"]["slowModeSeconds"] == 60
+    assert [e.KIND for e in events] == ["party.updated"]
+    assert events[0].party["settings"]["slowModeSeconds"] == 60
     # The same value again changes nothing and publishes nothing.
     await op(any_api, "setSlowMode", c.moderator, partyId=pid, seconds=60)
     assert len(await event_types(any_api, pid)) == before + 1
@@ -328,8 +328,8 @@ async def test_hiding_a_message_takes_its_body_out_of_every_read(api: Api) -> No
     for viewer in (c.member, c.moderator, c.host):
         assert await history(api, pid, viewer) == [tombstone]
     events = (await party_events(api, pid))[before:]
-    assert [e["type"] for e in events] == ["ChatMessageUpdated"]
-    assert events[0]["message"]["body"] is None and events[0]["message"]["hidden"] is True
+    assert [e.KIND for e in events] == ["chat.message_updated"]
+    assert events[0].message["body"] is None and events[0].message["hidden"] is True
     # Hiding it again changes nothing and publishes nothing.
     again = await op(api, "hideMessage", c.cohost, messageId=message["id"])
     assert again == hidden
@@ -339,7 +339,7 @@ async def test_hiding_a_message_takes_its_body_out_of_every_read(api: Api) -> No
     visible = dict(tombstone, body="something rude", hidden=False)
     assert shown == {"__typename": "ChatMessagePayload", "chatMessage": visible}
     assert await history(api, pid, c.member) == [visible]
-    assert await event_types(api, pid, before) == ["ChatMessageUpdated", "ChatMessageUpdated"]
+    assert await event_types(api, pid, before) == ["chat.message_updated", "chat.message_updated"]
 
 
 async def test_who_may_hide_which_message(api: Api) -> None:

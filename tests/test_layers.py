@@ -37,6 +37,7 @@ FLOOR = (
     "watchparty.gql.",
     "watchparty.kit.",
     "watchparty.realtime.",
+    "watchparty.events.",
 )
 
 # What the floor must not import: the domains, and the composition root that wires them.
@@ -44,6 +45,7 @@ UPPER = (
     "watchparty.accounts",
     "watchparty.chat",
     "watchparty.parties",
+    "watchparty.party_stream",
     "watchparty.polls",
     "watchparty.reactions",
     "watchparty.videos",

@@ -22,6 +22,7 @@ from tests.parties_ops import (
     person,
 )
 from tests.support import Api, make_settings, running_app
+from watchparty.parties.events import MemberLeft, MembershipRevoked
 from watchparty.parties.models import InviteLink, PartyMember
 
 
@@ -36,8 +37,8 @@ async def test_join_by_id_code_and_rejoin_after_leaving(any_api: Api) -> None:
     assert result["party"]["memberCount"] == 2
     again = await joined(any_api, guest, code=party["code"].lower())  # already in: same answer
     assert again["member"]["joinedAt"] == result["member"]["joinedAt"]
-    assert await event_types(any_api, party["id"]) == ["MemberJoined"]
-    member_event = (await party_events(any_api, party["id"]))[0]["member"]
+    assert await event_types(any_api, party["id"]) == ["party.member_joined"]
+    member_event = (await party_events(any_api, party["id"]))[0].member
     assert member_event["user"]["id"] == guest.id and member_event["role"] == "MEMBER"
 
     left = await mutate(any_api, "leaveParty", guest.token, partyId=party["id"])
@@ -49,7 +50,11 @@ async def test_join_by_id_code_and_rejoin_after_leaving(any_api: Api) -> None:
         "myMembership": None
     }
     await joined(any_api, guest, code=party["code"])
-    assert await event_types(any_api, party["id"]) == ["MemberJoined", "MemberLeft", "MemberJoined"]
+    assert await event_types(any_api, party["id"]) == [
+        "party.member_joined",
+        "party.member_left",
+        "party.member_joined",
+    ]
 
     assert await join(any_api, guest) == error(
         "ValidationError", "VALIDATION", "Give exactly one of partyId, code or inviteToken."
@@ -209,11 +214,11 @@ async def test_approval_queue(any_api: Api) -> None:
     assert withdrawn["__typename"] == "LeavePartyPayload"
     types = await event_types(any_api, party["id"])
     assert types[-5:] == [
-        "MemberUpdated",
-        "MemberUpdated",
-        "MemberJoined",
-        "MemberLeft",
-        "MemberLeft",
+        "party.member_updated",
+        "party.member_updated",
+        "party.member_joined",
+        "party.member_left",
+        "party.member_left",
     ]
 
 
@@ -268,8 +273,8 @@ async def test_ban_with_until_and_unban(any_api: Api) -> None:
     assert banned["member"]["status"] == "BANNED"
     events = (await party_events(any_api, party["id"]))[seen:]
     assert events == [
-        {"type": "MembershipRevoked", "userId": troll.id, "reason": "BANNED"},
-        {"type": "MemberLeft", "userId": troll.id},
+        MembershipRevoked(reason="BANNED", user_id=troll.id),
+        MemberLeft(user_id=troll.id),
     ]
     result = await join(any_api, troll, partyId=party["id"])
     assert result["__typename"] == "Banned" and result["code"] == "BANNED"
@@ -334,8 +339,8 @@ async def test_kick_ends_membership_but_allows_rejoin(any_api: Api) -> None:
         "userId": guest.id,
     }
     assert (await party_events(any_api, party["id"]))[seen:] == [
-        {"type": "MembershipRevoked", "userId": guest.id, "reason": "KICKED"},
-        {"type": "MemberLeft", "userId": guest.id},
+        MembershipRevoked(reason="KICKED", user_id=guest.id),
+        MemberLeft(user_id=guest.id),
     ]
     membership = await party_query(any_api, party["id"], guest.token, "myMembership { status }")
     assert membership == {"myMembership": {"status": "KICKED"}}
@@ -372,11 +377,13 @@ async def test_roles_transfer_host_and_failover_on_leave(any_api: Api) -> None:
     view = await party_query(any_api, pid, early.token, "host { id } memberCount")
     assert view == {"host": {"id": cohost.id}, "memberCount": 2}
     events = await party_events(any_api, pid)
-    assert [e["type"] for e in events[-3:]] == ["MemberLeft", "MemberUpdated", "PartyUpdated"]
-    assert (
-        events[-2]["member"]["role"] == "HOST" and events[-2]["member"]["user"]["id"] == cohost.id
-    )
-    assert events[-1]["party"]["hostId"] == cohost.id
+    assert [e.KIND for e in events[-3:]] == [
+        "party.member_left",
+        "party.member_updated",
+        "party.updated",
+    ]
+    assert events[-2].member["role"] == "HOST" and events[-2].member["user"]["id"] == cohost.id
+    assert events[-1].party["hostId"] == cohost.id
 
     transferred = await mutate(any_api, "transferHost", cohost.token, partyId=pid, userId=early.id)
     assert transferred["party"]["host"] == {"id": early.id}
@@ -408,7 +415,7 @@ async def test_roles_transfer_host_and_failover_on_leave(any_api: Api) -> None:
         "status": "ENDED",
         "memberCount": 0,
     }
-    assert (await event_types(any_api, pid))[-2:] == ["MemberLeft", "PartyEnded"]
+    assert (await event_types(any_api, pid))[-2:] == ["party.member_left", "party.ended"]
 
 
 async def test_host_failover_after_grace_prefers_online_cohost(any_api: Api) -> None:
@@ -533,7 +540,7 @@ async def test_offline_host_check_runs_as_a_job_after_the_grace(tmp_path: Path) 
                 break
         assert view == {"host": {"id": member.id}}
         assert (await event_types(api, party["id"]))[-3:] == [
-            "MemberUpdated",
-            "MemberUpdated",
-            "PartyUpdated",
+            "party.member_updated",
+            "party.member_updated",
+            "party.updated",
         ]

@@ -17,7 +17,7 @@ from sqlalchemy import event
 
 from tests.support import Api, graphql_socket, live_server, make_settings, running_app
 from tests.test_party_stream_support import PartyStream, create_party, rename, seek, user
-from watchparty.parties.stream import get_event_cache
+from watchparty.party_stream.render import get_event_cache
 
 EVENTS = 6
 

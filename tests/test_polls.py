@@ -25,6 +25,7 @@ from tests.parties_ops import (
 )
 from tests.support import Api, graphql_socket, live_server, make_settings, running_app
 from tests.test_party_stream_support import PartyStream
+from watchparty.polls.events import PollChanged
 
 USER = "id displayName"
 POLL = (
@@ -103,7 +104,7 @@ def user(who: Person) -> dict[str, str]:
 
 
 async def poll_events(api: Api, party_id: str) -> list[dict[str, Any]]:
-    return [e["poll"] for e in await party_events(api, party_id) if e["type"] == "PollChanged"]
+    return [e.poll for e in await party_events(api, party_id) if isinstance(e, PollChanged)]
 
 
 # -- create --------------------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import tracemalloc
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from tests.test_realtime_support import (
     take,
 )
 from watchparty.db import unit_of_work
+from watchparty.events import Event, record, register
 from watchparty.realtime import (
     HubClosed,
     ResyncRequired,
@@ -28,6 +31,7 @@ from watchparty.realtime import (
     append_event,
     publish_after_commit,
 )
+from watchparty.realtime.log import read_events
 
 
 @pytest.fixture(params=["postgres", "embedded"])
@@ -258,15 +262,29 @@ async def test_idle_subscribers_hold_little_memory(pg_url: str, tmp_path: Path) 
     assert grown / 200 < 2048, f"{grown / 200:.0f} bytes per idle subscriber"
 
 
+@register("test.hello")
+@dataclass(frozen=True, slots=True)
+class Hello(Event):
+    text: str
+
+
 async def test_the_app_state_has_a_working_hub(any_api: Api) -> None:
+    """The app's hub hands subscribers typed events, decoded from the stored envelope."""
     state = any_api.state
     channel = new_channel()
     async with state.hub.subscribe(channel) as stream:
         async with state.unit_of_work() as uow:
-            record = await append_event(uow.session, channel, {"hello": "world"})
-            publish_after_commit(uow, state.hub, record)
+            await record(uow, channel, Hello("world"))
         (delivery,) = await take(stream, 1)
-    assert (delivery.seq, delivery.payload) == (1, {"hello": "world"})
+    assert (delivery.seq, delivery.payload) == (1, Hello("world"))
+    async with state.sessionmaker() as session:
+        (stored,) = await read_events(session, channel, after=0, limit=10)
+    assert json.loads(stored.payload) == {
+        "v": 2,
+        "kind": "test.hello",
+        "version": 1,
+        "data": {"text": "world"},
+    }
 
 
 async def test_the_trim_job_applies_retention(pg_url: str, tmp_path: Path) -> None:

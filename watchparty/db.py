@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, Uuid, event
 from sqlalchemy.ext.asyncio import (
@@ -24,6 +24,10 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from watchparty.kit.time import utcnow
+
+if TYPE_CHECKING:
+    from watchparty.realtime import Hub
+    from watchparty.state import AppState
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +98,18 @@ AfterCommit = Callable[[], Awaitable[None]]
 
 
 class UnitOfWork:
-    """One session and one commit; callbacks registered with `after_commit` run after it."""
+    """What a service that changes something takes first: one session and one commit;
+    callbacks registered with `after_commit` (events to announce, jobs to enqueue) run after it.
 
-    def __init__(self, session: AsyncSession) -> None:
+    `state` is the process's `AppState` (settings, hub, jobs, limiter) when the unit was opened
+    with `state.unit_of_work()`; `hub` is its realtime hub (the outbox's announcer, see
+    `watchparty.events.record`).
+    """
+
+    def __init__(self, session: AsyncSession, state: AppState | None = None) -> None:
         self.session = session
+        self.state = state
+        self.hub: Hub | None = None if state is None else state.hub
         self._after_commit: list[AfterCommit] = []
 
     def after_commit(self, callback: AfterCommit) -> None:
@@ -114,13 +126,15 @@ class UnitOfWork:
 
 
 @asynccontextmanager
-async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
+async def unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession], state: AppState | None = None
+) -> AsyncIterator[UnitOfWork]:
     """Commit when the block ends normally, roll back (and drop callbacks) when it raises.
 
     Services raising an expected `Problem` also roll back: nothing is ever half-applied.
     """
     async with sessionmaker() as session:
-        uow = UnitOfWork(session)
+        uow = UnitOfWork(session, state)
         try:
             yield uow
         except BaseException:

@@ -4,19 +4,38 @@ The shared floor (`jobs.py`, `state.py`) runs jobs but names none: it takes thes
 parameters, so its arrows point down. The API server and the seeder hand them to
 `state.build_state` (the in-process queue and periodic loops of the embedded mode); the ARQ
 worker registers them as its functions and cron jobs (`worker.py`). A domain adds a job here.
+
+It also imports every domain's event declarations (`EVENT_MODULES`): an event type is registered
+when its module is imported, and every process that reads or writes the event log (API, worker,
+CLI) imports this module, so each of them can read every kind. A domain adds its `events` here.
 """
 
 from __future__ import annotations
 
+from watchparty.chat import events as chat_events
 from watchparty.jobs import JobFunction, Periodic
 from watchparty.mail import send_email
+from watchparty.parties import events as party_events
 from watchparty.parties.failover import host_failover_check
 from watchparty.parties.presence import sweep_presence
 from watchparty.parties.tasks import advance_finished_item, end_buffering_wait
+from watchparty.polls import events as poll_events
 from watchparty.polls.tasks import close_due_poll
+from watchparty.reactions import events as reaction_events
 from watchparty.realtime.tasks import trim_event_logs
+from watchparty.videos import progress as video_events
 from watchparty.videos.oembed import fetch_external_metadata
 from watchparty.videos.tasks import process_video, remove_video_files, sweep_stale_processing
+from watchparty.voice import events as voice_events
+
+EVENT_MODULES = (
+    party_events,
+    chat_events,
+    poll_events,
+    reaction_events,
+    voice_events,
+    video_events,
+)
 
 
 def job_functions() -> dict[str, JobFunction]:

@@ -15,10 +15,10 @@ from watchparty.config import Settings
 from watchparty.gql.errors import UserError
 from watchparty.gql.inputs import guard_arguments
 from watchparty.gql.scalars import SCALAR_OVERRIDES
+from watchparty.gql.sharing import SharedEventExecutor
 from watchparty.parties.playback_resolvers import PlaybackMutations, PlaybackQueries
 from watchparty.parties.resolvers import PartyMutations, PartyQueries
-from watchparty.parties.stream import PartySubscriptions
-from watchparty.parties.stream_types import SharedEventExecutor
+from watchparty.party_stream.subscription import PartySubscriptions
 from watchparty.polls.resolvers import PollMutations, PollQueries
 from watchparty.reactions.resolvers import ReactionMutations, ReactionQueries
 from watchparty.videos.external_resolvers import ExternalVideoMutations

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from watchparty.access_tokens import AccessTokens
 from watchparty.config import ConfigurationError, Settings
 from watchparty.db import create_engine, create_sessionmaker, unit_of_work
+from watchparty.events.schema import decode as decode_event
 from watchparty.jobs import (
     ArqJobQueue,
     InProcessJobQueue,
@@ -57,8 +58,9 @@ class AppState:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def unit_of_work(self) -> Any:
-        """`async with state.unit_of_work() as uow:` one session, one commit."""
-        return unit_of_work(self.sessionmaker)
+        """`async with state.unit_of_work() as uow:` one session, one commit, and the outbox
+        (`watchparty.events.record`) announced through this process's hub after the commit."""
+        return unit_of_work(self.sessionmaker, state=self)
 
     def redis_retry_after_seconds(self) -> int:
         """What to tell a client to wait while Redis is unavailable (`ServiceUnavailable`)."""
@@ -154,7 +156,7 @@ async def build_state(
         jobs=jobs,
         limiter=limiter,
         access_tokens=AccessTokens(settings),
-        hub=Hub.from_settings(settings, engine, broadcast),
+        hub=Hub.from_settings(settings, engine, broadcast, decode=decode_event),
         redis_breaker=breaker,
     )
     ctx["state"] = state

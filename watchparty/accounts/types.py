@@ -8,8 +8,10 @@ from datetime import datetime
 import strawberry
 
 from watchparty.accounts import models
+from watchparty.gql.sharing import same_for_every_viewer
 
 
+@same_for_every_viewer("id", "display_name", "avatar_url", "bio", "created_at")
 @strawberry.type(description="A person with an account.")
 class User:
     id: strawberry.ID

@@ -28,6 +28,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.chat.errors import Muted
+from watchparty.chat.events import MessageUpdated
 from watchparty.chat.moderation_models import (
     REASON_MAX_LENGTH,
     ModerationAction,
@@ -44,6 +45,7 @@ from watchparty.parties.authz import (
     require_not_ended,
     require_role,
 )
+from watchparty.parties.events import PartyUpdated
 from watchparty.parties.models import MemberRole, MemberStatus, Party, PartyMember
 from watchparty.parties.service import Outbox, party_event_payload
 from watchparty.parties.validation import check_slow_mode
@@ -288,9 +290,7 @@ async def set_slow_mode(
             action=ModerationAction.SLOW_MODE,
             details={"seconds": seconds, "previousSeconds": previous},
         )
-        outbox.add(
-            party.id, {"type": "PartyUpdated", "party": await party_event_payload(session, party)}
-        )
+        outbox.add(party.id, PartyUpdated(party=await party_event_payload(session, party)))
     return party
 
 
@@ -352,5 +352,5 @@ async def set_message_hidden(
         body_snapshot=message.body if hidden else None,
     )
     payload = await full_payload(session, message)
-    outbox.add(message.party_id, {"type": "ChatMessageUpdated", "message": payload})
+    outbox.add(message.party_id, MessageUpdated(message=payload))
     return payload

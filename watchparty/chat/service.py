@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import User
 from watchparty.chat.errors import ChatDisabled, Muted
+from watchparty.chat.events import MessageAdded, MessageDeleted, MessageUpdated, TypingChanged
 from watchparty.chat.models import (
     BODY_MAX_LENGTH,
     CLIENT_ID_MAX_LENGTH,
@@ -33,6 +34,7 @@ from watchparty.chat.models import (
 from watchparty.chat.payloads import full_payload as full_payload  # re-exported
 from watchparty.chat.payloads import message_payload as message_payload
 from watchparty.errors import NotAllowed, NotFound, RateLimited, ValidationProblem
+from watchparty.events import publish, record
 from watchparty.kit.emoji import is_allowed_emoji
 from watchparty.kit.ratelimit import Limit
 from watchparty.kit.time import utcnow
@@ -44,8 +46,8 @@ from watchparty.parties.authz import (
     require_member,
     require_not_ended,
 )
+from watchparty.parties.events import party_channel
 from watchparty.parties.models import MemberRole, PartyMember
-from watchparty.parties.stream import publish_ephemeral_event, record_event
 
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
@@ -181,7 +183,7 @@ async def send_message(
             raise
         return await full_payload(session, found)
     payload = await full_payload(session, message)
-    await record_event(uow, state, party_id, {"type": "ChatMessageAdded", "message": payload})
+    await record(uow, party_channel(party_id), MessageAdded(message=payload))
     return payload
 
 
@@ -224,9 +226,7 @@ def _require_live(message: ChatMessage) -> None:
 
 async def _publish_update(uow: UnitOfWork, state: AppState, message: ChatMessage) -> dict[str, Any]:
     payload = await full_payload(uow.session, message)
-    await record_event(
-        uow, state, message.party_id, {"type": "ChatMessageUpdated", "message": payload}
-    )
+    await record(uow, party_channel(message.party_id), MessageUpdated(message=payload))
     return payload
 
 
@@ -294,12 +294,7 @@ async def delete_message(
             target_user_id=message.author_id,
             target_message_id=message.id,
         )
-    await record_event(
-        uow,
-        state,
-        message.party_id,
-        {"type": "ChatMessageDeleted", "messageId": str(message.id)},
-    )
+    await record(uow, party_channel(message.party_id), MessageDeleted(message_id=str(message.id)))
     return message_payload(message, await _author(session, message))
 
 
@@ -361,11 +356,8 @@ async def set_typing(
             return pid
     else:
         await state.limiter.reset(key)  # typing again right after stopping is news
-    event = {
-        "type": "TypingChanged",
-        "userId": str(viewer.id),
-        "typing": typing,
-        "expiresInMs": TYPING_TTL_MS if typing else None,
-    }
-    await publish_ephemeral_event(state, pid, event)
+    event = TypingChanged(
+        user_id=str(viewer.id), typing=typing, expires_in_ms=TYPING_TTL_MS if typing else None
+    )
+    await publish(state.hub, party_channel(pid), event)
     return pid

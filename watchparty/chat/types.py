@@ -16,6 +16,7 @@ from watchparty.errors import Problem
 from watchparty.gql.errors import UserError, errors_mapped_by
 from watchparty.gql.pagination import PageInfo
 from watchparty.gql.shared import event_loader
+from watchparty.gql.sharing import same_for_every_viewer
 from watchparty.parties.error_types import to_party_error
 from watchparty.parties.member_types import user_from_payload
 
@@ -24,6 +25,7 @@ def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+@same_for_every_viewer("emoji", "count")
 @strawberry.type(description="How many members reacted to a message with one emoji.")
 class MessageReactionCount:
     emoji: str
@@ -57,6 +59,7 @@ class MessageReactionCount:
         )
 
 
+@same_for_every_viewer()
 @strawberry.type(
     description="A chat message. Plain text: render it as text, never as HTML. A deleted or "
     "hidden message stays in history as a tombstone (body, replyTo and reactions empty)."

@@ -14,12 +14,15 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from watchparty.gql.sharing import same_for_every_viewer
+
 
 def client_error(info: Info[Any, Any], problem: Exception) -> GraphQLError:
     """A GraphQL error at this field's path: shown to the client as is (not masked)."""
     return GraphQLError(str(problem), path=info.path.as_list(), extensions={"code": "VALIDATION"})
 
 
+@same_for_every_viewer()
 @strawberry.type(description="Where a page sits in its connection (Relay).")
 class PageInfo:
     has_next_page: bool

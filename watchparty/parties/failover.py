@@ -1,6 +1,6 @@
 """Host failover when the host stays offline past a grace period.
 
-Presence (parties/presence/, parties/stream.py) calls `schedule_host_failover` whenever a user
+Presence (parties/presence/, party_stream/) calls `schedule_host_failover` whenever a user
 goes offline in a party (their last stream connection closed or expired). If that user hosts the
 party, the job `host_failover_check` runs `host_failover_grace_seconds` later and, if the host is
 still offline then, hands hosting to the longest-standing online co-host, else the

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import ValidationProblem
 from watchparty.kit.time import utcnow
+from watchparty.parties.events import MemberUpdated, PartyUpdated
 from watchparty.parties.member_actions import announce_member, begin_member_action
 from watchparty.parties.models import MemberRole, MemberStatus, Party, PartyMember, PartyStatus
 from watchparty.parties.service import Outbox, party_event_payload
@@ -56,10 +57,8 @@ async def make_host(
     party.host_id = new_host.user_id
     party.updated_at = utcnow()
     await session.flush()
-    await announce_member(session, outbox, "MemberUpdated", new_host)
-    outbox.add(
-        party.id, {"type": "PartyUpdated", "party": await party_event_payload(session, party)}
-    )
+    await announce_member(session, outbox, MemberUpdated, new_host)
+    outbox.add(party.id, PartyUpdated(party=await party_event_payload(session, party)))
 
 
 async def transfer_host(
@@ -72,7 +71,7 @@ async def transfer_host(
     if target.user_id == viewer_id:
         raise ValidationProblem("You are the host already.", field="userId")
     old.role = MemberRole.COHOST
-    await action.announce("MemberUpdated", old)
+    await action.announce(MemberUpdated, old)
     await make_host(session, outbox, action.party, target)
     await action.record("TRANSFER_HOST", target, details={"role": MemberRole.HOST.value})
     return action.party, old, target
@@ -109,7 +108,7 @@ async def fail_over_host(
         return None  # nobody to hand over to: the host keeps the party
     if old is not None and old.status is MemberStatus.ACTIVE:
         old.role = MemberRole.COHOST
-        await announce_member(session, outbox, "MemberUpdated", old)
+        await announce_member(session, outbox, MemberUpdated, old)
     await make_host(session, outbox, party, successor)
     return successor
 
@@ -133,5 +132,5 @@ async def set_member_role(
         await action.record(
             "SET_ROLE", target, details={"role": role.value, "previousRole": previous.value}
         )
-        await action.announce("MemberUpdated", target)
+        await action.announce(MemberUpdated, target)
     return target

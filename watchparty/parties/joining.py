@@ -33,6 +33,7 @@ from watchparty.parties.authz import (
     require_not_ended,
 )
 from watchparty.parties.errors import Banned, PartyFull
+from watchparty.parties.events import MemberJoined, MemberUpdated
 from watchparty.parties.hosting import find_successor, make_host
 from watchparty.parties.invites import claim_invite, find_invite
 from watchparty.parties.member_actions import (
@@ -120,7 +121,7 @@ async def join_party(
     row.ignore_wait = False
     await session.flush()
     # A pending request reaches moderators as MemberUpdated with status PENDING.
-    await announce_member(session, outbox, "MemberUpdated" if approval else "MemberJoined", row)
+    await announce_member(session, outbox, MemberUpdated if approval else MemberJoined, row)
     return JoinResult(party, row)
 
 
@@ -166,7 +167,7 @@ async def approve_member(
     row.status = MemberStatus.ACTIVE
     row.joined_at = utcnow()
     await action.record("APPROVE", row)
-    await action.announce("MemberJoined", row)
+    await action.announce(MemberJoined, row)
     return row
 
 

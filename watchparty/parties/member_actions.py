@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.chat.moderation import clean_reason, record_action
 from watchparty.errors import NotFound
+from watchparty.parties import events
 from watchparty.parties.authz import PartyAccess, load_party, require_not_ended, require_role
 from watchparty.parties.models import MemberRole, MemberStatus, Party, PartyMember
 from watchparty.parties.service import Outbox, member_event_payload
@@ -41,15 +42,18 @@ async def find_member_row(
 
 
 async def announce_member(
-    session: AsyncSession, outbox: Outbox, kind: str, row: PartyMember
+    session: AsyncSession,
+    outbox: Outbox,
+    kind: type[events.MemberJoined | events.MemberUpdated],
+    row: PartyMember,
 ) -> None:
     """Queue a `MemberJoined` / `MemberUpdated` event carrying the member as it is now."""
-    outbox.add(row.party_id, {"type": kind, "member": await member_event_payload(session, row)})
+    outbox.add(row.party_id, kind(member=await member_event_payload(session, row)))
 
 
 def announce_left(outbox: Outbox, row: PartyMember) -> None:
     """Queue a `MemberLeft` event (left, withdrew or was refused, kicked, banned)."""
-    outbox.add(row.party_id, {"type": "MemberLeft", "userId": str(row.user_id)})
+    outbox.add(row.party_id, events.MemberLeft(user_id=str(row.user_id)))
 
 
 @dataclass
@@ -98,7 +102,9 @@ class MemberAction:
             details=details,
         )
 
-    async def announce(self, kind: str, row: PartyMember) -> None:
+    async def announce(
+        self, kind: type[events.MemberJoined | events.MemberUpdated], row: PartyMember
+    ) -> None:
         await announce_member(self.session, self.outbox, kind, row)
 
     def announce_left(self, row: PartyMember) -> None:
@@ -107,8 +113,7 @@ class MemberAction:
     def revoke(self, row: PartyMember, why: str) -> None:
         """End the target's party stream (`MembershipRevoked`, reason KICKED or BANNED)."""
         self.outbox.add(
-            row.party_id,
-            {"type": "MembershipRevoked", "userId": str(row.user_id), "reason": why},
+            row.party_id, events.MembershipRevoked(reason=why, user_id=str(row.user_id))
         )
 
 

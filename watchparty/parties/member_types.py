@@ -15,6 +15,7 @@ import strawberry
 from watchparty.accounts import models as account_models
 from watchparty.accounts.types import User
 from watchparty.gql.pagination import PageInfo
+from watchparty.gql.sharing import same_for_every_viewer
 from watchparty.parties import models
 from watchparty.parties.models import MemberRole, MemberStatus
 from watchparty.parties.payloads import member_payload
@@ -44,6 +45,7 @@ def user_from_payload(payload: dict[str, Any]) -> User:
     )
 
 
+@same_for_every_viewer()
 @strawberry.type(description="A person's membership of a party.")
 class PartyMember:
     user: User
@@ -73,12 +75,14 @@ class PartyMember:
         return cls.from_payload(member_payload(member, user, online))
 
 
+@same_for_every_viewer()
 @strawberry.type
 class PartyMemberEdge:
     cursor: str
     node: PartyMember
 
 
+@same_for_every_viewer()
 @strawberry.type
 class PartyMemberConnection:
     edges: list[PartyMemberEdge]

@@ -30,6 +30,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from watchparty.accounts.models import User
 from watchparty.errors import NotAllowed, NotFound
+from watchparty.events import record
 from watchparty.kit.time import epoch_ms
 from watchparty.parties.authz import (
     PartyAccess,
@@ -39,6 +40,7 @@ from watchparty.parties.authz import (
     require_not_ended,
 )
 from watchparty.parties.errors import RevisionConflict, TimelineError
+from watchparty.parties.events import PlaybackChanged, party_channel
 from watchparty.parties.models import (
     MemberStatus,
     Party,
@@ -49,7 +51,6 @@ from watchparty.parties.models import (
 )
 from watchparty.parties.payloads import playback_payload, playback_user_ids
 from watchparty.parties.presence import get_presence
-from watchparty.parties.stream import record_event
 from watchparty.parties.timeline import PlaybackState, Timeline, check_revision, lead_ms
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ async def transition(
         raise RuntimeError(f"playback of party {party.id}: lost {UNGUARDED_ATTEMPTS} races")
     stored = Snapshot(party, snap.queue)
     stored.published = payload = await current_payload(session, stored)
-    await record_event(uow, state, party.id, {"type": "PlaybackChanged", "playback": payload})
+    await record(uow, party_channel(party.id), PlaybackChanged(playback=payload))
     _schedule_follow_ups(uow, state, party.id, timeline, new)
     return stored
 

@@ -18,7 +18,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import NotFound, ValidationProblem
+from watchparty.events import record
 from watchparty.parties.authz import PARTY_NOT_FOUND, parse_id
+from watchparty.parties.events import QueueChanged, party_channel
 from watchparty.parties.models import QUEUE_MAX_ITEMS, Party, QueueItem
 from watchparty.parties.payloads import queue_payload
 from watchparty.parties.playback import (
@@ -32,7 +34,6 @@ from watchparty.parties.playback import (
     transition,
 )
 from watchparty.parties.service import Media
-from watchparty.parties.stream import record_event
 from watchparty.parties.timeline import PlaybackState, Timeline
 from watchparty.parties.validation import check_media_for
 
@@ -69,7 +70,7 @@ async def _finish(
     uow: UnitOfWork, state: AppState, party: Party, queue: list[QueueItem]
 ) -> QueueResult:
     items = queue_payload(queue)
-    await record_event(uow, state, party.id, {"type": "QueueChanged", "queue": items})
+    await record(uow, party_channel(party.id), QueueChanged(queue=items))
     playback = await current_payload(uow.session, Snapshot(party, queue))
     return QueueResult(queue=items, playback=playback)
 

@@ -26,6 +26,7 @@ from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.gql.errors import UserError
+from watchparty.gql.sharing import same_for_every_viewer
 from watchparty.kit.time import epoch_ms
 from watchparty.parties import models
 from watchparty.parties.inputs import MediaInput
@@ -46,6 +47,7 @@ strawberry.enum(PlayerState, description="What a member's player reports.")
 # -- GraphQL types ------------------------------------------------------------------------------
 
 
+@same_for_every_viewer()
 @strawberry.type(description="One entry of a party's queue.")
 class QueueItem:
     id: strawberry.ID
@@ -81,6 +83,7 @@ class QueueItem:
         )
 
 
+@same_for_every_viewer()
 @strawberry.type(
     name="PlaybackState",
     description="The party's authoritative timeline (SYNC.md). While PLAYING the playhead is "

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import User
 from watchparty.errors import NotFound, ValidationProblem
+from watchparty.events import Event, record
 from watchparty.kit.time import epoch_ms, utcnow
 from watchparty.parties.authz import (
     PARTY_NOT_FOUND,
@@ -34,6 +35,12 @@ from watchparty.parties.authz import (
     require_role,
 )
 from watchparty.parties.codes import generate_room_code, normalize_room_code
+from watchparty.parties.events import (
+    MembershipRevoked,
+    PartyEnded,
+    PartyUpdated,
+    party_channel,
+)
 from watchparty.parties.models import (
     DEFAULT_BUFFERING_TIMEOUT_SECONDS,
     DEFAULT_MAX_MEMBERS,
@@ -74,17 +81,15 @@ CODE_ATTEMPTS = 8
 class Outbox:
     """Party events a service produced, recorded by the caller inside its unit of work."""
 
-    events: list[tuple[uuid.UUID, dict[str, Any]]] = field(default_factory=list)
+    events: list[tuple[uuid.UUID, Event]] = field(default_factory=list)
 
-    def add(self, party_id: uuid.UUID, event: dict[str, Any]) -> None:
+    def add(self, party_id: uuid.UUID, event: Event) -> None:
         self.events.append((party_id, event))
 
-    async def record(self, uow: UnitOfWork, state: AppState) -> None:
-        from watchparty.parties.stream import record_event
-
-        events, self.events = self.events, []
-        for party_id, event in events:
-            await record_event(uow, state, party_id, event)
+    async def record(self, uow: UnitOfWork, state: AppState | None = None) -> None:
+        pending, self.events = self.events, []
+        for party_id, event in pending:
+            await record(uow, party_channel(party_id), event)
 
 
 # -- reads -------------------------------------------------------------------------------------
@@ -272,9 +277,7 @@ async def update_party(
             setattr(party, key, value)
         party.updated_at = utcnow()
         await session.flush()
-        outbox.add(
-            party.id, {"type": "PartyUpdated", "party": await party_event_payload(session, party)}
-        )
+        outbox.add(party.id, PartyUpdated(party=await party_event_payload(session, party)))
     return party
 
 
@@ -290,9 +293,7 @@ async def start_party(
         party.status = PartyStatus.LIVE
         party.started_at = utcnow()
         await session.flush()
-        outbox.add(
-            party.id, {"type": "PartyUpdated", "party": await party_event_payload(session, party)}
-        )
+        outbox.add(party.id, PartyUpdated(party=await party_event_payload(session, party)))
     return party
 
 
@@ -311,7 +312,7 @@ async def mark_ended(session: AsyncSession, outbox: Outbox, party: Party) -> Non
     party.status = PartyStatus.ENDED
     party.ended_at = utcnow()
     await session.flush()
-    outbox.add(party.id, {"type": "PartyEnded"})
+    outbox.add(party.id, PartyEnded())
 
 
 async def delete_party(
@@ -327,6 +328,6 @@ async def delete_party(
         party.status = PartyStatus.ENDED
         party.ended_at = now
     await session.flush()
-    # Without a userId the revocation ends every stream of the party (parties.stream).
-    outbox.add(party.id, {"type": "MembershipRevoked", "reason": "PARTY_DELETED"})
+    # Without a userId the revocation ends every stream of the party (party_stream.subscription).
+    outbox.add(party.id, MembershipRevoked(reason="PARTY_DELETED"))
     return party.id

@@ -21,6 +21,7 @@ from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.types import User
 from watchparty.context import Info
 from watchparty.gql.pagination import PageInfo, client_error
+from watchparty.gql.sharing import same_for_every_viewer
 from watchparty.kit.pagination import PaginationError
 from watchparty.parties import models
 from watchparty.parties.authz import at_least, may_read_content
@@ -58,6 +59,7 @@ strawberry.enum(ControlPolicy, description="Who may control playback.")
 strawberry.enum(PollPolicy, description="Who may create polls: MODERATORS (and above) or EVERYONE.")
 
 
+@same_for_every_viewer()
 @strawberry.type(description="A party's settings (changed with updateParty).")
 class PartySettings:
     max_members: int = strawberry.field(description="2..1000 active members.")
@@ -96,6 +98,24 @@ class PartySettings:
         )
 
 
+@same_for_every_viewer(
+    "id",
+    "title",
+    "description",
+    "visibility",
+    "status",
+    "settings",
+    "scheduled_start",
+    "started_at",
+    "ended_at",
+    "created_at",
+    "host",
+    "member_count",
+    "online_count",
+    "members",
+    "playback",
+    "queue",
+)
 @strawberry.type(description="A watch party.")
 class Party:
     id: strawberry.ID

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import User
 from watchparty.errors import NotAllowed, NotFound, ValidationProblem
+from watchparty.events import record
 from watchparty.jobs import enqueue_after_commit
 from watchparty.kit.time import utcnow
 from watchparty.parties.authz import (
@@ -34,9 +35,10 @@ from watchparty.parties.authz import (
     require_member,
     require_not_ended,
 )
+from watchparty.parties.events import party_channel
 from watchparty.parties.models import MemberRole, PollPolicy
-from watchparty.parties.stream import record_event
 from watchparty.polls.errors import PollClosed
+from watchparty.polls.events import PollChanged
 from watchparty.polls.models import (
     MAX_OPTIONS,
     MIN_OPTIONS,
@@ -157,7 +159,7 @@ async def create_poll(
     session.add_all(options)
     await session.flush()
     payload = await _payload(session, poll, options)
-    await record_event(uow, state, poll.party_id, {"type": "PollChanged", "poll": payload})
+    await record(uow, party_channel(poll.party_id), PollChanged(poll=payload))
     if clean.closes_at is not None:
         enqueue_after_commit(
             uow,
@@ -248,7 +250,7 @@ async def vote_poll(
         ballot.updated_at = now
     await session.flush()
     payload = await _payload(session, poll, options)
-    await record_event(uow, state, poll.party_id, {"type": "PollChanged", "poll": payload})
+    await record(uow, party_channel(poll.party_id), PollChanged(poll=payload))
     return PollResult(poll=payload, my_option_ids=chosen)
 
 
@@ -283,5 +285,5 @@ async def close_locked(uow: UnitOfWork, state: AppState, poll: Poll, now: dateti
     poll.closed_at = poll.closed_by(now) or now
     await session.flush()
     payload = await _payload(session, poll, options)
-    await record_event(uow, state, poll.party_id, {"type": "PollChanged", "poll": payload})
+    await record(uow, party_channel(poll.party_id), PollChanged(poll=payload))
     return PollResult(poll=payload)

@@ -20,6 +20,7 @@ from watchparty.errors import Problem
 from watchparty.gql.errors import UserError, errors_mapped_by, to_error
 from watchparty.gql.pagination import PageInfo
 from watchparty.gql.shared import event_loader
+from watchparty.gql.sharing import same_for_every_viewer
 from watchparty.kit.time import utcnow
 from watchparty.parties.member_types import user_from_payload
 from watchparty.polls import errors
@@ -38,6 +39,7 @@ def _dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+@same_for_every_viewer()
 @strawberry.type(description="One answer of a poll, with its current number of votes.")
 class PollOption:
     id: strawberry.ID
@@ -45,6 +47,19 @@ class PollOption:
     votes: int
 
 
+@same_for_every_viewer(
+    "id",
+    "question",
+    "options",
+    "allows_multiple",
+    "status",
+    "closes_at",
+    "closed_at",
+    "created_by",
+    "total_voters",
+    "total_votes",
+    "created_at",
+)
 @strawberry.type(description="A poll in a party. Results are public to whoever sees the poll.")
 class Poll:
     id: strawberry.ID

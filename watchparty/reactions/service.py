@@ -17,13 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import User
 from watchparty.errors import ValidationProblem
+from watchparty.events import publish
 from watchparty.kit.emoji import is_allowed_emoji
 from watchparty.kit.ratelimit import Limit
 from watchparty.kit.time import utcnow
 from watchparty.parties.authz import load_party, require_member, require_not_ended
+from watchparty.parties.events import party_channel
 from watchparty.parties.payloads import iso, user_payload
-from watchparty.parties.stream import publish_ephemeral_event
 from watchparty.reactions.errors import ReactionsDisabled
+from watchparty.reactions.events import ReactionSent
 from watchparty.reactions.models import BUCKET_SECONDS, ReactionBucket, ReactionTotal
 
 if TYPE_CHECKING:
@@ -107,11 +109,11 @@ async def send_reaction(
         "y": draft.y,
         "sentAt": iso(utcnow()),
     }
-    event = {"type": "ReactionSent", "reaction": payload}
+    event = ReactionSent(reaction=payload)
     target = party.id
 
     async def fan_out() -> None:
-        await publish_ephemeral_event(state, target, event)
+        await publish(state.hub, party_channel(target), event)
 
     uow.after_commit(fan_out)
     return payload

@@ -13,6 +13,7 @@ from watchparty.context import Info
 from watchparty.errors import Problem
 from watchparty.gql.errors import UserError, errors_mapped_by, to_error
 from watchparty.gql.pagination import client_error
+from watchparty.gql.sharing import same_for_every_viewer
 from watchparty.kit.pagination import PaginationError, page_size
 from watchparty.parties.member_types import user_from_payload
 from watchparty.reactions import errors
@@ -21,6 +22,7 @@ from watchparty.reactions.models import BUCKET_SECONDS
 DEFAULT_HOT_SPOTS = 10
 
 
+@same_for_every_viewer()
 @strawberry.type(description="A live reaction over the video (ephemeral: never replayed).")
 class Reaction:
     id: strawberry.ID = strawberry.field(description="Unique per reaction (for de-duplication).")

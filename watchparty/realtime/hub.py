@@ -44,7 +44,7 @@ from watchparty.realtime.log import (
     trim_event_log,
 )
 from watchparty.realtime.reader import EPHEMERAL_PREFIX, NOTIFY_PREFIX, ChannelReader
-from watchparty.realtime.subscription import Subscription
+from watchparty.realtime.subscription import Decoder, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class Hub:
         poll_seconds: float = 5.0,
         page_size: int = 200,
         retry_seconds: float = 1.0,
+        decode: Decoder | None = None,
     ) -> None:
         self.engine = engine
         self.broadcast = broadcast
@@ -72,12 +73,21 @@ class Hub:
         self.poll_seconds = poll_seconds
         self.page_size = page_size
         self.retry_seconds = retry_seconds
+        # What subscribers receive as `Delivery.payload`, made once per event and process from
+        # the stored JSON object (the app passes `watchparty.events.decode`).
+        self.decode: Decoder = decode or _as_is
         self._readers: dict[str, ChannelReader] = {}
         self._poller: asyncio.Task[None] | None = None
         self._closed = False
 
     @classmethod
-    def from_settings(cls, settings: Settings, engine: AsyncEngine, broadcast: Broadcast) -> Hub:
+    def from_settings(
+        cls,
+        settings: Settings,
+        engine: AsyncEngine,
+        broadcast: Broadcast,
+        decode: Decoder | None = None,
+    ) -> Hub:
         return cls(
             engine,
             broadcast,
@@ -87,6 +97,7 @@ class Hub:
                 settings.realtime_retention_count, settings.realtime_retention_seconds
             ),
             poll_seconds=settings.realtime_poll_seconds,
+            decode=decode,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -240,3 +251,7 @@ def publish_after_commit(uow: UnitOfWork, hub: Hub, record: EventRecord) -> None
         await hub.notify(record.channel, record.seq)
 
     uow.after_commit(_notify)
+
+
+def _as_is(payload: dict[str, Any]) -> Any:
+    return payload

@@ -104,7 +104,7 @@ class ChannelReader:
             try:
                 body = json.loads(message[len(EPHEMERAL_PREFIX) :])
                 sent = datetime.fromtimestamp(float(body["t"]) / 1000.0, UTC)
-                delivery = Delivery(None, dict(body["p"]), sent)
+                delivery = Delivery(None, self.hub.decode(dict(body["p"])), sent)
             except (ValueError, TypeError, KeyError):
                 log.warning("malformed ephemeral event dropped", extra={"channel": self.channel})
                 return
@@ -140,7 +140,8 @@ class ChannelReader:
         while True:
             events = await self.hub.read_after(self.channel, self.last_seq, page)
             for event in events:
-                delivery = decode(event)  # once per process, shared by every subscriber
+                # Decoded once per process, shared by every subscriber.
+                delivery = decode(event, self.hub.decode)
                 for subscriber in list(self.live):
                     subscriber.offer(delivery)
                 self.last_seq = event.seq

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -22,17 +23,21 @@ if TYPE_CHECKING:
 class Delivery:
     """One event as a subscriber sees it. `seq` is the cursor (None for ephemeral events).
 
-    `payload` is decoded once per process and shared by every local subscriber: read it, never
-    mutate it.
+    `payload` is decoded once per process (by the hub's `decode`: the JSON object itself unless
+    the hub was given one, typed events in the app) and shared by every local subscriber: read
+    it, never mutate it.
     """
 
     seq: int | None
-    payload: dict[str, Any]
+    payload: Any
     created_at: datetime
 
 
-def decode(event: StoredEvent) -> Delivery:
-    return Delivery(event.seq, json.loads(event.payload), event.created_at)
+Decoder = Callable[[dict[str, Any]], Any]
+
+
+def decode(event: StoredEvent, decoder: Decoder) -> Delivery:
+    return Delivery(event.seq, decoder(json.loads(event.payload)), event.created_at)
 
 
 class Subscription:
@@ -155,7 +160,7 @@ class Subscription:
         for event in events:
             if event.seq != self._position + 1:
                 break
-            self._items.append(decode(event))
+            self._items.append(decode(event, self._hub.decode))
             self._position = event.seq
         else:
             if events:

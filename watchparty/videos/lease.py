@@ -11,7 +11,7 @@ same job (ARQ re-running a dead worker's job, the sweeper's re-queue) never both
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from watchparty.kit.time import utcnow
 from watchparty.videos import progress
 from watchparty.videos.models import Video, VideoProvider, VideoStatus
+from watchparty.videos.progress import ProcessingChanged
 
 if TYPE_CHECKING:
     from watchparty.state import AppState
@@ -43,9 +44,9 @@ class Lease:
     finished_at: datetime | None = None
     status: VideoStatus = VideoStatus.PROCESSING
     error: str | None = None
-    _published: dict[str, Any] = field(default_factory=dict)
+    _published: ProcessingChanged | None = None
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> ProcessingChanged:
         return progress.payload(
             self.video_id,
             status=self.status,

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
 from watchparty.context import Info
 from watchparty.videos.models import VideoStatus
 from watchparty.videos.processing_stream import processing_stream
+from watchparty.videos.progress import ProcessingChanged
 from watchparty.videos.types import VideoProcessing
 
 
-def _from_payload(payload: dict[str, Any]) -> VideoProcessing:
+def _from_event(event: ProcessingChanged) -> VideoProcessing:
     def when(value: str | None) -> datetime | None:
         return datetime.fromisoformat(value) if value else None
 
     return VideoProcessing(
-        status=VideoStatus(payload["status"]),
-        stage=payload.get("stage"),
-        progress=float(payload.get("progress") or 0.0),
-        error=payload.get("error"),
-        started_at=when(payload.get("startedAt")),
-        finished_at=when(payload.get("finishedAt")),
+        status=VideoStatus(event.status),
+        stage=event.stage,
+        progress=float(event.progress or 0.0),
+        error=event.error,
+        started_at=when(event.started_at),
+        finished_at=when(event.finished_at),
     )
 
 
@@ -42,7 +42,7 @@ class ProcessingSubscriptions:
             info.context.state, str(video_id), None if viewer is None else viewer.id
         )
         try:
-            async for payload in stream:
-                yield _from_payload(payload)
+            async for event in stream:
+                yield _from_event(event)
         finally:
             await stream.aclose()

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from watchparty.errors import NotAllowed, NotFound
-from watchparty.parties.stream import stream_error
+from watchparty.events import EndReason, StreamEnded
+from watchparty.gql.streams import ended_error, problem_error, stream_error
 from watchparty.realtime import HubClosed, SubscriberOverflow
 from watchparty.videos import progress
 from watchparty.videos.service import load_owned, parse_video_id
@@ -27,21 +28,21 @@ if TYPE_CHECKING:
 QUIET_SECONDS = 5.0
 
 
-async def _current(state: AppState, raw_video_id: str, viewer_id: uuid.UUID) -> dict[str, Any]:
+async def _current(
+    state: AppState, raw_video_id: str, viewer_id: uuid.UUID
+) -> progress.ProcessingChanged:
     async with state.sessionmaker() as session:
         try:
             video = await load_owned(session, raw_video_id, viewer_id, field="videoId")
-        except NotFound as exc:
-            raise stream_error(exc.message, "NOT_FOUND") from None
-        except NotAllowed as exc:
-            raise stream_error(exc.message, "NOT_ALLOWED") from None
+        except (NotFound, NotAllowed) as exc:
+            raise problem_error(exc) from None
         return progress.processing_payload(video)
 
 
 async def processing_stream(
     state: AppState, raw_video_id: str, viewer_id: uuid.UUID | None
-) -> AsyncGenerator[dict[str, Any], None]:
-    """Payloads (see `progress.payload`) for the owner of `raw_video_id`."""
+) -> AsyncGenerator[progress.ProcessingChanged, None]:
+    """The processing states of `raw_video_id`, for its owner."""
     if viewer_id is None:
         raise stream_error("You need to sign in.", "NOT_AUTHENTICATED")
     try:
@@ -52,15 +53,14 @@ async def processing_stream(
         async with state.hub.subscribe(progress.video_channel(video_id)) as deliveries:
             last = await _current(state, raw_video_id, viewer_id)
             yield last
-            while not progress.is_final(last):
+            while not last.final:
                 try:
                     delivery = await asyncio.wait_for(anext(deliveries), QUIET_SECONDS)
-                    kind = delivery.payload.get("type")
-                    if kind == progress.DELETED_TYPE:
+                    if isinstance(delivery.payload, progress.VideoDeleted):
                         return
-                    if kind != progress.EVENT_TYPE:
+                    if not isinstance(delivery.payload, progress.ProcessingChanged):
                         continue
-                    current = dict(delivery.payload)
+                    current = delivery.payload
                 except TimeoutError:
                     try:
                         current = await _current(state, raw_video_id, viewer_id)
@@ -70,6 +70,6 @@ async def processing_stream(
                     last = current
                     yield current
     except SubscriberOverflow:
-        raise stream_error("The stream fell behind; reconnect.", "STREAM_OVERFLOW") from None
+        raise ended_error(StreamEnded(EndReason.OVERFLOW), resumable=False) from None
     except HubClosed:
-        raise stream_error("The server is shutting down; reconnect.", "STREAM_CLOSED") from None
+        raise ended_error(StreamEnded(EndReason.CLOSED), resumable=False) from None

@@ -9,29 +9,56 @@ message (or a worker that died) never leaves a client waiting on a stale state.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from watchparty import events
+from watchparty.events import Event, channel_of, register
 from watchparty.videos.models import Video, VideoStatus
 
 if TYPE_CHECKING:
     from watchparty.state import AppState
 
-EVENT_TYPE = "VideoProcessing"
-DELETED_TYPE = "VideoDeleted"  # ends the subscription: nothing more will happen
 FINAL_STATUSES = frozenset({VideoStatus.READY.value, VideoStatus.FAILED.value})
 
 
 def video_channel(video_id: uuid.UUID | str) -> str:
-    return f"video:{video_id}"
+    return channel_of("video", video_id)
+
+
+@register("videos.processing_changed", stored=False, legacy="VideoProcessing")
+@dataclass(frozen=True, slots=True)
+class ProcessingChanged(Event):
+    """A video's processing state (times as ISO 8601 strings)."""
+
+    video_id: str
+    status: str
+    stage: str | None
+    progress: float
+    error: str | None
+    started_at: str | None
+    finished_at: str | None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+@register("videos.deleted", stored=False, legacy="VideoDeleted")
+@dataclass(frozen=True, slots=True)
+class VideoDeleted(Event):
+    """Ends the subscription: nothing more will happen."""
+
+    video_id: str
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def processing_payload(video: Video) -> dict[str, Any]:
-    """The processing state of `video` as a JSON payload (GraphQL field names)."""
+def processing_payload(video: Video) -> ProcessingChanged:
+    """The processing state of `video`."""
     return payload(
         video.id,
         status=VideoStatus(video.status),
@@ -52,29 +79,22 @@ def payload(
     error: str | None,
     started_at: datetime | None,
     finished_at: datetime | None,
-) -> dict[str, Any]:
-    return {
-        "type": EVENT_TYPE,
-        "videoId": str(video_id),
-        "status": status.value,
-        "stage": stage,
-        "progress": round(float(progress or 0.0), 4),
-        "error": error,
-        "startedAt": _iso(started_at),
-        "finishedAt": _iso(finished_at),
-    }
+) -> ProcessingChanged:
+    return ProcessingChanged(
+        video_id=str(video_id),
+        status=status.value,
+        stage=stage,
+        progress=round(float(progress or 0.0), 4),
+        error=error,
+        started_at=_iso(started_at),
+        finished_at=_iso(finished_at),
+    )
 
 
-def is_final(payload: dict[str, Any]) -> bool:
-    return payload.get("status") in FINAL_STATUSES
-
-
-async def publish(state: AppState, payload: dict[str, Any]) -> None:
+async def publish(state: AppState, current: ProcessingChanged) -> None:
     """Best effort fan-out to `videoProcessing` subscribers in every process."""
-    await state.hub.publish_ephemeral(video_channel(payload["videoId"]), payload)
+    await events.publish(state.hub, video_channel(current.video_id), current)
 
 
 async def publish_deleted(state: AppState, video_id: uuid.UUID) -> None:
-    await state.hub.publish_ephemeral(
-        video_channel(video_id), {"type": DELETED_TYPE, "videoId": str(video_id)}
-    )
+    await events.publish(state.hub, video_channel(video_id), VideoDeleted(str(video_id)))

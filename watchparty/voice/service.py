@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty.events import publish
 from watchparty.kit.ratelimit import Limit
 from watchparty.kit.redis_guard import UNAVAILABLE
 from watchparty.parties.authz import PartyAccess, load_party, require_member, require_not_ended
+from watchparty.parties.events import party_channel
 from watchparty.parties.models import MemberStatus, PartyMember
-from watchparty.parties.stream import publish_ephemeral_event
 from watchparty.voice.errors import NotInVoice, ScreenShareLimitReached
+from watchparty.voice.events import ScreenShareChanged, VoiceStateChanged
 from watchparty.voice.store import ScreenShare, ShareOutcome, VoiceState, get_voice_store
 
 if TYPE_CHECKING:
@@ -67,24 +69,23 @@ async def publish_voice_state(
     state: AppState, party_id: uuid.UUID, user_id: uuid.UUID, voice: VoiceState | None
 ) -> None:
     """`voice` None: the user left the room."""
-    await publish_ephemeral_event(
-        state,
-        party_id,
-        {
-            "type": "VoiceStateChanged",
-            "userId": str(user_id),
-            "inVoice": voice is not None,
-            "muted": voice is not None and voice.muted,
-            "speaking": voice is not None and voice.speaking,
-        },
+    await publish(
+        state.hub,
+        party_channel(party_id),
+        VoiceStateChanged(
+            user_id=str(user_id),
+            in_voice=voice is not None,
+            muted=voice is not None and voice.muted,
+            speaking=voice is not None and voice.speaking,
+        ),
     )
 
 
 async def publish_share(
     state: AppState, party_id: uuid.UUID, user_id: uuid.UUID, active: bool
 ) -> None:
-    await publish_ephemeral_event(
-        state, party_id, {"type": "ScreenShareChanged", "userId": str(user_id), "active": active}
+    await publish(
+        state.hub, party_channel(party_id), ScreenShareChanged(user_id=str(user_id), active=active)
     )
 
 

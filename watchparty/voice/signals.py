@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,12 +36,15 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import NotFound, ServiceUnavailable, ValidationProblem
+from watchparty.events import publish
+from watchparty.gql.streams import stream_error
 from watchparty.kit.ratelimit import Limit
 from watchparty.kit.time import epoch_ms
 from watchparty.parties.authz import load_party, parse_id, require_member, require_not_ended
-from watchparty.parties.stream import membership_news, party_channel, stream_error
+from watchparty.parties.events import membership_news, party_channel
 from watchparty.realtime import Delivery, HubClosed, ResyncRequired, SubscriberOverflow
 from watchparty.voice.errors import RecipientNotFound
+from watchparty.voice.events import SignalSent, signal_channel
 from watchparty.voice.service import active_member_ids, member_access
 
 if TYPE_CHECKING:
@@ -70,17 +73,13 @@ class SignalMessage:
         return datetime.fromtimestamp(self.sent_ms / 1000, UTC)
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any]) -> SignalMessage:
+    def from_event(cls, event: SignalSent) -> SignalMessage:
         return cls(
-            from_user_id=str(payload["fromUserId"]),
-            kind=SignalKind(payload["kind"]),
-            payload=dict(payload["payload"]),
-            sent_ms=float(payload["sentAtMs"]),
+            from_user_id=event.from_user_id,
+            kind=SignalKind(event.kind),
+            payload=dict(event.payload),
+            sent_ms=float(event.sent_at_ms),
         )
-
-
-def signal_channel(party_id: uuid.UUID, user_id: uuid.UUID) -> str:
-    return f"signals:{party_id}:{user_id}"
 
 
 def _too_deep(value: object, limit: int) -> bool:
@@ -147,15 +146,15 @@ async def send_signal(
     if recipient is None or not await active_member_ids(session, party_id, [recipient]):
         raise RecipientNotFound()
     message = SignalMessage(str(sender_id), kind, relayed, epoch_ms())
-    published = await state.hub.publish_ephemeral(
+    published = await publish(
+        state.hub,
         signal_channel(party_id, recipient),
-        {
-            "type": "Signal",
-            "fromUserId": message.from_user_id,
-            "kind": message.kind.value,
-            "payload": message.payload,
-            "sentAtMs": message.sent_ms,
-        },
+        SignalSent(
+            from_user_id=message.from_user_id,
+            kind=message.kind.value,
+            payload=message.payload,
+            sent_at_ms=message.sent_ms,
+        ),
     )
     if not published:  # Redis unavailable: the recipient cannot get it; the sender may retry
         raise ServiceUnavailable(state.redis_retry_after_seconds())
@@ -217,8 +216,8 @@ async def signal_stream(
                     if source is party:
                         if membership_news(delivery.payload, viewer_id) is False:
                             return
-                    elif delivery.payload.get("type") == "Signal":
-                        yield SignalMessage.from_payload(delivery.payload)
+                    elif isinstance(delivery.payload, SignalSent):
+                        yield SignalMessage.from_event(delivery.payload)
         except SubscriberOverflow:
             raise stream_error("The stream fell behind; reconnect.", "STREAM_OVERFLOW") from None
         except HubClosed:

@@ -26,11 +26,11 @@ async def announce_transition(
     # Imported here because of a real cycle: playback (under playback_reports) and the stream's
     # subscription import presence. The way out is a registration of these reactions by the
     # composition root; until then they stay where they were in the former presence.py.
+    from watchparty.parties.events import publish_presence
     from watchparty.parties.failover import schedule_host_failover
     from watchparty.parties.playback_reports import release_member
-    from watchparty.parties.stream import publish_presence
 
-    await publish_presence(state, party_id, user_id, online)
+    await publish_presence(state.hub, party_id, user_id, online)
     if not online:
         try:
             await schedule_host_failover(state, party_id, user_id)

@@ -31,6 +31,7 @@ GRAPHQL_FREE = [
     "watchparty.parties.joining",
     "watchparty.parties.member_actions",
     "watchparty.parties.moderation",
+    "watchparty.parties.moderation_log",
     "watchparty.parties.payloads",
     "watchparty.parties.playback",
     "watchparty.parties.playback_queue",

@@ -4,6 +4,9 @@ state with PostgreSQL, memory state embedded)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +27,7 @@ from tests.parties_ops import (
 )
 from tests.support import Api, graphql_socket, live_server, make_settings, running_app
 from tests.test_party_stream_support import PartyStream, StreamEnded
+from watchparty.parties.presence import get_presence, sweep_presence
 
 PARTICIPANT = "user { id } muted speaking joinedAt"
 SHARE = "user { id } startedAt"
@@ -419,3 +423,39 @@ async def test_voice_state_changes_are_rate_limited(pg_url: str, tmp_path: Path)
             (c.member.id, True),
             (c.moderator.id, True),
         ]
+
+
+async def test_the_sweeper_takes_a_member_of_a_dead_process_out_of_voice(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Offline because their process died (the connection expired, the sweeper found it): out
+    of voice, no longer sharing. The sweeper is a job (`sweep_presence`), run by the worker."""
+    settings = make_settings("postgres", database_url=pg_url, tmp=tmp_path, presence_ttl_seconds=1)
+    async with running_app(settings, worker=False) as api:  # nothing else sweeps
+        c = await cast(api)
+        pid = c.party["id"]
+        # A stream held by a process that then died: registered, never heartbeaten again.
+        await get_presence(api.state).connect(uuid.UUID(pid), uuid.UUID(c.member.id), "dead")
+        await op(api, "joinVoice", c.member, partyId=pid)
+        await op(api, "startScreenShare", c.member, partyId=pid)
+        room = await voice_fields(api, c.host, pid)
+        assert [p["user"]["id"] for p in room["voiceParticipants"]] == [c.member.id]
+        assert [s["user"]["id"] for s in room["screenShares"]] == [c.member.id]
+        await asyncio.sleep(1.2)  # past PRESENCE_TTL_SECONDS
+        assert await sweep_presence({"state": api.state}) == 1
+        assert await voice_fields(api, c.host, pid) == EMPTY
+
+
+def test_the_worker_process_registers_voice_for_offline_members() -> None:
+    """The worker announces swept members offline: importing it (the composition root
+    `registry.py`) registers voice's hook, which parties cannot import."""
+    code = (
+        "import watchparty.worker\n"
+        "from watchparty.parties.presence.hooks import offline_hooks\n"
+        "from watchparty.voice.service import member_offline\n"
+        "print(offline_hooks() == (member_offline,))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "True"), done.stderr

@@ -1,9 +1,14 @@
-"""Every domain's background jobs, listed once at the composition root.
+"""Every domain's background jobs, and the callbacks a domain takes from the ones built on it,
+listed once at the composition root.
 
 The shared floor (`jobs.py`, `state.py`) runs jobs but names none: it takes these lists as
 parameters, so its arrows point down. The API server and the seeder hand them to
 `state.build_state` (the in-process queue and periodic loops of the embedded mode); the ARQ
 worker registers them as its functions and cron jobs (`worker.py`). A domain adds a job here.
+
+Parties never imports the domains built on it; where it must call one, it takes a registration
+(`register_callbacks`, run when this module is imported: the API server, the worker and the seeder
+all import it, and each of them may announce members offline or check party media).
 
 It also imports every domain's event declarations (`EVENT_MODULES`): an event type is registered
 when its module is imported, and every process that reads or writes the event log (API, worker,
@@ -18,15 +23,19 @@ from watchparty.mail import send_email
 from watchparty.parties import events as party_events
 from watchparty.parties.failover import host_failover_check
 from watchparty.parties.presence import sweep_presence
+from watchparty.parties.presence.hooks import on_member_offline
 from watchparty.parties.tasks import advance_finished_item, end_buffering_wait
+from watchparty.parties.validation import use_library_media
 from watchparty.polls import events as poll_events
 from watchparty.polls.tasks import close_due_poll
 from watchparty.reactions import events as reaction_events
 from watchparty.realtime.tasks import trim_event_logs
 from watchparty.videos import progress as video_events
 from watchparty.videos.oembed import fetch_external_metadata
+from watchparty.videos.party_media import library_media
 from watchparty.videos.tasks import process_video, remove_video_files, sweep_stale_processing
 from watchparty.voice import events as voice_events
+from watchparty.voice.service import member_offline
 
 EVENT_MODULES = (
     party_events,
@@ -60,3 +69,12 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(sweep_presence, 10),
         Periodic(sweep_stale_processing, 5),
     ]
+
+
+def register_callbacks() -> None:
+    """Hand parties what it calls in the domains built on it (idempotent)."""
+    on_member_offline(member_offline)  # an offline member leaves voice and stops sharing
+    use_library_media(library_media)  # `media: {videoId}` in createParty and addToQueue
+
+
+register_callbacks()

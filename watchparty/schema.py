@@ -1,4 +1,5 @@
-"""Composes every domain's Query, Mutation and Subscription fields into one schema."""
+"""Composes every domain's Query, Mutation and Subscription fields into one schema, and the
+fields domains contribute to another domain's types (`Party.messages` is chat's)."""
 
 from __future__ import annotations
 
@@ -10,21 +11,38 @@ from strawberry.types import ExecutionContext
 
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
 from watchparty.chat.moderation_resolvers import ModerationMutations, ModerationQueries
+from watchparty.chat.party_fields import ChatModerationPartyFields, ChatPartyFields
 from watchparty.chat.resolvers import ChatMutations, ChatQueries
 from watchparty.config import Settings
 from watchparty.gql.errors import UserError
+from watchparty.gql.extend import extend_type
+from watchparty.gql.extensions import schema_extensions
 from watchparty.gql.inputs import guard_arguments
 from watchparty.gql.scalars import SCALAR_OVERRIDES
 from watchparty.gql.sharing import SharedEventExecutor
 from watchparty.parties.playback_resolvers import PlaybackMutations, PlaybackQueries
 from watchparty.parties.resolvers import PartyMutations, PartyQueries
+from watchparty.parties.types import Party
 from watchparty.party_stream.subscription import PartySubscriptions
+from watchparty.polls.party_fields import PollPartyFields
 from watchparty.polls.resolvers import PollMutations, PollQueries
+from watchparty.reactions.party_fields import ReactionPartyFields
 from watchparty.reactions.resolvers import ReactionMutations, ReactionQueries
 from watchparty.videos.external_resolvers import ExternalVideoMutations
 from watchparty.videos.processing_resolvers import ProcessingSubscriptions
 from watchparty.videos.resolvers import VideoMutations, VideoQueries
+from watchparty.voice.party_fields import VoicePartyFields
 from watchparty.voice.resolvers import VoiceMutations, VoiceQueries, VoiceSubscriptions
+
+# Other domains' fields of Party, after its own, in this order (the order of schema.graphql).
+extend_type(
+    Party,
+    ChatPartyFields,
+    ChatModerationPartyFields,
+    PollPartyFields,
+    ReactionPartyFields,
+    VoicePartyFields,
+)
 
 
 @strawberry.type
@@ -73,8 +91,6 @@ class WatchPartySchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    from watchparty.gql.extensions import schema_extensions
-
     extensions: list[Any] = schema_extensions(settings) if settings is not None else []
     schema = WatchPartySchema(
         query=Query,

@@ -1,5 +1,5 @@
-"""Chat moderation: who may post (mutes, slow mode), muting, slow mode, hiding messages, and the
-moderation log every action lands in.
+"""Chat moderation: who may post (mutes, slow mode), muting, slow mode and hiding messages. Every
+action lands in the party's moderation log (`parties.moderation_log`).
 
 Services take a session (they flush, never commit) and, when the change is news for the party
 stream, an `Outbox` the resolver records in the same unit of work.
@@ -19,7 +19,6 @@ Decisions (see the README):
 from __future__ import annotations
 
 import math
-import unicodedata
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,12 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.chat.errors import Muted
 from watchparty.chat.events import MessageUpdated
-from watchparty.chat.moderation_models import (
-    REASON_MAX_LENGTH,
-    ModerationAction,
-    ModerationLogEntry,
-    PartyMute,
-)
+from watchparty.chat.models import ChatMessage
+from watchparty.chat.moderation_models import PartyMute
+from watchparty.chat.payloads import full_payload
 from watchparty.errors import NotAllowed, NotFound, RateLimited, ValidationProblem
 from watchparty.kit.time import utcnow
 from watchparty.parties.authz import (
@@ -46,7 +42,8 @@ from watchparty.parties.authz import (
     require_role,
 )
 from watchparty.parties.events import PartyUpdated
-from watchparty.parties.models import MemberRole, MemberStatus, Party, PartyMember
+from watchparty.parties.models import MemberRole, MemberStatus, ModerationAction, Party, PartyMember
+from watchparty.parties.moderation_log import clean_reason, record_action
 from watchparty.parties.service import Outbox, party_event_payload
 from watchparty.parties.validation import check_slow_mode
 
@@ -70,8 +67,6 @@ async def check_can_post(session: AsyncSession, access: PartyAccess, now: dateti
     slow = access.party.slow_mode_seconds
     if slow <= 0 or access.at_least(MemberRole.MODERATOR):
         return
-    from watchparty.chat.models import ChatMessage
-
     last = await session.scalar(
         select(func.max(ChatMessage.created_at)).where(
             ChatMessage.party_id == member.party_id, ChatMessage.author_id == member.user_id
@@ -85,51 +80,7 @@ async def check_can_post(session: AsyncSession, access: PartyAccess, now: dateti
         raise RateLimited(wait, f"Slow mode is on: wait {wait} seconds before posting again.")
 
 
-async def record_action(
-    session: AsyncSession,
-    *,
-    party_id: uuid.UUID,
-    actor_id: uuid.UUID | None,
-    action: str,
-    target_user_id: uuid.UUID | None = None,
-    target_message_id: uuid.UUID | None = None,
-    reason: str | None = None,
-    until: datetime | None = None,
-    details: dict[str, Any] | None = None,
-    body_snapshot: str | None = None,
-) -> None:
-    """Append one entry to the party's moderation log (in the caller's transaction)."""
-    session.add(
-        ModerationLogEntry(
-            id=uuid.uuid4(),
-            party_id=party_id,
-            actor_id=actor_id,
-            action=ModerationAction(action),
-            target_user_id=target_user_id,
-            target_message_id=target_message_id,
-            reason=reason,
-            until=until,
-            details=details,
-            body_snapshot=body_snapshot,
-            created_at=utcnow(),
-        )
-    )
-    await session.flush()
-
-
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def clean_reason(reason: str | None) -> str | None:
-    """Trimmed; blank is None; at most 500 characters of text (ValidationError on `reason`)."""
-    if reason is None or not reason.strip():
-        return None
-    reason = reason.strip()
-    if len(reason) > REASON_MAX_LENGTH:
-        raise ValidationProblem(f"At most {REASON_MAX_LENGTH} characters.", field="reason")
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in reason):
-        raise ValidationProblem("Control characters are not allowed.", field="reason")
-    return reason
 
 
 async def mute_in_force(
@@ -308,9 +259,6 @@ async def set_message_hidden(
     """Hide (or unhide) a message of a lower role; returns the message's payload (see
     `chat.payloads.message_payload`). Hiding a hidden message (or unhiding a visible one)
     changes nothing, publishes and logs nothing."""
-    from watchparty.chat.models import ChatMessage
-    from watchparty.chat.payloads import full_payload
-
     mid = parse_id(message_id)
     message = None
     if mid is not None:

@@ -16,15 +16,16 @@ from sqlalchemy import and_, func, or_, select
 from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.types import User
 from watchparty.chat import moderation
-from watchparty.chat import moderation_models as models
-from watchparty.chat.moderation_models import ModerationAction
+from watchparty.chat.models import ChatMessage
+from watchparty.chat.moderation_models import PartyMute
 from watchparty.context import Info
 from watchparty.gql.errors import errors_mapped_by
 from watchparty.gql.pagination import PageInfo
 from watchparty.kit.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
+from watchparty.parties import models as party_models
 from watchparty.parties.authz import at_least
 from watchparty.parties.error_types import to_party_error
-from watchparty.parties.models import MemberRole
+from watchparty.parties.models import MemberRole, ModerationAction
 from watchparty.parties.types import Party
 
 strawberry.enum(ModerationAction, description="What a moderation log entry records.")
@@ -46,7 +47,7 @@ class MemberMute:
     _muted_by_id: strawberry.Private[uuid.UUID | None]
 
     @classmethod
-    def from_model(cls, mute: models.PartyMute) -> MemberMute:
+    def from_model(cls, mute: PartyMute) -> MemberMute:
         return cls(
             until=mute.until,
             reason=mute.reason,
@@ -94,7 +95,7 @@ class ModerationLogEntry:
 
     @classmethod
     def from_model(
-        cls, entry: models.ModerationLogEntry, message_deleted: bool
+        cls, entry: party_models.ModerationLogEntry, message_deleted: bool
     ) -> ModerationLogEntry:
         details = entry.details or {}
         message = None
@@ -213,13 +214,11 @@ async def moderation_log(
     info: Info, party_id: uuid.UUID, role: MemberRole | None, first: int | None, after: str | None
 ) -> ModerationLogConnection | None:
     """Newest first; null unless the viewer is a moderator or above."""
-    from watchparty.chat.models import ChatMessage
-
     if not at_least(role, MemberRole.MODERATOR):
         return None
     limit = page_size(first)
     key = _after_key(after)
-    entry = models.ModerationLogEntry
+    entry = party_models.ModerationLogEntry
     query = (
         select(entry, ChatMessage.deleted_at)
         .outerjoin(ChatMessage, ChatMessage.id == entry.target_message_id)

@@ -31,6 +31,7 @@ from watchparty.chat.models import (
     ChatMessage,
     MessageReaction,
 )
+from watchparty.chat.moderation import check_can_post, mute_in_force
 from watchparty.chat.payloads import full_payload as full_payload  # re-exported
 from watchparty.chat.payloads import message_payload as message_payload
 from watchparty.errors import NotAllowed, NotFound, RateLimited, ValidationProblem
@@ -48,6 +49,7 @@ from watchparty.parties.authz import (
 )
 from watchparty.parties.events import party_channel
 from watchparty.parties.models import MemberRole, PartyMember
+from watchparty.parties.moderation_log import record_action
 
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
@@ -141,8 +143,6 @@ async def send_message(
 ) -> dict[str, Any]:
     """The new message's payload; with a `clientId` already used by the viewer in this party,
     the payload of that message (nothing is sent twice)."""
-    from watchparty.chat.moderation import check_can_post
-
     body = clean_body(new.body)
     client_id = _clean_client_id(new.client_id)
     session = uow.session
@@ -242,8 +242,6 @@ async def edit_message(
     _require_live(message)
     if message.author_id != viewer.id:
         raise NotAllowed("Only its author can edit a message.")
-    from watchparty.chat.moderation import mute_in_force
-
     mute = await mute_in_force(uow.session, message.party_id, viewer.id, utcnow())
     if mute is not None:  # editing is posting: a muted member cannot rewrite old messages
         raise Muted(mute.until)
@@ -269,8 +267,6 @@ async def delete_message(
     uow: UnitOfWork, state: AppState, viewer: User, raw_id: str
 ) -> dict[str, Any]:
     """The tombstone. Deleting a deleted message changes nothing (and publishes nothing)."""
-    from watchparty.chat.moderation import record_action
-
     session = uow.session
     message, access = await _load_message(session, raw_id, viewer.id)
     own = message.author_id == viewer.id

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
 from watchparty.loaders import Loaders
-from watchparty.parties.models import MemberStatus, Party, PartyMember
+from watchparty.parties.models import MemberStatus, Party, PartyMember, QueueItem
 
 MembershipKey = tuple[uuid.UUID, uuid.UUID]  # (party id, user id)
 
@@ -79,3 +79,38 @@ class PartyLoaders:
 def party_loaders_of(loaders: Loaders) -> PartyLoaders:
     """The operation's party loaders, registered in its registry (`watchparty.loaders`)."""
     return loaders.get("parties", lambda state: PartyLoaders(state.sessionmaker))
+
+
+class PlaybackLoaders:
+    """`Party.playback` and `Party.queue`: the party rows and queues they render. The party
+    loader is their own, as it always was: sharing `PartyLoaders.party` (the same query) would
+    change which field of an operation reads the row first, and the queries counted in tests."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.party = party_loader(sessionmaker)
+        self.queue = queue_loader(sessionmaker)
+
+
+def queue_loader(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> DataLoader[uuid.UUID, list[QueueItem]]:
+    """Each party's queue in play order."""
+
+    async def load(ids: Sequence[uuid.UUID]) -> list[list[QueueItem]]:
+        async with sessionmaker() as session:
+            rows = await session.scalars(
+                select(QueueItem)
+                .where(QueueItem.party_id.in_(ids))
+                .order_by(QueueItem.position, QueueItem.created_at)
+            )
+            found: dict[uuid.UUID, list[QueueItem]] = {i: [] for i in ids}
+            for item in rows:
+                found[item.party_id].append(item)
+        return [found[i] for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def playback_loaders_of(loaders: Loaders) -> PlaybackLoaders:
+    """The operation's playback loaders, registered in its registry (`watchparty.loaders`)."""
+    return loaders.get("parties.playback", lambda state: PlaybackLoaders(state.sessionmaker))

@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watchparty.chat.moderation import clean_reason, record_action
 from watchparty.errors import NotFound
 from watchparty.parties import events
 from watchparty.parties.authz import PartyAccess, load_party, require_not_ended, require_role
 from watchparty.parties.models import MemberRole, MemberStatus, Party, PartyMember
+from watchparty.parties.moderation_log import clean_reason, record_action
 from watchparty.parties.service import Outbox, member_event_payload
 
 NOT_A_MEMBER = "This user is not a member of the party."

@@ -1,4 +1,5 @@
-"""Parties: the party (with its playback timeline), memberships, the queue and invite links.
+"""Parties: the party (with its playback timeline), memberships, the queue, invite links and the
+moderation log.
 
 The timeline lives on the party row so that a control is one guarded row update
 (`UPDATE parties SET ... WHERE id = :id AND revision = :expected`): two API processes can never
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,6 +44,7 @@ DEFAULT_BUFFERING_TIMEOUT_SECONDS = 8
 DEFAULT_MAX_SCREEN_SHARES = 1
 QUEUE_MAX_ITEMS = 200  # items in one party's queue (addToQueue refuses more)
 QUEUE_PAGE_DEFAULT = 20  # `Party.queue` without `first`, like other pages
+REASON_MAX_LENGTH = 500  # a moderation reason (the log's, and a chat mute's)
 
 
 class PartyVisibility(StrEnum):
@@ -195,6 +198,51 @@ class InviteLink(IdMixin, TimestampMixin, Base):
     max_uses: Mapped[int | None] = mapped_column(Integer)
     uses: Mapped[int] = mapped_column(Integer, default=0)
     revoked_at: Mapped[datetime | None]
+
+
+class ModerationAction(StrEnum):
+    HIDE_MESSAGE = "HIDE_MESSAGE"
+    UNHIDE_MESSAGE = "UNHIDE_MESSAGE"
+    DELETE_MESSAGE = "DELETE_MESSAGE"
+    MUTE = "MUTE"
+    UNMUTE = "UNMUTE"
+    KICK = "KICK"
+    BAN = "BAN"
+    UNBAN = "UNBAN"
+    APPROVE = "APPROVE"
+    REJECT = "REJECT"
+    SET_ROLE = "SET_ROLE"
+    TRANSFER_HOST = "TRANSFER_HOST"
+    SLOW_MODE = "SLOW_MODE"
+
+
+class ModerationLogEntry(IdMixin, TimestampMixin, Base):
+    """One moderation action, appended by `moderation_log.record_action` (members' actions here,
+    chat's mutes, slow mode and hidden messages in `chat.moderation`). Append-only; actors and
+    targets are ids that turn NULL when the account is deleted, so the entry (what happened,
+    when, why) survives its people."""
+
+    __tablename__ = "party_moderation_log"
+    __table_args__ = (Index("ix_party_moderation_log_party_created", "party_id", "created_at"),)
+
+    party_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parties.id", ondelete="CASCADE"))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[ModerationAction] = mapped_column(
+        Enum(ModerationAction, native_enum=False, create_constraint=False, length=20)
+    )
+    target_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # A name, not an import: the table is chat's (chat is built on parties).
+    target_message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("chat_messages.id", ondelete="SET NULL")
+    )
+    # The text of a hidden message when it was hidden (shown to moderators while the message is
+    # not deleted: deletion takes the content out of every read, the log included).
+    body_snapshot: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(REASON_MAX_LENGTH))
+    until: Mapped[datetime | None]
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 def timeline_of(party: Party, duration: float | None) -> Timeline:

@@ -13,14 +13,9 @@ per-operation DataLoaders (each batch has its own short session, never a shared 
 from __future__ import annotations
 
 import uuid
-import weakref
-from collections.abc import Sequence
 from typing import Any
 
 import strawberry
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from strawberry.dataloader import DataLoader
 
 from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.types import User
@@ -28,8 +23,8 @@ from watchparty.context import Info
 from watchparty.gql.errors import UserError
 from watchparty.gql.sharing import same_for_every_viewer
 from watchparty.kit.time import epoch_ms
-from watchparty.parties import models
 from watchparty.parties.inputs import MediaInput
+from watchparty.parties.loaders import playback_loaders_of
 from watchparty.parties.member_types import user_from_payload
 from watchparty.parties.payloads import playback_payload, playback_user_ids, queue_item_payload
 from watchparty.parties.timeline import PlaybackState as TimelineState
@@ -248,42 +243,6 @@ class SetIgnoreWaitInput:
 # -- Party.playback / Party.queue through per-operation loaders ---------------------------------
 
 
-class _Loaders:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        async def load_parties(ids: Sequence[uuid.UUID]) -> list[models.Party | None]:
-            async with sessionmaker() as session:
-                rows = await session.scalars(select(models.Party).where(models.Party.id.in_(ids)))
-                found = {p.id: p for p in rows}
-            return [found.get(i) for i in ids]
-
-        async def load_queues(ids: Sequence[uuid.UUID]) -> list[list[models.QueueItem]]:
-            async with sessionmaker() as session:
-                rows = await session.scalars(
-                    select(models.QueueItem)
-                    .where(models.QueueItem.party_id.in_(ids))
-                    .order_by(models.QueueItem.position, models.QueueItem.created_at)
-                )
-                found: dict[uuid.UUID, list[models.QueueItem]] = {i: [] for i in ids}
-                for item in rows:
-                    found[item.party_id].append(item)
-            return [found[i] for i in ids]
-
-        self.party: DataLoader[uuid.UUID, models.Party | None] = DataLoader(load_fn=load_parties)
-        self.queue: DataLoader[uuid.UUID, list[models.QueueItem]] = DataLoader(load_fn=load_queues)
-
-
-# Keyed by the context's per-operation `Loaders` object, so ours are renewed with it.
-_LOADERS: weakref.WeakKeyDictionary[object, _Loaders] = weakref.WeakKeyDictionary()
-
-
-def _loaders(info: Info) -> _Loaders:
-    key = info.context.loaders
-    loaders = _LOADERS.get(key)
-    if loaders is None:
-        loaders = _LOADERS[key] = _Loaders(info.context.state.sessionmaker)
-    return loaders
-
-
 def _as_uuid(party_id: str | uuid.UUID) -> uuid.UUID:
     return party_id if isinstance(party_id, uuid.UUID) else uuid.UUID(str(party_id))
 
@@ -291,7 +250,7 @@ def _as_uuid(party_id: str | uuid.UUID) -> uuid.UUID:
 async def playback_for_party(info: Info, party_id: str | uuid.UUID) -> PlaybackState:
     """`Party.playback` (the caller has checked visibility)."""
     pid = _as_uuid(party_id)
-    loaders = _loaders(info)
+    loaders = playback_loaders_of(info.context.loaders)
     party = await loaders.party.load(pid)
     if party is None:
         raise LookupError(f"party {pid} vanished")
@@ -307,5 +266,5 @@ async def playback_for_party(info: Info, party_id: str | uuid.UUID) -> PlaybackS
 
 async def queue_for_party(info: Info, party_id: str | uuid.UUID) -> list[QueueItem]:
     """`Party.queue` in order (the caller has checked visibility)."""
-    queue = await _loaders(info).queue.load(_as_uuid(party_id))
+    queue = await playback_loaders_of(info.context.loaders).queue.load(_as_uuid(party_id))
     return [QueueItem.from_payload(queue_item_payload(item)) for item in queue]

@@ -1,6 +1,9 @@
 """GraphQL types for parties: Party, PartySettings, PartyPreview and the party connection.
 
 Members and invite links are in `member_types`, the mutations' expected errors in `error_types`.
+Other domains add their own `Party` fields (`chat.party_fields`, `polls.party_fields`, ...): the
+composition root appends them (`schema.py`, `gql.extend.extend_type`), so parties imports none
+of them. Their resolvers ask `viewer_role` / `viewer_may_read` here what the viewer may see.
 
 Objects are built from the JSON payloads of `parties.payloads` (`from_payload`), the same ones
 stored in party events, so a subscriber renders an event without touching the database. Fields
@@ -23,7 +26,7 @@ from watchparty.context import Info
 from watchparty.gql.pagination import PageInfo, client_error
 from watchparty.gql.sharing import same_for_every_viewer
 from watchparty.kit.pagination import PaginationError
-from watchparty.parties import models
+from watchparty.parties import listing, models
 from watchparty.parties.authz import at_least, may_read_content
 from watchparty.parties.loaders import party_loaders_of
 from watchparty.parties.member_types import (
@@ -46,12 +49,7 @@ from watchparty.parties.models import (
 from watchparty.parties.payloads import party_payload
 
 if TYPE_CHECKING:
-    from watchparty.chat.moderation_types import MemberMute, ModerationLogConnection
-    from watchparty.chat.types import ChatMessageConnection
     from watchparty.parties.playback_types import PlaybackState, QueueItem
-    from watchparty.polls.types import PollConnection, PollStatus
-    from watchparty.reactions.types import ReactionStats
-    from watchparty.voice.types import ScreenShare, VoiceParticipant
 
 strawberry.enum(PartyVisibility, description="Who can find and read a party.")
 strawberry.enum(PartyStatus, description="SCHEDULED until started, LIVE, then ENDED.")
@@ -162,23 +160,10 @@ class Party:
     def from_model(cls, party: models.Party, host: account_models.User | None = None) -> Party:
         return cls.from_payload(party_payload(party, host), stream=False)
 
-    async def _viewer_row(self, info: Info) -> models.PartyMember | None:
-        viewer_id = info.context.viewer_id
-        if viewer_id is None:
-            return None
-        return await party_loaders_of(info.context.loaders).membership.load(
-            (self._party_id, viewer_id)
-        )
-
-    async def _viewer_role(self, info: Info) -> MemberRole | None:
-        row = await self._viewer_row(info)
-        return row.role if row is not None and row.status is MemberStatus.ACTIVE else None
-
-    async def _viewer_may_read(self, info: Info) -> bool:
-        """`may_read_content` for the viewer: messages, polls and the voice room."""
-        row = await self._viewer_row(info)
-        signed_in = info.context.viewer_id is not None
-        return may_read_content(self.visibility, row, signed_in=signed_in)
+    @property
+    def party_id(self) -> uuid.UUID:
+        """The party's id as a UUID (for the fields other domains contribute)."""
+        return self._party_id
 
     @strawberry.field(
         description="The room code (shown as ABCD-EFGH; dashes and case are ignored when "
@@ -187,7 +172,7 @@ class Party:
     async def code(self, info: Info) -> str | None:
         if self._code_known_visible or self.visibility is PartyVisibility.PUBLIC:
             return self._code
-        return self._code if await self._viewer_role(info) is not None else None
+        return self._code if await viewer_role(info, self) is not None else None
 
     @strawberry.field(description="The current host (null only if that account is gone).")
     async def host(self, info: Info) -> User | None:
@@ -202,21 +187,17 @@ class Party:
 
     @strawberry.field(description="Active members holding the party stream right now.")
     async def online_count(self, info: Info) -> int:
-        from watchparty.parties.listing import online_member_count
-
-        return await online_member_count(info.context.state, self._party_id)
+        return await listing.online_member_count(info.context.state, self._party_id)
 
     @strawberry.field(
         description="The viewer's membership (ACTIVE, PENDING, KICKED or BANNED); null when "
         "anonymous or never joined, or after leaving."
     )
     async def my_membership(self, info: Info) -> PartyMember | None:
-        from watchparty.parties.listing import member_with_user
-
-        row = await self._viewer_row(info)
+        row = await viewer_row(info, self)
         if row is None or row.status is MemberStatus.LEFT:
             return None
-        return await member_with_user(info, row)
+        return await listing.member_with_user(info, row)
 
     @strawberry.field(
         description="Active members, longest-standing first (page size at most 100). "
@@ -229,10 +210,8 @@ class Party:
         after: str | None = None,
         online: bool | None = None,
     ) -> PartyMemberConnection:
-        from watchparty.parties.listing import members_connection
-
         try:
-            return await members_connection(info, self._party_id, first, after, online)
+            return await listing.members_connection(info, self._party_id, first, after, online)
         except PaginationError as exc:
             raise client_error(info, exc) from None
 
@@ -241,23 +220,21 @@ class Party:
         "viewer is a moderator or above."
     )
     async def join_requests(self, info: Info) -> list[PartyMember] | None:
-        from watchparty.parties.listing import join_requests
-
-        if not at_least(await self._viewer_role(info), MemberRole.MODERATOR):
+        if not at_least(await viewer_role(info, self), MemberRole.MODERATOR):
             return None
-        return await join_requests(info, self._party_id)
+        return await listing.join_requests(info, self._party_id)
 
     @strawberry.field(
         description="Active invite links, newest first; null unless the viewer is the host "
         "or a co-host."
     )
     async def invite_links(self, info: Info) -> list[InviteLink] | None:
-        from watchparty.parties.listing import invite_links
-
-        if not at_least(await self._viewer_role(info), MemberRole.COHOST):
+        if not at_least(await viewer_role(info, self), MemberRole.COHOST):
             return None
-        return [InviteLink.from_model(link) for link in await invite_links(info, self._party_id)]
+        links = await listing.invite_links(info, self._party_id)
+        return [InviteLink.from_model(link) for link in links]
 
+    # A real cycle (playback_types -> inputs -> this module): imported in these three resolvers.
     @strawberry.field(description="The playback timeline (SYNC.md).")
     async def playback(
         self, info: Info
@@ -287,123 +264,26 @@ class Party:
 
         return len(await queue_for_party(info, self._party_id))
 
-    # Fields of other domains: each a resolver of a few lines delegating to its package (lazy
-    # types, imports inside the resolver).
 
-    # -- chat (watchparty.chat)
-    @strawberry.field(
-        description="Chat history, newest first (`last` at most 100; older pages with "
-        "`before: pageInfo.endCursor`). Null unless the viewer may follow the party's stream."
-    )
-    async def messages(
-        self, info: Info, last: int | None = 50, before: str | None = None
-    ) -> Annotated[ChatMessageConnection, strawberry.lazy("watchparty.chat.types")] | None:
-        from watchparty.chat.history_resolvers import messages_connection
+async def viewer_row(info: Info, party: Party) -> models.PartyMember | None:
+    """The viewer's membership row of `party`, whatever its status (None: anonymous, or none)."""
+    viewer_id = info.context.viewer_id
+    if viewer_id is None:
+        return None
+    return await party_loaders_of(info.context.loaders).membership.load((party.party_id, viewer_id))
 
-        if not await self._viewer_may_read(info):
-            return None
-        try:
-            return await messages_connection(info, self._party_id, last, before)
-        except PaginationError as exc:
-            raise client_error(info, exc) from None
 
-    # -- chat moderation (watchparty.chat.moderation_types)
-    @strawberry.field(
-        description="Moderation actions, newest first (page size at most 100); null unless the "
-        "viewer is a moderator or above."
-    )
-    async def moderation_log(
-        self, info: Info, first: int | None = 20, after: str | None = None
-    ) -> (
-        Annotated[ModerationLogConnection, strawberry.lazy("watchparty.chat.moderation_types")]
-        | None
-    ):
-        from watchparty.chat.moderation_types import moderation_log
+async def viewer_role(info: Info, party: Party) -> MemberRole | None:
+    """The viewer's role in `party` while an active member, else None."""
+    row = await viewer_row(info, party)
+    return row.role if row is not None and row.status is MemberStatus.ACTIVE else None
 
-        try:
-            return await moderation_log(
-                info, self._party_id, await self._viewer_role(info), first, after
-            )
-        except PaginationError as exc:
-            raise client_error(info, exc) from None
 
-    @strawberry.field(
-        description="Chat mutes in force, newest first (at most 100); null unless the viewer "
-        "is a moderator or above."
-    )
-    async def muted_members(
-        self, info: Info
-    ) -> list[Annotated[MemberMute, strawberry.lazy("watchparty.chat.moderation_types")]] | None:
-        from watchparty.chat.moderation_types import party_mutes
-
-        return await party_mutes(info, self._party_id, await self._viewer_role(info))
-
-    @strawberry.field(description="The viewer's chat mute in force here, if any.")
-    async def my_mute(
-        self, info: Info
-    ) -> Annotated[MemberMute, strawberry.lazy("watchparty.chat.moderation_types")] | None:
-        from watchparty.chat.moderation_types import my_mute
-
-        return await my_mute(info, self._party_id)
-
-    # -- polls (watchparty.polls)
-    @strawberry.field(
-        description="Polls, newest first (page size at most 100); null unless the viewer is a "
-        "member, or signed in on a PUBLIC party. `status` keeps OPEN or CLOSED ones."
-    )
-    async def polls(
-        self,
-        info: Info,
-        first: int | None = 10,
-        after: str | None = None,
-        status: Annotated[PollStatus, strawberry.lazy("watchparty.polls.types")] | None = None,
-    ) -> Annotated[PollConnection, strawberry.lazy("watchparty.polls.types")] | None:
-        from watchparty.polls.listing import polls_for_party
-
-        if not await self._viewer_may_read(info):
-            return None
-        return await polls_for_party(info, self._party_id, first, after, status)
-
-    # -- live reactions (watchparty.reactions)
-    @strawberry.field(
-        description="Live reaction counts for the host's analytics; null unless the viewer is "
-        "the host or a co-host."
-    )
-    async def reaction_stats(
-        self, info: Info
-    ) -> Annotated[ReactionStats, strawberry.lazy("watchparty.reactions.types")] | None:
-        from watchparty.reactions.types import reaction_stats
-
-        if not at_least(await self._viewer_role(info), MemberRole.COHOST):
-            return None
-        return await reaction_stats(info, self._party_id)
-
-    # -- voice and screen share (watchparty.voice)
-    @strawberry.field(
-        description="Who is in the voice room, first joined first (members and stream viewers; "
-        "empty for anybody else)."
-    )
-    async def voice_participants(
-        self, info: Info
-    ) -> list[Annotated[VoiceParticipant, strawberry.lazy("watchparty.voice.types")]]:
-        from watchparty.voice.types import participants_for_party
-
-        if not await self._viewer_may_read(info):
-            return []
-        return await participants_for_party(info, self._party_id)
-
-    @strawberry.field(
-        description="Members sharing a screen, first started first (members and stream "
-        "viewers; empty for anybody else)."
-    )
-    async def screen_shares(
-        self, info: Info
-    ) -> list[Annotated[ScreenShare, strawberry.lazy("watchparty.voice.types")]]:
-        from watchparty.voice.types import shares_for_party
-
-        if not await self._viewer_may_read(info):
-            return []
-        return await shares_for_party(info, self._party_id)
+async def viewer_may_read(info: Info, party: Party) -> bool:
+    """`may_read_content` for the viewer: messages, polls and the voice room."""
+    row = await viewer_row(info, party)
+    signed_in = info.context.viewer_id is not None
+    return may_read_content(party.visibility, row, signed_in=signed_in)
 
 
 @strawberry.type

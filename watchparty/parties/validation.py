@@ -1,12 +1,17 @@
 """Validation of party input: titles, descriptions, limits, schedule and media (typed errors).
 
 Each check raises `ValidationProblem` with the API field name (`media.url` for nested input).
+
+Library videos (`media: {videoId}`) are the videos domain's to check, and videos is built on
+parties, not the reverse: it registers its lookup (`use_library_media`, done by the composition
+root `registry.py`). Without one, a `videoId` is refused ("Library videos are not available yet.").
 """
 
 from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
@@ -115,15 +120,27 @@ def _title_from_url(url: str) -> str:
     return title[:MEDIA_TITLE_MAX_LENGTH]
 
 
+# (session, viewer id, media with a video_id, field prefix) -> the checked media.
+LibraryMedia = Callable[[AsyncSession, uuid.UUID, Media, str], Awaitable[Media]]
+
+_library_media: list[LibraryMedia] = []  # at most one
+
+
+def use_library_media(lookup: LibraryMedia) -> None:
+    """Check `media: {videoId}` with `lookup` (videos/party_media.py). Registering the same
+    lookup again changes nothing; a different one is a wiring mistake."""
+    if _library_media and _library_media[0] is not lookup:
+        raise RuntimeError("a library media lookup is already registered")
+    _library_media[:] = [lookup]
+
+
 async def check_media_for(
     session: AsyncSession, viewer_id: uuid.UUID, media: Media, prefix: str = "media"
 ) -> Media:
-    """`check_media`, plus library videos the viewer may see (see videos/party_media.py)."""
-    if media.video_id is None or media.url is not None:
+    """`check_media`, plus library videos the viewer may see (the registered lookup)."""
+    if media.video_id is None or media.url is not None or not _library_media:
         return check_media(media, prefix)
-    from watchparty.videos.party_media import library_media
-
-    return await library_media(session, viewer_id, media, prefix)
+    return await _library_media[0](session, viewer_id, media, prefix)
 
 
 def check_media(media: Media, prefix: str = "media") -> Media:

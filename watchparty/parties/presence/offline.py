@@ -1,8 +1,9 @@
 """What a presence transition sets off, and the sweeper that finds users whose process died.
 
 Going offline in a party starts the host failover grace period, releases the member from the
-buffering wait and removes them from voice; each of those is best effort (logged, never raised),
-so one failing does not keep the others or the stream from going on.
+buffering wait, then runs what other domains registered (`hooks.on_member_offline`: voice removes
+the member from the room); each of those is best effort (logged, never raised), so one failing
+does not keep the others or the stream from going on.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from watchparty.parties.events import publish_presence
+from watchparty.parties.failover import schedule_host_failover
 from watchparty.parties.presence.factory import get_presence
+from watchparty.parties.presence.hooks import offline_hooks
 
 if TYPE_CHECKING:
     from watchparty.state import AppState
@@ -23,11 +27,7 @@ async def announce_transition(
     state: AppState, party_id: uuid.UUID, user_id: uuid.UUID, online: bool
 ) -> None:
     """Publish a transition; an offline host also starts the failover grace period."""
-    # Imported here because of a real cycle: playback (under playback_reports) and the stream's
-    # subscription import presence. The way out is a registration of these reactions by the
-    # composition root; until then they stay where they were in the former presence.py.
-    from watchparty.parties.events import publish_presence
-    from watchparty.parties.failover import schedule_host_failover
+    # A real cycle: playback_reports -> playback -> presence.
     from watchparty.parties.playback_reports import release_member
 
     await publish_presence(state.hub, party_id, user_id, online)
@@ -40,12 +40,16 @@ async def announce_transition(
             await release_member(state, party_id, user_id)
         except Exception:
             log.warning("offline member not released from the wait", exc_info=True)
-        try:  # a member who disconnects leaves voice and stops sharing a screen
-            from watchparty.voice.service import member_offline
-
-            await member_offline(state, party_id, user_id)
-        except Exception:
-            log.warning("offline member not removed from voice", exc_info=True)
+        for hook in offline_hooks():  # e.g. voice: the member leaves the room, stops sharing
+            try:
+                await hook(state, party_id, user_id)
+            except Exception:
+                log.warning(
+                    "offline member: %s.%s failed",
+                    hook.__module__,
+                    hook.__qualname__,
+                    exc_info=True,
+                )
 
 
 async def sweep_presence(ctx: dict[str, Any]) -> int:

@@ -16,7 +16,7 @@ from watchparty.gql.errors import (
     ValidationError,
     returns_errors,
 )
-from watchparty.gql.pagination import PageInfo, client_error
+from watchparty.gql.pagination import client_error, page_info
 from watchparty.kit.pagination import PaginationError, page_size
 from watchparty.videos import service, upload
 from watchparty.videos.party_media import load_readable
@@ -99,13 +99,12 @@ class VideoQueries:
             VideoEdge(node=Video.from_model(v), cursor=c)
             for v, c in zip(page.videos, page.cursors, strict=True)
         ]
-        info_ = PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=after is not None,
-            start_cursor=page.cursors[0] if page.cursors else None,
-            end_cursor=page.cursors[-1] if page.cursors else None,
+        return VideoConnection(
+            edges=edges,
+            page_info=page_info(
+                page.cursors, has_next=page.has_next_page, has_previous=after is not None
+            ),
         )
-        return VideoConnection(edges=edges, page_info=info_)
 
 
 @strawberry.type

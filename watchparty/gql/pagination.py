@@ -2,22 +2,36 @@
 
 The rules (cursors, page sizes, `PaginationError`) are plain Python in `kit.pagination`, so that
 services page without GraphQL. A `PaginationError` is the client's mistake: resolvers turn it into
-a GraphQL error with code VALIDATION through `client_error` (query fields have no error union; an
-error located at the field's path is not masked).
+a GraphQL error with code VALIDATION through `client_error`, mostly as `with paging_errors(info)`
+(query fields have no error union; an error located at the field's path is not masked).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from watchparty.kit.pagination import PaginationError
+
 
 def client_error(info: Info[Any, Any], problem: Exception) -> GraphQLError:
     """A GraphQL error at this field's path: shown to the client as is (not masked)."""
     return GraphQLError(str(problem), path=info.path.as_list(), extensions={"code": "VALIDATION"})
+
+
+@contextmanager
+def paging_errors(info: Info[Any, Any]) -> Iterator[None]:
+    """A `PaginationError` raised inside (a bad `first` or cursor) reaches the client as this
+    field's `client_error`."""
+    try:
+        yield
+    except PaginationError as exc:
+        raise client_error(info, exc) from None
 
 
 @strawberry.type(description="Where a page sits in its connection (Relay).")

@@ -16,8 +16,8 @@ from sqlalchemy import and_, func, not_, or_, select
 from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.models import User
 from watchparty.context import Info
-from watchparty.gql.pagination import client_error, page_info
-from watchparty.kit.pagination import PaginationError, decode_time_cursor, page_size, time_cursor
+from watchparty.gql.pagination import page_info, paging_errors
+from watchparty.kit.pagination import decode_time_cursor, page_size, time_cursor
 from watchparty.kit.time import utcnow
 from watchparty.polls.models import Poll, PollOption
 from watchparty.polls.payloads import poll_payload
@@ -33,18 +33,20 @@ def _closed() -> Any:
     )
 
 
-async def polls_connection(
+async def polls_for_party(
     info: Info,
     party_id: uuid.UUID,
     first: int | None,
     after: str | None,
     status: PollStatus | None,
 ) -> PollConnection:
+    """`Party.polls` (the caller has checked that the viewer may read the party's content)."""
     from watchparty.polls.types import Poll as PollType
     from watchparty.polls.types import PollConnection, PollEdge, PollStatus
 
-    limit = page_size(first)
-    key = decode_time_cursor(after)
+    with paging_errors(info):
+        limit = page_size(first)
+        key = decode_time_cursor(after)
     conditions: list[Any] = [Poll.party_id == party_id]
     if status is PollStatus.CLOSED:
         conditions.append(_closed())
@@ -99,17 +101,3 @@ async def polls_connection(
         ),
         total_count=int(total or 0),
     )
-
-
-async def polls_for_party(
-    info: Info,
-    party_id: uuid.UUID,
-    first: int | None,
-    after: str | None,
-    status: PollStatus | None,
-) -> PollConnection:
-    """`Party.polls` (the caller has checked that the viewer may read the party's content)."""
-    try:
-        return await polls_connection(info, party_id, first, after, status)
-    except PaginationError as exc:
-        raise client_error(info, exc) from None

@@ -16,8 +16,8 @@ from watchparty.gql.errors import (
     ValidationError,
     returns_errors,
 )
-from watchparty.gql.pagination import client_error, page_info
-from watchparty.kit.pagination import PaginationError, page_size
+from watchparty.gql.pagination import page_info, paging_errors
+from watchparty.kit.pagination import page_size
 from watchparty.videos import service, upload
 from watchparty.videos.party_media import load_readable
 from watchparty.videos.storage import get_storage
@@ -91,10 +91,8 @@ class VideoQueries:
         if viewer is None:
             return None
         async with info.context.state.sessionmaker() as session:
-            try:
+            with paging_errors(info):
                 page = await service.my_videos(session, viewer.id, page_size(first), after)
-            except PaginationError as exc:
-                raise client_error(info, exc) from None
         edges = [
             VideoEdge(node=Video.from_model(v), cursor=c)
             for v, c in zip(page.videos, page.cursors, strict=True)

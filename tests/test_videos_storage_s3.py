@@ -100,6 +100,30 @@ async def test_s3_storage_appends_pieces_and_reads_them_as_one(s3_url: str, tmp_
     assert restarted == 5 and await read_all(storage, key) == b"fresh"
 
 
+async def failing(data: bytes) -> AsyncIterator[bytes]:
+    """`data`, then the source breaks (a client gone mid-upload)."""
+    async for chunk in chunks(data):
+        yield chunk
+    raise ConnectionError("the client went away")
+
+
+async def test_s3_storage_keeps_what_arrived_when_the_source_fails(
+    s3_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings("embedded", database_url="", tmp=tmp_path, **s3_settings(s3_url))
+    storage = S3Storage.from_settings(settings)
+    storage.client.create_bucket(Bucket=BUCKET)
+    key = "videos/broken/original"
+    data = os.urandom(PART_BYTES + 200_000)
+    with pytest.raises(ConnectionError):  # less than a part: one plain object
+        await storage.write(key, failing(data[:100_000]))
+    assert await storage.size(key) == 100_000
+    with pytest.raises(ConnectionError):  # more than a part: the multipart upload is completed
+        await storage.write(key, failing(data[100_000:]), offset=100_000)
+    assert await storage.size(key) == len(data)
+    assert await read_all(storage, key) == data
+
+
 async def test_upload_shim_on_s3(s3_url: str, tmp_path: Path) -> None:
     settings = make_settings("embedded", database_url="", tmp=tmp_path, **s3_settings(s3_url))
     async with running_app(settings) as api:

@@ -18,10 +18,11 @@ import asyncio
 import json
 import logging
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from arq.connections import ArqRedis
 from arq.worker import Retry
@@ -57,7 +58,10 @@ def job_deserializer(value: bytes) -> dict[str, Any]:
     return result
 
 
-class JobQueue(Protocol):
+class JobQueue(ABC):
+    """Where enqueued jobs go: ARQ in Redis, or tasks of this process. One `enqueue` for all; a
+    queue only says how it submits a job whose arguments are known to be JSON (`_submit`)."""
+
     async def enqueue(
         self,
         name: str,
@@ -68,13 +72,21 @@ class JobQueue(Protocol):
         **kwargs: Any,
     ) -> bool:
         """Queue `name(**kwargs)` (to run `defer_seconds` from now when given); False when a job
-        with this `job_id` is already known."""
-        ...
+        with this `job_id` is already known. A non-JSON argument raises TypeError here, on every
+        queue alike."""
+        job_serializer(kwargs)
+        return await self._submit(name, job_id, defer_seconds, kwargs)
 
+    @abstractmethod
+    async def _submit(
+        self, name: str, job_id: str | None, defer_seconds: float | None, kwargs: dict[str, Any]
+    ) -> bool: ...
+
+    @abstractmethod
     async def close(self) -> None: ...
 
 
-class ArqJobQueue:
+class ArqJobQueue(JobQueue):
     """Enqueues onto the ARQ queue in Redis; `watchparty worker` runs the jobs.
 
     ARQ keys jobs by id in one global namespace (`arq:job:<id>`), so deterministic ids are
@@ -88,16 +100,9 @@ class ArqJobQueue:
     def arq_job_id(self, job_id: str) -> str:
         return self.id_prefix + job_id
 
-    async def enqueue(
-        self,
-        name: str,
-        /,
-        *,
-        job_id: str | None = None,
-        defer_seconds: float | None = None,
-        **kwargs: Any,
+    async def _submit(
+        self, name: str, job_id: str | None, defer_seconds: float | None, kwargs: dict[str, Any]
     ) -> bool:
-        job_serializer(kwargs)  # TypeError here, like the in-process queue, for non-JSON values
         arq_id = self.arq_job_id(job_id) if job_id is not None else None
         defer = defer_seconds if defer_seconds and defer_seconds > 0 else None
         job = await self.pool.enqueue_job(name, _job_id=arq_id, _defer_by=defer, **kwargs)
@@ -132,7 +137,17 @@ def retry_delay_seconds(job_try: int) -> float:
     return float(min(2**job_try, 300))
 
 
-class InProcessJobQueue:
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """A job of the in-process queue: what each of its runs needs."""
+
+    name: str
+    function: JobFunction
+    job_id: str | None
+    kwargs: dict[str, Any]
+
+
+class InProcessJobQueue(JobQueue):
     """Runs jobs as tasks of this process (embedded mode). Same functions, same ctx shape, and
     the worker's retries: a job that raises `Retry` runs again after its delay, any other
     exception with backoff, up to `MAX_TRIES` runs."""
@@ -144,59 +159,42 @@ class InProcessJobQueue:
         self._timers: set[asyncio.TimerHandle] = set()  # deferred jobs not started yet
         self._pending_ids: set[str] = set()
 
-    async def enqueue(
-        self,
-        name: str,
-        /,
-        *,
-        job_id: str | None = None,
-        defer_seconds: float | None = None,
-        **kwargs: Any,
+    async def _submit(
+        self, name: str, job_id: str | None, defer_seconds: float | None, kwargs: dict[str, Any]
     ) -> bool:
         function = self.functions[name]
         # Round-trip the arguments through the serializer so the job sees exactly what it would
-        # see from Redis, and a non-JSON argument fails here as it would in production.
-        kwargs = job_deserializer(job_serializer(kwargs))
+        # see from Redis.
+        job = _Job(name, function, job_id, job_deserializer(job_serializer(kwargs)))
         if job_id is not None:
             if job_id in self._pending_ids:
                 return False
             self._pending_ids.add(job_id)
         if defer_seconds and defer_seconds > 0:
-            # A timer, not a sleeping task: `drain` waits for due jobs only, `close` drops these.
-            def fire() -> None:
-                self._timers.discard(handle)
-                self._start(name, function, job_id, kwargs)
-
-            handle = asyncio.get_running_loop().call_later(defer_seconds, fire)
-            self._timers.add(handle)
+            self._start_later(job, 1, defer_seconds)
         else:
-            self._start(name, function, job_id, kwargs)
+            self._start(job, 1)
         return True
 
-    def _start(
-        self,
-        name: str,
-        function: JobFunction,
-        job_id: str | None,
-        kwargs: dict[str, Any],
-        job_try: int = 1,
-    ) -> None:
-        task = asyncio.create_task(self._run(name, function, job_id, kwargs, job_try))
+    def _start(self, job: _Job, job_try: int) -> None:
+        task = asyncio.create_task(self._run(job, job_try))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(
-        self,
-        name: str,
-        function: JobFunction,
-        job_id: str | None,
-        kwargs: dict[str, Any],
-        job_try: int,
-    ) -> None:
-        about = {"job": name, "job_id": job_id, "job_try": job_try}
+    def _start_later(self, job: _Job, job_try: int, delay: float) -> None:
+        # A timer, not a sleeping task: `drain` waits for due jobs only, `close` drops these.
+        def fire() -> None:
+            self._timers.discard(handle)
+            self._start(job, job_try)
+
+        handle = asyncio.get_running_loop().call_later(max(0.0, delay), fire)
+        self._timers.add(handle)
+
+    async def _run(self, job: _Job, job_try: int) -> None:
+        about = {"job": job.name, "job_id": job.job_id, "job_try": job_try}
         delay: float | None = None
         try:
-            await function({**self.ctx, "job_id": job_id, "job_try": job_try}, **kwargs)
+            await job.function({**self.ctx, "job_id": job.job_id, "job_try": job_try}, **job.kwargs)
         except Retry as retry:
             delay = (retry.defer_score or 0) / 1000
         except Exception:
@@ -206,28 +204,12 @@ class InProcessJobQueue:
                 log.warning("in-process job failed, will retry", exc_info=True, extra=about)
                 delay = retry_delay_seconds(job_try)
         if delay is not None and job_try < MAX_TRIES:
-            self._retry_later(name, function, job_id, kwargs, job_try + 1, delay)
+            self._start_later(job, job_try + 1, delay)
             return
         if delay is not None:
             log.error("in-process job gave up after %s runs", job_try, extra=about)
-        if job_id is not None:
-            self._pending_ids.discard(job_id)
-
-    def _retry_later(
-        self,
-        name: str,
-        function: JobFunction,
-        job_id: str | None,
-        kwargs: dict[str, Any],
-        job_try: int,
-        delay: float,
-    ) -> None:
-        def fire() -> None:
-            self._timers.discard(handle)
-            self._start(name, function, job_id, kwargs, job_try)
-
-        handle = asyncio.get_running_loop().call_later(max(0.0, delay), fire)
-        self._timers.add(handle)
+        if job.job_id is not None:
+            self._pending_ids.discard(job.job_id)
 
     async def drain(self) -> None:
         """Wait for every job started so far (tests and shutdown)."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from arq.connections import ArqRedis
 
-from watchparty.jobs import ArqJobQueue, job_serializer
+from watchparty.jobs import ArqJobQueue
 from watchparty.kit.redis_guard import CircuitBreaker, RedisUnavailable
 
 log = logging.getLogger(__name__)
@@ -56,17 +56,11 @@ class BufferedArqJobQueue(ArqJobQueue):
         """Jobs waiting in memory for Redis."""
         return len(self._pending)
 
-    async def enqueue(
-        self,
-        name: str,
-        /,
-        *,
-        job_id: str | None = None,
-        defer_seconds: float | None = None,
-        **kwargs: Any,
+    async def _submit(
+        self, name: str, job_id: str | None, defer_seconds: float | None, kwargs: dict[str, Any]
     ) -> bool:
-        """As `ArqJobQueue.enqueue`; True (not known to be a duplicate) when kept in memory."""
-        job_serializer(kwargs)  # a non-JSON argument fails here, Redis or not
+        """As `ArqJobQueue`'s; True (not known to be a duplicate) when kept in memory. (A
+        non-JSON argument has failed in `enqueue` already, Redis or not.)"""
         job = _Pending(name, job_id, time.monotonic() + (defer_seconds or 0.0), kwargs)
         if not self._pending:  # behind jobs already waiting, to keep their order
             try:
@@ -78,9 +72,9 @@ class BufferedArqJobQueue(ArqJobQueue):
 
     async def _send(self, job: _Pending) -> bool:
         defer = max(0.0, job.due - time.monotonic())
-        send = super().enqueue
+        send = super()._submit
         return await self.breaker.call(
-            lambda: send(job.name, job_id=job.job_id, defer_seconds=defer, **job.kwargs),
+            lambda: send(job.name, job.job_id, defer, job.kwargs),
             self.command_seconds,
         )
 

@@ -29,6 +29,7 @@ from watchparty.accounts.service import (
     clean_display_name,
     find_user_by_email,
     normalize_email,
+    open_session,
 )
 from watchparty.config import Settings
 from watchparty.errors import Conflict, NotAllowed, Problem, ValidationProblem
@@ -150,12 +151,4 @@ async def sign_in(
     user = await find_or_create_user(session, identity)
     if not user.is_active:
         raise AccountDisabled()
-    family, raw = await tokens.start_session(
-        session,
-        user,
-        settings,
-        user_agent=client.user_agent,
-        ip_address=client.ip,
-        method=identity.provider,
-    )
-    return SignIn(user, family, raw)
+    return await open_session(session, settings, client, user, method=identity.provider)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from watchparty.accounts import email_tokens, revocations, service, sessions
@@ -29,6 +32,7 @@ from watchparty.accounts.types import (
     VerifyEmailInput,
     VerifyEmailPayload,
 )
+from watchparty.config import Settings
 from watchparty.context import Context, Info
 from watchparty.errors import NotAuthenticated as NotAuthenticatedProblem
 from watchparty.gql.errors import (
@@ -43,6 +47,7 @@ from watchparty.gql.errors import (
     returns_errors,
 )
 from watchparty.http.cookies import set_refresh_cookie
+from watchparty.kit.ratelimit import RateLimiter
 from watchparty.mail import enqueue_mail
 
 RegisterResult = Annotated[
@@ -95,8 +100,18 @@ def _given(value: strawberry.Maybe[str | None]) -> str | service.Keep | None:
     return service.Keep.KEEP if value is None else value.value
 
 
-def _signed_in(ctx: Context, signed: service.SignIn) -> AuthPayload:
-    """Issue the access token and set the refresh cookie (HTTP only; a socket has no cookies)."""
+_SignInRule = Callable[
+    [AsyncSession, Settings, RateLimiter, service.Client], Awaitable[service.SignIn]
+]
+
+
+async def _sign_in(ctx: Context, rule: _SignInRule) -> AuthPayload:
+    """Run a sign-in rule (register, login) in one unit of work, its mail sent after the commit;
+    then issue the access token and set the refresh cookie (HTTP only; a socket has no cookies)."""
+    async with ctx.state.unit_of_work() as uow:
+        signed = await rule(uow.session, ctx.state.settings, ctx.state.limiter, _client(ctx))
+        if signed.mail is not None:
+            enqueue_mail(uow, ctx.state.jobs, signed.mail)
     access = ctx.state.access_tokens.issue(signed.user.id, signed.family.id)
     if isinstance(ctx.response, Response):
         set_refresh_cookie(ctx.response, ctx.state.settings, signed.refresh_token)
@@ -136,35 +151,19 @@ class AccountMutations:
     )
     @returns_errors
     async def register(self, info: Info, input: RegisterInput) -> RegisterResult:
-        ctx = info.context
-        async with ctx.state.unit_of_work() as uow:
-            signed = await service.register(
-                uow.session,
-                ctx.state.settings,
-                ctx.state.limiter,
-                _client(ctx),
-                email=input.email,
-                password=input.password,
-                display_name=input.display_name,
-            )
-            if signed.mail is not None:
-                enqueue_mail(uow, ctx.state.jobs, signed.mail)
-        return _signed_in(ctx, signed)
+        rule = functools.partial(
+            service.register,
+            email=input.email,
+            password=input.password,
+            display_name=input.display_name,
+        )
+        return await _sign_in(info.context, rule)
 
     @strawberry.mutation(description="Sign in with email and password. Sets the refresh cookie.")
     @returns_errors
     async def login(self, info: Info, input: LoginInput) -> LoginResult:
-        ctx = info.context
-        async with ctx.state.unit_of_work() as uow:
-            signed = await service.login(
-                uow.session,
-                ctx.state.settings,
-                ctx.state.limiter,
-                _client(ctx),
-                email=input.email,
-                password=input.password,
-            )
-        return _signed_in(ctx, signed)
+        rule = functools.partial(service.login, email=input.email, password=input.password)
+        return await _sign_in(info.context, rule)
 
     @strawberry.mutation(description="Change the viewer's display name, avatar or bio.")
     @returns_errors

@@ -42,6 +42,7 @@ __all__ = [
     "find_user_by_email",
     "login",
     "normalize_email",
+    "open_session",
     "register",
     "update_profile",
 ]
@@ -63,6 +64,23 @@ class SignIn:
 class Client:
     ip: str
     user_agent: str | None
+
+
+async def open_session(
+    session: AsyncSession,
+    settings: Settings,
+    client: Client,
+    user: User,
+    *,
+    method: str = "password",
+    mail: OutgoingMail | None = None,
+) -> SignIn:
+    """Sign `user` in on `client`: a new refresh family (its `method` says how) and its first
+    token."""
+    family, raw = await tokens.start_session(
+        session, user, settings, user_agent=client.user_agent, ip_address=client.ip, method=method
+    )
+    return SignIn(user, family, raw, mail)
 
 
 async def register(
@@ -93,10 +111,7 @@ async def register(
         # lets one in, and the other gets the answer it would have had a moment later.
         raise taken from exc
     mail = await email_tokens.verification_mail(session, settings, user)
-    family, raw = await tokens.start_session(
-        session, user, settings, user_agent=client.user_agent, ip_address=client.ip
-    )
-    return SignIn(user, family, raw, mail)
+    return await open_session(session, settings, client, user, mail=mail)
 
 
 async def login(
@@ -125,10 +140,7 @@ async def login(
         raise InvalidCredentials("This account is disabled.")
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    family, raw = await tokens.start_session(
-        session, user, settings, user_agent=client.user_agent, ip_address=client.ip
-    )
-    return SignIn(user, family, raw)
+    return await open_session(session, settings, client, user)
 
 
 class Keep(Enum):

@@ -9,7 +9,7 @@ from watchparty.chat.history import history_page
 from watchparty.chat.types import ChatMessage as ChatMessageType
 from watchparty.chat.types import ChatMessageConnection, ChatMessageEdge
 from watchparty.context import Info
-from watchparty.gql.pagination import PageInfo
+from watchparty.gql.pagination import page_info
 
 
 async def messages_connection(
@@ -25,10 +25,7 @@ async def messages_connection(
     ]
     return ChatMessageConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=page.has_newer,
-            has_previous_page=page.has_older,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+        page_info=page_info(
+            [edge.cursor for edge in edges], has_next=page.has_newer, has_previous=page.has_older
         ),
     )

@@ -32,28 +32,16 @@ from watchparty.gql.errors import (
 )
 from watchparty.kit.emoji import ALLOWED_EMOJI
 
+# Writing a message's text (sending, editing) takes a member allowed to chat who is not muted.
+_WrittenMessage = (
+    ChatMessagePayload | NotAuthenticated | NotFound | NotAllowed | ChatDisabled | Muted
+)
 SendMessageResult = Annotated[
-    ChatMessagePayload
-    | NotAuthenticated
-    | NotFound
-    | NotAllowed
-    | ChatDisabled
-    | Muted
-    | RateLimited
-    | ValidationError
-    | PartyEndedError,
+    _WrittenMessage | RateLimited | ValidationError | PartyEndedError,
     strawberry.union("SendMessageResult"),
 ]
 EditMessageResult = Annotated[
-    ChatMessagePayload
-    | NotAuthenticated
-    | NotFound
-    | NotAllowed
-    | ChatDisabled
-    | Muted
-    | ValidationError
-    | PartyEndedError,
-    strawberry.union("EditMessageResult"),
+    _WrittenMessage | ValidationError | PartyEndedError, strawberry.union("EditMessageResult")
 ]
 DeleteMessageResult = Annotated[
     ChatMessagePayload | NotAuthenticated | NotFound | NotAllowed | ValidationError,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
+from datetime import datetime
 from typing import Any
 
 MAX_PAGE_SIZE = 100
@@ -51,3 +53,20 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
 
 def bad_cursor() -> PaginationError:
     return PaginationError("`after` is not a cursor from this list.")
+
+
+def time_cursor(at: datetime, row_id: uuid.UUID) -> str:
+    """The cursor of a row in a (timestamp, id) order: newest first, or oldest first."""
+    return encode_cursor(at.isoformat(), str(row_id))
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (timestamp, id) key of a `time_cursor` (None for no cursor); PaginationError when
+    `cursor` is not one."""
+    key = decode_cursor(cursor, 2)
+    if key is None:
+        return None
+    try:
+        return datetime.fromisoformat(key[0]), uuid.UUID(key[1])
+    except (TypeError, ValueError) as exc:
+        raise bad_cursor() from exc

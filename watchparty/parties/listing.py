@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.models import User
 from watchparty.context import Info
-from watchparty.gql.pagination import PageInfo
-from watchparty.kit.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
+from watchparty.gql.pagination import page_info
+from watchparty.kit.pagination import decode_time_cursor, page_size, time_cursor
 from watchparty.kit.time import utcnow
 from watchparty.parties.member_types import PartyMember as PartyMemberType
 from watchparty.parties.member_types import PartyMemberConnection, PartyMemberEdge
@@ -72,25 +72,6 @@ async def member_with_user(info: Info, row: PartyMember) -> PartyMemberType | No
     return PartyMemberType.from_model(row, user, online)
 
 
-def _after_key(after: str | None) -> tuple[datetime, uuid.UUID] | None:
-    key = decode_cursor(after, 2)
-    if key is None:
-        return None
-    try:
-        return datetime.fromisoformat(key[0]), uuid.UUID(key[1])
-    except (TypeError, ValueError) as exc:
-        raise bad_cursor() from exc
-
-
-def _page_info(cursors: list[str], has_next: bool, has_previous: bool) -> PageInfo:
-    return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=has_previous,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
-
-
 async def members_connection(
     info: Info,
     party_id: uuid.UUID,
@@ -99,7 +80,7 @@ async def members_connection(
     online: bool | None,
 ) -> PartyMemberConnection:
     limit = page_size(first)
-    key = _after_key(after)
+    key = decode_time_cursor(after)
     online_ids = await online_user_ids(info.context.state, party_id)
     conditions: list[Any] = [
         PartyMember.party_id == party_id,
@@ -131,14 +112,16 @@ async def members_connection(
     has_next = len(rows) > limit
     edges = [
         PartyMemberEdge(
-            cursor=encode_cursor(member.joined_at.isoformat(), str(member.id)),
+            cursor=time_cursor(member.joined_at, member.id),
             node=PartyMemberType.from_model(member, user, member.user_id in online_ids),
         )
         for member, user in rows[:limit]
     ]
     return PartyMemberConnection(
         edges=edges,
-        page_info=_page_info([e.cursor for e in edges], has_next, key is not None),
+        page_info=page_info(
+            [e.cursor for e in edges], has_next=has_next, has_previous=key is not None
+        ),
         total_count=int(total or 0),
     )
 
@@ -196,21 +179,23 @@ async def _party_connection(
     from watchparty.parties.types import PartyConnection, PartyEdge
 
     limit = page_size(first)
-    key = _after_key(after)
+    key = decode_time_cursor(after)
     total = await session.scalar(select(func.count()).select_from(Party).where(*conditions))
     query = _newest_first(select(Party).where(*conditions), key).limit(limit + 1)
     parties = list(await session.scalars(query))
     has_next = len(parties) > limit
     edges = [
         PartyEdge(
-            cursor=encode_cursor(p.created_at.isoformat(), str(p.id)),
+            cursor=time_cursor(p.created_at, p.id),
             node=PartyType.from_model(p),
         )
         for p in parties[:limit]
     ]
     return PartyConnection(
         edges=edges,
-        page_info=_page_info([e.cursor for e in edges], has_next, key is not None),
+        page_info=page_info(
+            [e.cursor for e in edges], has_next=has_next, has_previous=key is not None
+        ),
         total_count=int(total or 0),
     )
 

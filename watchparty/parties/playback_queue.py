@@ -48,7 +48,9 @@ class QueueResult:
     playback: dict[str, Any]
 
 
-async def _lock(session: AsyncSession, party_id: str) -> None:
+async def _lock_controllable(session: AsyncSession, party_id: str, viewer_id: uuid.UUID) -> Party:
+    """Lock the party row, then load the party when the viewer may edit its queue: every edit
+    starts so, in this order."""
     pid = parse_id(party_id)
     if pid is None:
         raise NotFound(PARTY_NOT_FOUND)
@@ -58,6 +60,15 @@ async def _lock(session: AsyncSession, party_id: str) -> None:
         .values(updated_at=Party.updated_at)
         .execution_options(synchronize_session=False)
     )
+    return (await load_controllable(session, party_id, viewer_id)).party
+
+
+def _queued(queue: list[QueueItem], item_id: str) -> QueueItem:
+    """The item `item_id` of the queue; NotFound on `itemId` when it is not in it."""
+    item = find_item(queue, parse_id(item_id))
+    if item is None:
+        raise NotFound(ITEM_NOT_FOUND, field="itemId")
+    return item
 
 
 def _renumber(queue: list[QueueItem]) -> None:
@@ -84,8 +95,7 @@ async def add_to_queue(
     position: int | None,
 ) -> QueueResult:
     session = uow.session
-    await _lock(session, party_id)
-    party = (await load_controllable(session, party_id, viewer_id)).party
+    party = await _lock_controllable(session, party_id, viewer_id)
     clean = await check_media_for(session, viewer_id, media)
     if position is not None and position < 0:
         raise ValidationProblem("The position must be 0 or more.", field="position")
@@ -121,12 +131,9 @@ async def remove_from_queue(
     uow: UnitOfWork, state: AppState, viewer_id: uuid.UUID, party_id: str, item_id: str
 ) -> QueueResult:
     session = uow.session
-    await _lock(session, party_id)
-    party = (await load_controllable(session, party_id, viewer_id)).party
+    party = await _lock_controllable(session, party_id, viewer_id)
     queue = await load_queue(session, party.id)
-    item = find_item(queue, parse_id(item_id))
-    if item is None:
-        raise NotFound(ITEM_NOT_FOUND, field="itemId")
+    item = _queued(queue, item_id)
     index = queue.index(item)
     queue.remove(item)
     await session.delete(item)
@@ -158,12 +165,9 @@ async def move_queue_item(
     position: int,
 ) -> QueueResult:
     session = uow.session
-    await _lock(session, party_id)
-    party = (await load_controllable(session, party_id, viewer_id)).party
+    party = await _lock_controllable(session, party_id, viewer_id)
     queue = await load_queue(session, party.id)
-    item = find_item(queue, parse_id(item_id))
-    if item is None:
-        raise NotFound(ITEM_NOT_FOUND, field="itemId")
+    item = _queued(queue, item_id)
     if position < 0:
         raise ValidationProblem("The position must be 0 or more.", field="position")
     target = min(position, len(queue) - 1)

@@ -22,8 +22,7 @@ from watchparty.gql.errors import (
     PartyEndedError,
     ValidationError,
 )
-from watchparty.gql.pagination import client_error
-from watchparty.kit.pagination import PaginationError
+from watchparty.gql.pagination import paging_errors
 from watchparty.parties import hosting, invites, joining, listing, moderation, service
 from watchparty.parties.authz import load_party
 from watchparty.parties.error_types import Banned, PartyFull, returns_party_errors
@@ -193,10 +192,8 @@ class PartyQueries:
         if viewer is None:
             return None
         async with info.context.state.sessionmaker() as session:
-            try:
+            with paging_errors(info):
                 return await listing.my_parties(session, viewer.id, first, after)
-            except PaginationError as exc:
-                raise client_error(info, exc) from None
 
     @strawberry.field(
         description="PUBLIC parties, newest first (page size at most 100), optionally of one "
@@ -210,10 +207,8 @@ class PartyQueries:
         status: PartyStatus | None = None,
     ) -> PartyConnection:
         async with info.context.state.sessionmaker() as session:
-            try:
+            with paging_errors(info):
                 return await listing.public_parties(session, status, first, after)
-            except PaginationError as exc:
-                raise client_error(info, exc) from None
 
 
 @strawberry.type

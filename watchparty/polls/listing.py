@@ -9,7 +9,6 @@ or past `closesAt`).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, not_, or_, select
@@ -17,30 +16,14 @@ from sqlalchemy import and_, func, not_, or_, select
 from watchparty.accounts.loaders import user_loader_of
 from watchparty.accounts.models import User
 from watchparty.context import Info
-from watchparty.gql.pagination import PageInfo, client_error
-from watchparty.kit.pagination import (
-    PaginationError,
-    bad_cursor,
-    decode_cursor,
-    encode_cursor,
-    page_size,
-)
+from watchparty.gql.pagination import page_info, paging_errors
+from watchparty.kit.pagination import decode_time_cursor, page_size, time_cursor
 from watchparty.kit.time import utcnow
 from watchparty.polls.models import Poll, PollOption
 from watchparty.polls.payloads import poll_payload
 
 if TYPE_CHECKING:
     from watchparty.polls.types import PollConnection, PollStatus
-
-
-def _after_key(after: str | None) -> tuple[datetime, uuid.UUID] | None:
-    key = decode_cursor(after, 2)
-    if key is None:
-        return None
-    try:
-        return datetime.fromisoformat(key[0]), uuid.UUID(key[1])
-    except (TypeError, ValueError) as exc:
-        raise bad_cursor() from exc
 
 
 def _closed() -> Any:
@@ -50,18 +33,20 @@ def _closed() -> Any:
     )
 
 
-async def polls_connection(
+async def polls_for_party(
     info: Info,
     party_id: uuid.UUID,
     first: int | None,
     after: str | None,
     status: PollStatus | None,
 ) -> PollConnection:
+    """`Party.polls` (the caller has checked that the viewer may read the party's content)."""
     from watchparty.polls.types import Poll as PollType
     from watchparty.polls.types import PollConnection, PollEdge, PollStatus
 
-    limit = page_size(first)
-    key = _after_key(after)
+    with paging_errors(info):
+        limit = page_size(first)
+        key = decode_time_cursor(after)
     conditions: list[Any] = [Poll.party_id == party_id]
     if status is PollStatus.CLOSED:
         conditions.append(_closed())
@@ -98,7 +83,7 @@ async def polls_connection(
     creators: dict[uuid.UUID, User] = {u.id: u for u in loaded if u is not None}
     edges = [
         PollEdge(
-            cursor=encode_cursor(poll.created_at.isoformat(), str(poll.id)),
+            cursor=time_cursor(poll.created_at, poll.id),
             node=PollType.from_payload(
                 poll_payload(
                     poll,
@@ -109,28 +94,10 @@ async def polls_connection(
         )
         for poll in polls
     ]
-    cursors = [edge.cursor for edge in edges]
     return PollConnection(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=has_next,
-            has_previous_page=key is not None,
-            start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
+        page_info=page_info(
+            [edge.cursor for edge in edges], has_next=has_next, has_previous=key is not None
         ),
         total_count=int(total or 0),
     )
-
-
-async def polls_for_party(
-    info: Info,
-    party_id: uuid.UUID,
-    first: int | None,
-    after: str | None,
-    status: PollStatus | None,
-) -> PollConnection:
-    """`Party.polls` (the caller has checked that the viewer may read the party's content)."""
-    try:
-        return await polls_connection(info, party_id, first, after, status)
-    except PaginationError as exc:
-        raise client_error(info, exc) from None

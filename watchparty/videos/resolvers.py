@@ -16,8 +16,8 @@ from watchparty.gql.errors import (
     ValidationError,
     returns_errors,
 )
-from watchparty.gql.pagination import PageInfo, client_error
-from watchparty.kit.pagination import PaginationError, page_size
+from watchparty.gql.pagination import page_info, paging_errors
+from watchparty.kit.pagination import page_size
 from watchparty.videos import service, upload
 from watchparty.videos.party_media import load_readable
 from watchparty.videos.storage import get_storage
@@ -91,21 +91,18 @@ class VideoQueries:
         if viewer is None:
             return None
         async with info.context.state.sessionmaker() as session:
-            try:
+            with paging_errors(info):
                 page = await service.my_videos(session, viewer.id, page_size(first), after)
-            except PaginationError as exc:
-                raise client_error(info, exc) from None
         edges = [
             VideoEdge(node=Video.from_model(v), cursor=c)
             for v, c in zip(page.videos, page.cursors, strict=True)
         ]
-        info_ = PageInfo(
-            has_next_page=page.has_next_page,
-            has_previous_page=after is not None,
-            start_cursor=page.cursors[0] if page.cursors else None,
-            end_cursor=page.cursors[-1] if page.cursors else None,
+        return VideoConnection(
+            edges=edges,
+            page_info=page_info(
+                page.cursors, has_next=page.has_next_page, has_previous=after is not None
+            ),
         )
-        return VideoConnection(edges=edges, page_info=info_)
 
 
 @strawberry.type

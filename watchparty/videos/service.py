@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from watchparty.db import UnitOfWork
 from watchparty.errors import ValidationProblem
 from watchparty.jobs import JobQueue, enqueue_after_commit
-from watchparty.kit.pagination import bad_cursor, decode_cursor, encode_cursor
+from watchparty.kit.pagination import decode_time_cursor, time_cursor
 from watchparty.kit.time import utcnow
 from watchparty.videos.errors import owner_only, video_not_found
 from watchparty.videos.models import (
@@ -138,7 +137,7 @@ class VideoPage:
 
 
 def _cursor(video: Video) -> str:
-    return encode_cursor(video.created_at.isoformat(), str(video.id))
+    return time_cursor(video.created_at, video.id)
 
 
 async def my_videos(
@@ -146,12 +145,9 @@ async def my_videos(
 ) -> VideoPage:
     """The owner's videos (every status and visibility), newest first."""
     query = select(Video).where(Video.owner_id == owner_id, Video.deleted_at.is_(None))
-    key = decode_cursor(after, 2)
+    key = decode_time_cursor(after)
     if key is not None:
-        try:
-            created, last_id = datetime.fromisoformat(key[0]), uuid.UUID(key[1])
-        except (TypeError, ValueError):
-            raise bad_cursor() from None
+        created, last_id = key
         query = query.where(
             or_(
                 Video.created_at < created,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Protocol
 
@@ -58,6 +58,29 @@ class Storage(Protocol):
     async def delete_prefix(self, prefix: str) -> None: ...
 
 
+async def copy_in_batches(
+    chunks: AsyncIterator[bytes],
+    buffer: bytearray,
+    flush: Callable[[], Awaitable[None]],
+    *,
+    batch_bytes: int,
+    written: int,
+    limit: int | None,
+) -> int:
+    """Read `chunks` into `buffer`, handing it to `flush` (which empties it) whenever it holds
+    `batch_bytes`; returns the size counted from `written`. Going past `limit` raises
+    StorageLimitExceeded. What is left in `buffer` (the tail, or what arrived before the source
+    failed) is the caller's to keep or drop: every backend's `write` shares this loop."""
+    async for chunk in chunks:
+        written += len(chunk)
+        if limit is not None and written > limit:
+            raise StorageLimitExceeded(limit)
+        buffer += chunk
+        if len(buffer) >= batch_bytes:
+            await flush()
+    return written
+
+
 def check_key(key: str) -> str:
     """Refuse keys that could leave the storage root ("..", absolute, empty parts)."""
     parts = PurePosixPath(key).parts
@@ -84,31 +107,33 @@ class LocalStorage:
             raise StorageOffsetMismatch(current or 0)
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         handle = await asyncio.to_thread(open, path, "r+b" if current is not None else "w+b")
-        written = offset
+        buffer = bytearray()
+
+        async def flush() -> None:
+            await asyncio.to_thread(handle.write, bytes(buffer))
+            buffer.clear()
+
         try:
             await asyncio.to_thread(handle.truncate, offset)
             await asyncio.to_thread(handle.seek, offset)
-            buffer = bytearray()
             try:
-                async for chunk in chunks:
-                    written += len(chunk)
-                    if limit is not None and written > limit:
-                        raise StorageLimitExceeded(limit)
-                    buffer += chunk
-                    if len(buffer) >= WRITE_BUFFER_BYTES:
-                        await asyncio.to_thread(handle.write, bytes(buffer))
-                        buffer.clear()
+                return await copy_in_batches(
+                    chunks,
+                    buffer,
+                    flush,
+                    batch_bytes=WRITE_BUFFER_BYTES,
+                    written=offset,
+                    limit=limit,
+                )
             except StorageLimitExceeded:
                 buffer.clear()  # the whole request is refused: back to where it started
                 await asyncio.to_thread(handle.truncate, offset)
                 raise
             finally:  # also when the source failed: keep what arrived, so it can resume
                 if buffer:
-                    await asyncio.to_thread(handle.write, bytes(buffer))
-                    buffer.clear()
+                    await flush()
         finally:
             await asyncio.to_thread(handle.close)
-        return written
 
     async def size(self, key: str) -> int | None:
         try:

@@ -20,6 +20,7 @@ from watchparty.videos.storage import (
     StorageLimitExceeded,
     StorageOffsetMismatch,
     check_key,
+    copy_in_batches,
 )
 
 if TYPE_CHECKING:
@@ -80,7 +81,6 @@ class S3Storage:
         upload_id: str | None = None
         parts: list[dict[str, Any]] = []
         buffer = bytearray()
-        written = offset
 
         async def flush_part() -> None:
             nonlocal upload_id
@@ -93,20 +93,17 @@ class S3Storage:
             parts.append({"PartNumber": number, "ETag": done["ETag"]})
             buffer.clear()
 
+        rejected = False
         try:
-            async for chunk in chunks:
-                written += len(chunk)
-                if limit is not None and written > limit:
-                    raise StorageLimitExceeded(limit)
-                buffer += chunk
-                if len(buffer) >= PART_BYTES:
-                    await flush_part()
+            written = await copy_in_batches(
+                chunks, buffer, flush_part, batch_bytes=PART_BYTES, written=offset, limit=limit
+            )
         except StorageLimitExceeded:
+            rejected = True
             if upload_id is not None:
                 await self._call("abort_multipart_upload", Key=piece, UploadId=upload_id)
             raise
         finally:  # keep what arrived (also when the source failed) so the upload can resume
-            rejected = limit is not None and written > limit
             if upload_id is None:
                 if buffer and not rejected:
                     await self._call("put_object", Key=piece, Body=bytes(buffer))

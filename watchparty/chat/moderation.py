@@ -248,6 +248,26 @@ async def set_slow_mode(
 # -- hiding messages ---------------------------------------------------------------------------
 
 
+async def load_message(
+    session: AsyncSession, raw_id: str, viewer_id: uuid.UUID
+) -> tuple[ChatMessage, PartyAccess]:
+    """A message (locked for update) and the viewer's access to its party; NotFound when either
+    is invisible."""
+    message_id = parse_id(raw_id)
+    message = None
+    if message_id is not None:
+        message = await session.scalar(
+            select(ChatMessage).where(ChatMessage.id == message_id).with_for_update()
+        )
+    if message is None:
+        raise NotFound(MESSAGE_NOT_FOUND)
+    try:
+        access = await load_party(session, message.party_id, viewer_id)
+    except NotFound:
+        raise NotFound(MESSAGE_NOT_FOUND) from None
+    return message, access
+
+
 async def set_message_hidden(
     session: AsyncSession,
     outbox: Outbox,
@@ -259,18 +279,7 @@ async def set_message_hidden(
     """Hide (or unhide) a message of a lower role; returns the message's payload (see
     `chat.payloads.message_payload`). Hiding a hidden message (or unhiding a visible one)
     changes nothing, publishes and logs nothing."""
-    mid = parse_id(message_id)
-    message = None
-    if mid is not None:
-        message = await session.scalar(
-            select(ChatMessage).where(ChatMessage.id == mid).with_for_update()
-        )
-    if message is None:
-        raise NotFound(MESSAGE_NOT_FOUND)
-    try:
-        access = await load_party(session, message.party_id, viewer_id)
-    except NotFound:
-        raise NotFound(MESSAGE_NOT_FOUND) from None
+    message, access = await load_message(session, message_id, viewer_id)
     actor = require_role(access, MemberRole.MODERATOR)
     require_not_ended(access.party)
     reason = clean_reason(reason)

@@ -21,7 +21,11 @@ from watchparty.chat.moderation_models import PartyMute
 from watchparty.context import Info
 from watchparty.gql.errors import errors_mapped_by
 from watchparty.gql.pagination import PageInfo
-from watchparty.kit.pagination import bad_cursor, decode_cursor, encode_cursor, page_size
+from watchparty.kit.pagination import (
+    decode_time_cursor,
+    encode_cursor,
+    page_size,
+)
 from watchparty.parties import models as party_models
 from watchparty.parties.authz import at_least
 from watchparty.parties.error_types import to_party_error
@@ -200,16 +204,6 @@ returns_moderation_errors = errors_mapped_by(to_party_error)
 # -- reads behind Party fields -----------------------------------------------------------------
 
 
-def _after_key(after: str | None) -> tuple[datetime, uuid.UUID] | None:
-    key = decode_cursor(after, 2)
-    if key is None:
-        return None
-    try:
-        return datetime.fromisoformat(key[0]), uuid.UUID(key[1])
-    except (TypeError, ValueError) as exc:
-        raise bad_cursor() from exc
-
-
 async def moderation_log(
     info: Info, party_id: uuid.UUID, role: MemberRole | None, first: int | None, after: str | None
 ) -> ModerationLogConnection | None:
@@ -217,7 +211,7 @@ async def moderation_log(
     if not at_least(role, MemberRole.MODERATOR):
         return None
     limit = page_size(first)
-    key = _after_key(after)
+    key = decode_time_cursor(after)
     entry = party_models.ModerationLogEntry
     query = (
         select(entry, ChatMessage.deleted_at)

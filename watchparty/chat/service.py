@@ -31,7 +31,7 @@ from watchparty.chat.models import (
     ChatMessage,
     MessageReaction,
 )
-from watchparty.chat.moderation import check_can_post, mute_in_force
+from watchparty.chat.moderation import check_can_post, load_message, mute_in_force
 from watchparty.chat.payloads import full_payload as full_payload  # re-exported
 from watchparty.chat.payloads import message_payload as message_payload
 from watchparty.errors import NotAllowed, NotFound, RateLimited, ValidationProblem
@@ -198,25 +198,6 @@ async def _message_in(
     )
 
 
-async def _load_message(
-    session: AsyncSession, raw_id: str, viewer_id: uuid.UUID
-) -> tuple[ChatMessage, PartyAccess]:
-    """A message and the viewer's access to its party; NotFound when either is invisible."""
-    message_id = parse_id(raw_id)
-    message = None
-    if message_id is not None:
-        message = await session.scalar(
-            select(ChatMessage).where(ChatMessage.id == message_id).with_for_update()
-        )
-    if message is None:
-        raise NotFound(MESSAGE_NOT_FOUND)
-    try:
-        access = await load_party(session, message.party_id, viewer_id)
-    except NotFound:
-        raise NotFound(MESSAGE_NOT_FOUND) from None
-    return message, access
-
-
 def _require_live(message: ChatMessage) -> None:
     if message.deleted_at is not None:
         raise NotFound(MESSAGE_NOT_FOUND)
@@ -237,7 +218,7 @@ async def edit_message(
     uow: UnitOfWork, state: AppState, viewer: User, raw_id: str, body: str
 ) -> dict[str, Any]:
     text = clean_body(body)
-    message, access = await _load_message(uow.session, raw_id, viewer.id)
+    message, access = await load_message(uow.session, raw_id, viewer.id)
     _require_chat(access)
     _require_live(message)
     if message.author_id != viewer.id:
@@ -268,7 +249,7 @@ async def delete_message(
 ) -> dict[str, Any]:
     """The tombstone. Deleting a deleted message changes nothing (and publishes nothing)."""
     session = uow.session
-    message, access = await _load_message(session, raw_id, viewer.id)
+    message, access = await load_message(session, raw_id, viewer.id)
     own = message.author_id == viewer.id
     if not own:
         member = require_member(access)
@@ -307,7 +288,7 @@ async def react(
     """Add (or remove) the viewer's `emoji`; doing it twice is doing it once (no second event)."""
     _check_emoji(emoji)
     session = uow.session
-    message, access = await _load_message(session, raw_id, viewer.id)
+    message, access = await load_message(session, raw_id, viewer.id)
     _require_chat(access)
     _require_live(message)
     limit = Limit.parse(state.settings.rate_limit_reactions)

@@ -439,7 +439,8 @@ async def seed_accounts(stack: Stack, count: int, tag: str) -> list[Account]:
     would dominate a 1,000-subscriber setup. Everything measured goes through the API."""
     from watchparty.accounts.models import User
     from watchparty.accounts.passwords import hash_password
-    from watchparty.accounts.tokens import AccessTokens, start_session
+    from watchparty.access_tokens import AccessTokens
+    from watchparty.accounts.tokens import start_session
     from watchparty.db import create_engine, create_sessionmaker
 
     settings = stack.settings()

@@ -1,17 +1,17 @@
 """Realtime events: a durable, ordered, resumable log per channel with cross-process fan-out.
 
-Writers, inside a unit of work::
+The transport under `watchparty.events` (which gives events their types and is what services
+use: `events.record`, `events.publish`, `events.follow`). Here payloads are JSON objects:
 
-    record = await append_event(uow.session, f"party:{party.id}", {"type": "PlaybackChanged", ...})
+    record = await append_event(uow.session, channel, payload)  # inside the unit of work
     publish_after_commit(uow, state.hub, record)
-
-Readers (a subscription resolver)::
 
     async with state.hub.subscribe(channel, after=cursor) as stream:  # may raise ResyncRequired
         ...  # cursor None: send a snapshot built now; its cursor is stream.after
         async for delivery in stream:  # ends with SubscriberOverflow / ResyncRequired / HubClosed
             ...  # delivery.seq is the cursor (None for ephemeral events)
 
+`delivery.payload` is what the hub's `decode` made of the JSON (typed events in the app).
 Ephemeral signals: `await state.hub.publish_ephemeral(channel, payload)` (not stored).
 """
 

@@ -101,7 +101,7 @@ async def _rotate(state: AppState, raw: str) -> tuple[AuthSession, str] | Refres
     roll back (nothing to keep)."""
     try:
         async with state.unit_of_work() as uow:
-            revocations.announce_after_commit(uow, state)  # a reuse ends the family's sockets
+            revocations.announce_after_commit(uow)  # a reuse ends the family's sockets
             try:
                 return await tokens.rotate(
                     uow.session, raw, grace_seconds=state.settings.refresh_reuse_grace_seconds
@@ -174,7 +174,7 @@ async def logout(request: Request) -> Response:
     raw = request.cookies.get(REFRESH_COOKIE)
     if raw and len(raw) <= 512:
         async with state.unit_of_work() as uow:
-            revocations.announce_after_commit(uow, state)  # the sign-in's open sockets close
+            revocations.announce_after_commit(uow)  # the sign-in's open sockets close
             family = await tokens.family_of(uow.session, raw)
             if family is not None:
                 await tokens.revoke_family(uow.session, family.id, reason="logout")

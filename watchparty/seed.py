@@ -83,17 +83,15 @@ async def seed_demo_party(state: AppState, users: dict[str, User]) -> Party:
             return found
         title, url, duration = DEMO_QUEUE[0]
         party = await service.create_party(
-            uow.session,
+            uow,
             alice.id,
             title=DEMO_PARTY_TITLE,
             description="A demo party from `watchparty seed-demo`.",
             media=Media(url=url, title=title, duration_seconds=duration),
         )
-    outbox = service.Outbox()
     for guest in (bob, carol):
         async with state.unit_of_work() as uow:
-            await joining.join_party(uow.session, outbox, guest.id, party_id=str(party.id))
-            await outbox.record(uow, state)
+            await joining.join_party(uow, guest.id, party_id=str(party.id))
     async with state.unit_of_work() as uow:
         bob_row = await uow.session.scalar(
             select(PartyMember).where(
@@ -105,7 +103,7 @@ async def seed_demo_party(state: AppState, users: dict[str, User]) -> Party:
     for title, url, duration in DEMO_QUEUE[1:]:
         async with state.unit_of_work() as uow:
             media = Media(url=url, title=title, duration_seconds=duration)
-            await add_to_queue(uow, state, alice.id, str(party.id), media, None)
+            await add_to_queue(uow, alice.id, str(party.id), media, None)
     return party
 
 

@@ -30,7 +30,6 @@ from watchparty.gql.errors import (
     PartyEndedError,
     ValidationError,
 )
-from watchparty.parties.service import Outbox
 from watchparty.parties.types import Party
 
 _Base = ValidationError | NotAuthenticated | NotAllowed | NotFound
@@ -51,14 +50,11 @@ T = TypeVar("T")
 
 
 async def _apply(info: Info, change: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run one moderation change for the signed-in viewer in one unit of work, recording the
-    party events it produced before the commit (they publish after it)."""
+    """Run one moderation change for the signed-in viewer in one unit of work (the party events
+    it records publish after the commit)."""
     viewer = await info.context.require_viewer()
     async with info.context.state.unit_of_work() as uow:
-        outbox = Outbox()
-        result = await change(uow.session, outbox, viewer.id, *args)
-        await outbox.record(uow, info.context.state)
-    return result
+        return await change(uow, viewer.id, *args)
 
 
 async def _no_outbox(info: Info, change: Callable[..., Awaitable[T]], *args: Any) -> T:

@@ -157,10 +157,10 @@ async def seed_demo_social(state: AppState, users: dict[str, User], party: Party
         reply_id = None if reply_to is None else message_ids[reply_to]
         async with state.unit_of_work() as uow:
             new = NewMessage(party_id, body, reply_to_id=reply_id, client_id=client_id)
-            message_ids[client_id] = (await send_message(uow, state, people[author], new))["id"]
+            message_ids[client_id] = (await send_message(uow, people[author].id, new))["id"]
     for who, client_id, emoji in DEMO_MESSAGE_REACTIONS:
         async with state.unit_of_work() as uow:
-            await react(uow, state, people[who], message_ids[client_id], emoji, add=True)
+            await react(uow, people[who].id, message_ids[client_id], emoji, add=True)
     await _seed_poll(state, people, party)
     await _seed_live_reactions(state, people, party)
 

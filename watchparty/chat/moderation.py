@@ -131,7 +131,7 @@ async def _member_target(session: AsyncSession, access: PartyAccess, user_id: st
 
 
 async def mute_member(
-    session: AsyncSession,
+    uow: UnitOfWork,
     viewer_id: uuid.UUID,
     party_id: str,
     user_id: str,
@@ -139,6 +139,7 @@ async def mute_member(
     reason: str | None,
 ) -> PartyMute:
     """Mute an active member of a lower role (again: replaces the previous mute)."""
+    session = uow.session
     access = await load_party(session, party_id, viewer_id, for_update=True)
     actor = require_role(access, MemberRole.MODERATOR)
     require_not_ended(access.party)
@@ -179,9 +180,10 @@ async def mute_member(
 
 
 async def unmute_member(
-    session: AsyncSession, viewer_id: uuid.UUID, party_id: str, user_id: str, reason: str | None
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, user_id: str, reason: str | None
 ) -> tuple[uuid.UUID, uuid.UUID]:
     """Lift a mute in force (member or not); returns (party id, user id)."""
+    session = uow.session
     access = await load_party(session, party_id, viewer_id, for_update=True)
     actor = require_role(access, MemberRole.MODERATOR)
     require_not_ended(access.party)

@@ -57,12 +57,6 @@ async def _apply(info: Info, change: Callable[..., Awaitable[T]], *args: Any) ->
         return await change(uow, viewer.id, *args)
 
 
-async def _no_outbox(info: Info, change: Callable[..., Awaitable[T]], *args: Any) -> T:
-    viewer = await info.context.require_viewer()
-    async with info.context.state.unit_of_work() as uow:
-        return await change(uow.session, viewer.id, *args)
-
-
 def _message(payload: dict[str, Any]) -> ChatMessagePayload:
     return ChatMessagePayload(message=ChatMessage.from_payload(payload))
 
@@ -80,7 +74,7 @@ class ModerationMutations:
     )
     @returns_moderation_errors
     async def mute_member(self, info: Info, input: MuteMemberInput) -> MuteMemberResult:
-        mute = await _no_outbox(
+        mute = await _apply(
             info, moderation.mute_member, input.party_id, input.user_id, input.until, input.reason
         )
         return MuteMemberPayload(mute=MemberMute.from_model(mute))
@@ -88,7 +82,7 @@ class ModerationMutations:
     @strawberry.mutation(description="Lift a mute (moderators and above, lower roles only).")
     @returns_moderation_errors
     async def unmute_member(self, info: Info, input: UnmuteMemberInput) -> UnmuteMemberResult:
-        party_id, user_id = await _no_outbox(
+        party_id, user_id = await _apply(
             info, moderation.unmute_member, input.party_id, input.user_id, input.reason
         )
         return UnmuteMemberPayload(

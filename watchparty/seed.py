@@ -175,7 +175,7 @@ async def _seed_poll(state: AppState, people: list[User], party: Party) -> None:
         )
         if poll_id is None:
             draft = PollDraft(DEMO_POLL_QUESTION, list(DEMO_POLL_OPTIONS))
-            created = await create_poll(uow, state, people[0].id, str(party.id), draft)
+            created = await create_poll(uow, people[0].id, str(party.id), draft)
             poll_id = uuid.UUID(created.poll["id"])
     async with state.unit_of_work() as uow:
         option_ids = list(
@@ -187,7 +187,7 @@ async def _seed_poll(state: AppState, people: list[User], party: Party) -> None:
         )
     for who, option in DEMO_POLL_VOTES:
         async with state.unit_of_work() as uow:
-            await vote_poll(uow, state, people[who].id, str(poll_id), [str(option_ids[option])])
+            await vote_poll(uow, people[who].id, str(poll_id), [str(option_ids[option])])
 
 
 async def _seed_live_reactions(state: AppState, people: list[User], party: Party) -> None:

@@ -203,7 +203,7 @@ async def _seed_live_reactions(state: AppState, people: list[User], party: Party
     for who, emoji, position, x, y in DEMO_LIVE_REACTIONS:
         async with state.unit_of_work() as uow:
             draft = ReactionDraft(emoji, position, x, y)
-            await send_reaction(uow, state, people[who].id, str(party.id), draft)
+            await send_reaction(uow, people[who].id, str(party.id), draft)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""A user's sign-ins (refresh families): listing the active ones and revoking one.
+"""A user's sign-ins (refresh families): listing the active ones, revoking one, refreshing and
+signing out with the refresh cookie (`http.auth`).
 
 Revoking a family ends it for good: its refresh token stops working and, because every request
 checks the family of its access token (`signed_in_user`), so do the access tokens already issued
@@ -83,3 +84,24 @@ async def revoke_session(uow: UnitOfWork, viewer_id: uuid.UUID, raw_id: str) -> 
         raise NotFound("Session not found.", field="sessionId")
     await tokens.revoke_family(session, family.id, reason="revoked_by_user")
     return family.id
+
+
+async def refresh(uow: UnitOfWork, raw: str) -> tuple[AuthSession, str]:
+    """Exchange the refresh token `raw` for a new one of its sign-in (`tokens.rotate`, with the
+    configured grace for tabs racing each other).
+
+    A reused token revokes its whole sign-in and raises `RefreshRejected("reused")`: the caller
+    commits that revocation before answering, and the sign-in's sockets close after the commit.
+    """
+    revocations.announce_after_commit(uow)  # a reuse ends the family's sockets
+    grace = uow.app.settings.refresh_reuse_grace_seconds
+    return await tokens.rotate(uow.session, raw, grace_seconds=grace)
+
+
+async def sign_out(uow: UnitOfWork, raw: str) -> None:
+    """Revoke the sign-in of the refresh token `raw`, if there is one (its open sockets close
+    after the commit)."""
+    revocations.announce_after_commit(uow)  # the sign-in's open sockets close
+    family = await tokens.family_of(uow.session, raw)
+    if family is not None:
+        await tokens.revoke_family(uow.session, family.id, reason="logout")

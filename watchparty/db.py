@@ -4,18 +4,14 @@ A mutation opens one `UnitOfWork`, services only flush, and the boundary commits
 must not happen for a rolled-back change (jobs, published events) is registered with
 `after_commit` and runs only once the commit succeeded.
 
-The calling convention of every service that changes something::
-
-    async def kick_member(uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, ...) -> ...
-
-the unit of work first, then who acts (`viewer_id`; an anonymous caller passes what identifies
-it, e.g. accounts' `Client`), then the arguments; it returns a domain result (a row, a
-dataclass, a payload) or raises a `Problem`. Everything else comes from the unit: `uow.session`
-(flush, never commit), `uow.app.settings`, `uow.app.limiter`, `uow.app.jobs`, `uow.hub`, the
-outbox `watchparty.events.record(uow, channel, event)` (stored now, announced after the commit)
-and `uow.after_commit(...)` (jobs, ephemeral fan-out). Read-only helpers (loads, queries) take an
+Services that change something take `(uow, viewer_id, ...)`: the unit of work, then who acts
+(an anonymous caller passes its `Client` or the token it holds), then the arguments; they return
+a domain result or raise a `Problem`. The rest comes from the unit: `uow.session` (flush, never
+commit), `uow.app` (settings, limiter, jobs), `uow.hub`, the outbox `events.record(uow, channel,
+event)` (announced after the commit) and `uow.after_commit(...)`. Read-only helpers, and the
+write steps a service is built from (`moderation_log.record_action`, `accounts.tokens`), take an
 `AsyncSession`. System actors (jobs, sweeps, failover, the CLI) call the same services with a
-unit of their own, opened with `state.unit_of_work()`.
+unit of their own (`state.unit_of_work()`).
 """
 
 from __future__ import annotations

@@ -85,6 +85,16 @@ async def test_an_event_commits_and_rolls_back_with_its_unit_of_work(
         assert (await read_events(connection, channel, after=2, limit=5))[0].payload == '{"i":0}'
 
 
+async def test_a_unit_of_work_without_the_app_state_refuses_services_clearly(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Services read settings, limiter and jobs from `uow.app`: a unit opened without the
+    process's state says how to open one, rather than failing on a None somewhere later."""
+    async with unit_of_work(sessions) as uow:
+        with pytest.raises(RuntimeError, match=r"open it with state\.unit_of_work\(\)"):
+            _ = uow.app
+
+
 async def test_concurrent_writers_get_distinct_contiguous_seqs(
     engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

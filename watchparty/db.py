@@ -3,6 +3,15 @@
 A mutation opens one `UnitOfWork`, services only flush, and the boundary commits once. Work that
 must not happen for a rolled-back change (jobs, published events) is registered with
 `after_commit` and runs only once the commit succeeded.
+
+Services that change something take `(uow, viewer_id, ...)`: the unit of work, then who acts
+(an anonymous caller passes its `Client` or the token it holds), then the arguments; they return
+a domain result or raise a `Problem`. The rest comes from the unit: `uow.session` (flush, never
+commit), `uow.app` (settings, limiter, jobs), `uow.hub`, the outbox `events.record(uow, channel,
+event)` (announced after the commit) and `uow.after_commit(...)`. Read-only helpers, and the
+write steps a service is built from (`moderation_log.record_action`, `accounts.tokens`), take an
+`AsyncSession`. System actors (jobs, sweeps, failover, the CLI) call the same services with a
+unit of their own (`state.unit_of_work()`).
 """
 
 from __future__ import annotations
@@ -102,7 +111,8 @@ class UnitOfWork:
     callbacks registered with `after_commit` (events to announce, jobs to enqueue) run after it.
 
     `state` is the process's `AppState` (settings, hub, jobs, limiter) when the unit was opened
-    with `state.unit_of_work()`; `hub` is its realtime hub (the outbox's announcer, see
+    with `state.unit_of_work()`, None otherwise; services read it through `app`, which refuses
+    a unit without one. `hub` is its realtime hub (the outbox's announcer, see
     `watchparty.events.record`).
     """
 
@@ -111,6 +121,15 @@ class UnitOfWork:
         self.state = state
         self.hub: Hub | None = None if state is None else state.hub
         self._after_commit: list[AfterCommit] = []
+
+    @property
+    def app(self) -> AppState:
+        """The process's state (settings, hub, jobs, limiter): services read it from here."""
+        if self.state is None:
+            raise RuntimeError(
+                "this unit of work has no app state: open it with state.unit_of_work()"
+            )
+        return self.state
 
     def after_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)

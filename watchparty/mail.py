@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMail:
-    """A message a service decided to send; the boundary enqueues it once the change commits.
+    """A message a service decided to send: `enqueue_mail` in its unit of work, sent only once
+    the change commits.
 
     `job_id` is deterministic (derived from the row the mail is about), so a retried enqueue
     never sends the same message twice through ARQ.

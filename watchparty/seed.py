@@ -83,17 +83,15 @@ async def seed_demo_party(state: AppState, users: dict[str, User]) -> Party:
             return found
         title, url, duration = DEMO_QUEUE[0]
         party = await service.create_party(
-            uow.session,
+            uow,
             alice.id,
             title=DEMO_PARTY_TITLE,
             description="A demo party from `watchparty seed-demo`.",
             media=Media(url=url, title=title, duration_seconds=duration),
         )
-    outbox = service.Outbox()
     for guest in (bob, carol):
         async with state.unit_of_work() as uow:
-            await joining.join_party(uow.session, outbox, guest.id, party_id=str(party.id))
-            await outbox.record(uow, state)
+            await joining.join_party(uow, guest.id, party_id=str(party.id))
     async with state.unit_of_work() as uow:
         bob_row = await uow.session.scalar(
             select(PartyMember).where(
@@ -105,7 +103,7 @@ async def seed_demo_party(state: AppState, users: dict[str, User]) -> Party:
     for title, url, duration in DEMO_QUEUE[1:]:
         async with state.unit_of_work() as uow:
             media = Media(url=url, title=title, duration_seconds=duration)
-            await add_to_queue(uow, state, alice.id, str(party.id), media, None)
+            await add_to_queue(uow, alice.id, str(party.id), media, None)
     return party
 
 
@@ -159,10 +157,10 @@ async def seed_demo_social(state: AppState, users: dict[str, User], party: Party
         reply_id = None if reply_to is None else message_ids[reply_to]
         async with state.unit_of_work() as uow:
             new = NewMessage(party_id, body, reply_to_id=reply_id, client_id=client_id)
-            message_ids[client_id] = (await send_message(uow, state, people[author], new))["id"]
+            message_ids[client_id] = (await send_message(uow, people[author].id, new))["id"]
     for who, client_id, emoji in DEMO_MESSAGE_REACTIONS:
         async with state.unit_of_work() as uow:
-            await react(uow, state, people[who], message_ids[client_id], emoji, add=True)
+            await react(uow, people[who].id, message_ids[client_id], emoji, add=True)
     await _seed_poll(state, people, party)
     await _seed_live_reactions(state, people, party)
 
@@ -177,7 +175,7 @@ async def _seed_poll(state: AppState, people: list[User], party: Party) -> None:
         )
         if poll_id is None:
             draft = PollDraft(DEMO_POLL_QUESTION, list(DEMO_POLL_OPTIONS))
-            created = await create_poll(uow, state, people[0].id, str(party.id), draft)
+            created = await create_poll(uow, people[0].id, str(party.id), draft)
             poll_id = uuid.UUID(created.poll["id"])
     async with state.unit_of_work() as uow:
         option_ids = list(
@@ -189,7 +187,7 @@ async def _seed_poll(state: AppState, people: list[User], party: Party) -> None:
         )
     for who, option in DEMO_POLL_VOTES:
         async with state.unit_of_work() as uow:
-            await vote_poll(uow, state, people[who].id, str(poll_id), [str(option_ids[option])])
+            await vote_poll(uow, people[who].id, str(poll_id), [str(option_ids[option])])
 
 
 async def _seed_live_reactions(state: AppState, people: list[User], party: Party) -> None:
@@ -205,7 +203,7 @@ async def _seed_live_reactions(state: AppState, people: list[User], party: Party
     for who, emoji, position, x, y in DEMO_LIVE_REACTIONS:
         async with state.unit_of_work() as uow:
             draft = ReactionDraft(emoji, position, x, y)
-            await send_reaction(uow, state, people[who].id, str(party.id), draft)
+            await send_reaction(uow, people[who].id, str(party.id), draft)
 
 
 @dataclass(frozen=True, slots=True)

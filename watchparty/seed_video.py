@@ -188,4 +188,4 @@ async def _queue_once(state: AppState, alice: User, party: Party, video_id: uuid
         )
         if queued is None:
             media = Media(video_id=str(video_id))
-            await add_to_queue(uow, state, alice.id, str(party.id), media, None)
+            await add_to_queue(uow, alice.id, str(party.id), media, None)

@@ -1,9 +1,10 @@
 """Flows proven by a mailed one-time token: email verification and password reset.
 
 Tokens are 256-bit random strings; only their SHA-256 is stored. A token works once: consuming
-it is a conditional UPDATE (`used_at IS NULL`), so two concurrent uses cannot both succeed. Every
-function takes a session and never commits; the mail it returns is enqueued by the caller after
-the commit.
+it is a conditional UPDATE (`used_at IS NULL`), so two concurrent uses cannot both succeed. The
+flows take the unit of work first (`watchparty.db`), then who acts (the signed-in user's id, the
+anonymous `Client`, or the mailed token), and never commit; the mail they send is enqueued in
+the unit, after the commit.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watchparty.accounts import emails, passwords, tokens
+from watchparty.accounts import emails, passwords, revocations, tokens
 from watchparty.accounts.fields import normalize_email
 from watchparty.accounts.models import EmailToken, EmailTokenPurpose, User
-from watchparty.config import Settings
+from watchparty.accounts.sessions import Client
+from watchparty.db import UnitOfWork
 from watchparty.errors import Conflict, InvalidToken, NotAuthenticated
-from watchparty.kit.ratelimit import Limit, RateLimiter
+from watchparty.kit.ratelimit import Limit
 from watchparty.kit.time import utcnow
-from watchparty.mail import OutgoingMail
+from watchparty.mail import enqueue_mail
 
 TOKEN_MAX = 200  # generated tokens are 43 characters; anything far longer is not one of ours
 
@@ -89,20 +91,23 @@ async def invalidate_outstanding(
 # Email verification ----------------------------------------------------------------------------
 
 
-async def verification_mail(session: AsyncSession, settings: Settings, user: User) -> OutgoingMail:
-    """Issue a verification token for `user` and the mail that carries it."""
+async def send_verification(uow: UnitOfWork, user: User) -> None:
+    """Issue a verification token for `user` and mail it after the commit."""
+    settings = uow.app.settings
     row, raw = await issue(
-        session,
+        uow.session,
         user,
         EmailTokenPurpose.VERIFY_EMAIL,
         timedelta(hours=settings.email_token_ttl_hours),
     )
-    return emails.verification_email(
+    mail = emails.verification_email(
         settings, to=user.email, display_name=user.display_name, token=raw, job_id=f"mail:{row.id}"
     )
+    enqueue_mail(uow, uow.app.jobs, mail)
 
 
-async def verify_email(session: AsyncSession, raw: str) -> User:
+async def verify_email(uow: UnitOfWork, raw: str) -> User:
+    session = uow.session
     row = await _usable(session, raw, EmailTokenPurpose.VERIFY_EMAIL)
     user = await _consume(session, row)
     await invalidate_outstanding(session, user.id, EmailTokenPurpose.VERIFY_EMAIL)
@@ -112,52 +117,51 @@ async def verify_email(session: AsyncSession, raw: str) -> User:
     return user
 
 
-async def resend_verification(
-    session: AsyncSession, settings: Settings, limiter: RateLimiter, user_id: uuid.UUID
-) -> OutgoingMail:
-    user = await session.get(User, user_id)
+async def resend_verification(uow: UnitOfWork, viewer_id: uuid.UUID) -> None:
+    user = await uow.session.get(User, viewer_id)
     if user is None or not user.is_active:
         raise NotAuthenticated()
     if user.email_verified_at is not None:
         raise Conflict("Your email address is already verified.")
-    await limiter.hit(
-        f"verify_resend:user:{user.id}", Limit.parse(settings.rate_limit_verify_resend)
+    await uow.app.limiter.hit(
+        f"verify_resend:user:{user.id}", Limit.parse(uow.app.settings.rate_limit_verify_resend)
     )
-    return await verification_mail(session, settings, user)
+    await send_verification(uow, user)
 
 
 # Password reset ----------------------------------------------------------------------------------
 
 
-async def request_password_reset(
-    session: AsyncSession, settings: Settings, limiter: RateLimiter, *, ip: str, email: str
-) -> OutgoingMail | None:
-    """The reset mail, or None when there is no such (active) account.
+async def request_password_reset(uow: UnitOfWork, client: Client, *, email: str) -> None:
+    """Mail a reset link after the commit; nothing when there is no such (active) account.
 
     The caller answers the same either way. Both limits apply to any address, existing or not,
     so being limited reveals nothing either.
     """
-    await limiter.hit(f"reset:ip:{ip}", Limit.parse(settings.rate_limit_reset_ip))
+    session, settings, limiter = uow.session, uow.app.settings, uow.app.limiter
+    await limiter.hit(f"reset:ip:{client.ip}", Limit.parse(settings.rate_limit_reset_ip))
     email = normalize_email(email)
     await limiter.hit(f"reset:account:{email}", Limit.parse(settings.rate_limit_reset_account))
     user = await session.scalar(select(User).where(User.email == email))
     if user is None or not user.is_active:
-        return None
+        return
     row, raw = await issue(
         session,
         user,
         EmailTokenPurpose.RESET_PASSWORD,
         timedelta(minutes=settings.password_reset_ttl_minutes),
     )
-    return emails.password_reset_email(
+    mail = emails.password_reset_email(
         settings, to=user.email, display_name=user.display_name, token=raw, job_id=f"mail:{row.id}"
     )
+    enqueue_mail(uow, uow.app.jobs, mail)
 
 
-async def reset_password(
-    session: AsyncSession, limiter: RateLimiter, *, raw: str, new_password: str
-) -> User:
-    """Set a new password from a reset link: signs out everywhere and proves the mailbox."""
+async def reset_password(uow: UnitOfWork, raw: str, *, new_password: str) -> User:
+    """Set a new password from a reset link: signs out everywhere (every session's sockets close
+    after the commit) and proves the mailbox."""
+    session = uow.session
+    revocations.announce_after_commit(uow)  # every session's sockets
     row = await _usable(session, raw, EmailTokenPurpose.RESET_PASSWORD)
     owner = await session.get(User, row.user_id)
     # The policy is checked before the token is consumed, so a weak choice can be corrected.
@@ -170,5 +174,5 @@ async def reset_password(
     await tokens.revoke_user_sessions(session, user.id, reason="password_reset")
     await session.flush()
     # Whoever locked the account out by guessing no longer stands between its owner and a sign-in.
-    await limiter.reset(f"login:account:{user.email}")
+    await uow.app.limiter.reset(f"login:account:{user.email}")
     return user

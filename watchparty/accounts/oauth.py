@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watchparty.accounts import tokens
+from watchparty.accounts import revocations, tokens
 from watchparty.accounts.models import OAuthAccount, User
 from watchparty.accounts.service import (
     Client,
@@ -31,7 +31,7 @@ from watchparty.accounts.service import (
     normalize_email,
     open_session,
 )
-from watchparty.config import Settings
+from watchparty.db import UnitOfWork
 from watchparty.errors import Conflict, NotAllowed, Problem, ValidationProblem
 from watchparty.kit.time import utcnow
 
@@ -144,11 +144,11 @@ async def find_or_create_user(session: AsyncSession, identity: ProviderIdentity)
     return user
 
 
-async def sign_in(
-    session: AsyncSession, settings: Settings, client: Client, identity: ProviderIdentity
-) -> SignIn:
-    """Find or create the user and open a refresh family whose method names the provider."""
-    user = await find_or_create_user(session, identity)
+async def sign_in(uow: UnitOfWork, client: Client, identity: ProviderIdentity) -> SignIn:
+    """Find or create the user and open a refresh family whose method names the provider (the
+    sign-ins a claimed email revoked have their sockets closed after the commit)."""
+    revocations.announce_after_commit(uow)  # a claimed email's old sessions
+    user = await find_or_create_user(uow.session, identity)
     if not user.is_active:
         raise AccountDisabled()
-    return await open_session(session, settings, client, user, method=identity.provider)
+    return await open_session(uow, client, user, method=identity.provider)

@@ -7,10 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import strawberry
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from watchparty.accounts import email_tokens, revocations, service, sessions
+from watchparty.accounts import email_tokens, service, sessions
 from watchparty.accounts.types import (
     AuthPayload,
     ChangePasswordInput,
@@ -32,8 +31,8 @@ from watchparty.accounts.types import (
     VerifyEmailInput,
     VerifyEmailPayload,
 )
-from watchparty.config import Settings
 from watchparty.context import Context, Info
+from watchparty.db import UnitOfWork
 from watchparty.errors import NotAuthenticated as NotAuthenticatedProblem
 from watchparty.gql.errors import (
     Conflict,
@@ -47,8 +46,6 @@ from watchparty.gql.errors import (
     returns_errors,
 )
 from watchparty.http.cookies import set_refresh_cookie
-from watchparty.kit.ratelimit import RateLimiter
-from watchparty.mail import enqueue_mail
 
 RegisterResult = Annotated[
     AuthPayload | ValidationError | Conflict | RateLimited, strawberry.union("RegisterResult")
@@ -100,18 +97,14 @@ def _given(value: strawberry.Maybe[str | None]) -> str | service.Keep | None:
     return service.Keep.KEEP if value is None else value.value
 
 
-_SignInRule = Callable[
-    [AsyncSession, Settings, RateLimiter, service.Client], Awaitable[service.SignIn]
-]
+_SignInRule = Callable[[UnitOfWork, service.Client], Awaitable[service.SignIn]]
 
 
 async def _sign_in(ctx: Context, rule: _SignInRule) -> AuthPayload:
-    """Run a sign-in rule (register, login) in one unit of work, its mail sent after the commit;
+    """Run a sign-in rule (register, login) in one unit of work (its mail goes after the commit);
     then issue the access token and set the refresh cookie (HTTP only; a socket has no cookies)."""
     async with ctx.state.unit_of_work() as uow:
-        signed = await rule(uow.session, ctx.state.settings, ctx.state.limiter, _client(ctx))
-        if signed.mail is not None:
-            enqueue_mail(uow, ctx.state.jobs, signed.mail)
+        signed = await rule(uow, _client(ctx))
     access = ctx.state.access_tokens.issue(signed.user.id, signed.family.id)
     if isinstance(ctx.response, Response):
         set_refresh_cookie(ctx.response, ctx.state.settings, signed.refresh_token)
@@ -171,7 +164,7 @@ class AccountMutations:
         viewer = await info.context.require_viewer()
         async with info.context.state.unit_of_work() as uow:
             user = await service.update_profile(
-                uow.session,
+                uow,
                 viewer.id,
                 display_name=_given(input.display_name),
                 avatar_url=_given(input.avatar_url),
@@ -187,17 +180,13 @@ class AccountMutations:
         if ctx.claims is None:
             raise NotAuthenticatedProblem()
         async with ctx.state.unit_of_work() as uow:
-            revocations.announce_after_commit(uow, ctx.state)  # the other sessions' sockets
-            user, mail = await service.change_password(
-                uow.session,
-                ctx.state.settings,
-                ctx.state.limiter,
-                user_id=viewer.id,
+            user = await service.change_password(
+                uow,
+                viewer.id,
                 current_session_id=ctx.claims.session_id,
                 current_password=input.current_password,
                 new_password=input.new_password,
             )
-            enqueue_mail(uow, ctx.state.jobs, mail)
         return ChangePasswordPayload(user=User.from_model(user, viewer_id=user.id))
 
     @strawberry.mutation(
@@ -210,15 +199,7 @@ class AccountMutations:
     ) -> RequestPasswordResetResult:
         ctx = info.context
         async with ctx.state.unit_of_work() as uow:
-            mail = await email_tokens.request_password_reset(
-                uow.session,
-                ctx.state.settings,
-                ctx.state.limiter,
-                ip=ctx.client_ip,
-                email=input.email,
-            )
-            if mail is not None:
-                enqueue_mail(uow, ctx.state.jobs, mail)
+            await email_tokens.request_password_reset(uow, _client(ctx), email=input.email)
         return RequestPasswordResetPayload(ok=True)
 
     @strawberry.mutation(
@@ -229,17 +210,14 @@ class AccountMutations:
     async def reset_password(self, info: Info, input: ResetPasswordInput) -> ResetPasswordResult:
         ctx = info.context
         async with ctx.state.unit_of_work() as uow:
-            revocations.announce_after_commit(uow, ctx.state)  # every session's sockets
-            await email_tokens.reset_password(
-                uow.session, ctx.state.limiter, raw=input.token, new_password=input.new_password
-            )
+            await email_tokens.reset_password(uow, input.token, new_password=input.new_password)
         return ResetPasswordPayload(ok=True)
 
     @strawberry.mutation(description="Confirm the email address with the token from the email.")
     @returns_errors
     async def verify_email(self, info: Info, input: VerifyEmailInput) -> VerifyEmailResult:
         async with info.context.state.unit_of_work() as uow:
-            user = await email_tokens.verify_email(uow.session, input.token)
+            user = await email_tokens.verify_email(uow, input.token)
         # Holding the mailed token proves the address, so the payload may show it.
         return VerifyEmailPayload(user=User.from_model(user, viewer_id=user.id))
 
@@ -251,10 +229,7 @@ class AccountMutations:
         ctx = info.context
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
-            mail = await email_tokens.resend_verification(
-                uow.session, ctx.state.settings, ctx.state.limiter, viewer.id
-            )
-            enqueue_mail(uow, ctx.state.jobs, mail)
+            await email_tokens.resend_verification(uow, viewer.id)
         return ResendVerificationEmailPayload(
             ok=True, client_mutation_id=input.client_mutation_id if input else None
         )
@@ -267,6 +242,5 @@ class AccountMutations:
     async def revoke_session(self, info: Info, input: RevokeSessionInput) -> RevokeSessionResult:
         viewer = await info.context.require_viewer()
         async with info.context.state.unit_of_work() as uow:
-            revocations.announce_after_commit(uow, info.context.state)  # its open sockets
-            revoked = await sessions.revoke_session(uow.session, viewer.id, str(input.session_id))
+            revoked = await sessions.revoke_session(uow, viewer.id, str(input.session_id))
         return RevokeSessionPayload(session_id=strawberry.ID(str(revoked)))

@@ -230,8 +230,9 @@ async def announce(state: AppState, session_ids: Iterable[uuid.UUID]) -> None:
         log.warning("session revocation not published", exc_info=True)
 
 
-def announce_after_commit(uow: UnitOfWork, state: AppState) -> None:
+def announce_after_commit(uow: UnitOfWork) -> None:
     """Announce the sessions revoked in `uow` once it commits (nothing for a rollback)."""
+    state = uow.app
 
     async def _announce() -> None:
         pending = revoked_in(uow.session)

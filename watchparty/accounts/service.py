@@ -1,6 +1,8 @@
-"""Account rules: registration, sign-in, profile and password. Takes a session; never commits.
+"""Account rules: registration, sign-in, profile and password. Never commits.
 
-Mail a rule wants sent comes back as `OutgoingMail`; the caller enqueues it after the commit.
+Each rule takes the unit of work first (`watchparty.db`), then who acts: the signed-in user's id,
+or the `Client` of an anonymous caller. Mail a rule sends is enqueued in the unit, after the
+commit; so is the announcement of the sign-ins it revoked (`revocations`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watchparty.accounts import email_tokens, emails, passwords, tokens
+from watchparty.accounts import email_tokens, emails, passwords, revocations, tokens
 from watchparty.accounts.fields import (
     DISPLAY_NAME_MAX,
     clean_avatar_url,
@@ -22,15 +24,16 @@ from watchparty.accounts.fields import (
     normalize_email,
 )
 from watchparty.accounts.models import AuthSession, EmailTokenPurpose, User
-from watchparty.config import Settings
+from watchparty.accounts.sessions import Client
+from watchparty.db import UnitOfWork
 from watchparty.errors import (
     Conflict,
     InvalidCredentials,
     NotAuthenticated,
     ValidationProblem,
 )
-from watchparty.kit.ratelimit import Limit, RateLimiter
-from watchparty.mail import OutgoingMail
+from watchparty.kit.ratelimit import Limit
+from watchparty.mail import enqueue_mail
 
 __all__ = [
     "DISPLAY_NAME_MAX",
@@ -57,43 +60,32 @@ class SignIn:
     user: User
     family: AuthSession
     refresh_token: str
-    mail: OutgoingMail | None = None  # register: the verification mail
-
-
-@dataclass(frozen=True, slots=True)
-class Client:
-    ip: str
-    user_agent: str | None
 
 
 async def open_session(
-    session: AsyncSession,
-    settings: Settings,
-    client: Client,
-    user: User,
-    *,
-    method: str = "password",
-    mail: OutgoingMail | None = None,
+    uow: UnitOfWork, client: Client, user: User, *, method: str = "password"
 ) -> SignIn:
     """Sign `user` in on `client`: a new refresh family (its `method` says how) and its first
     token."""
     family, raw = await tokens.start_session(
-        session, user, settings, user_agent=client.user_agent, ip_address=client.ip, method=method
+        uow.session,
+        user,
+        uow.app.settings,
+        user_agent=client.user_agent,
+        ip_address=client.ip,
+        method=method,
     )
-    return SignIn(user, family, raw, mail)
+    return SignIn(user, family, raw)
 
 
 async def register(
-    session: AsyncSession,
-    settings: Settings,
-    limiter: RateLimiter,
-    client: Client,
-    *,
-    email: str,
-    password: str,
-    display_name: str,
+    uow: UnitOfWork, client: Client, *, email: str, password: str, display_name: str
 ) -> SignIn:
-    await limiter.hit(f"register:ip:{client.ip}", Limit.parse(settings.rate_limit_register_ip))
+    """A new account, signed in on `client`; its verification mail goes after the commit."""
+    session, settings = uow.session, uow.app.settings
+    await uow.app.limiter.hit(
+        f"register:ip:{client.ip}", Limit.parse(settings.rate_limit_register_ip)
+    )
     email = normalize_email(email)
     display_name = clean_display_name(display_name)
     passwords.check_policy(password, email=email)
@@ -110,27 +102,20 @@ async def register(
         # Two sign-ups with one address at once both pass the check above; the unique email
         # lets one in, and the other gets the answer it would have had a moment later.
         raise taken from exc
-    mail = await email_tokens.verification_mail(session, settings, user)
-    return await open_session(session, settings, client, user, mail=mail)
+    await email_tokens.send_verification(uow, user)
+    return await open_session(uow, client, user)
 
 
-async def login(
-    session: AsyncSession,
-    settings: Settings,
-    limiter: RateLimiter,
-    client: Client,
-    *,
-    email: str,
-    password: str,
-) -> SignIn:
+async def login(uow: UnitOfWork, client: Client, *, email: str, password: str) -> SignIn:
     """Both limits count every attempt; the account limit applies to unknown addresses too."""
+    settings, limiter = uow.app.settings, uow.app.limiter
     await limiter.hit(f"login:ip:{client.ip}", Limit.parse(settings.rate_limit_login_ip))
     try:
         email = normalize_email(email)
     except ValidationProblem as exc:
         raise InvalidCredentials() from exc
     await limiter.hit(f"login:account:{email}", Limit.parse(settings.rate_limit_login_account))
-    user = await find_user_by_email(session, email)
+    user = await find_user_by_email(uow.session, email)
     if (
         not passwords.verify_password(user.password_hash if user else None, password)
         or user is None
@@ -140,7 +125,7 @@ async def login(
         raise InvalidCredentials("This account is disabled.")
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    return await open_session(session, settings, client, user)
+    return await open_session(uow, client, user)
 
 
 class Keep(Enum):
@@ -157,15 +142,15 @@ async def _load_active(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 
 async def update_profile(
-    session: AsyncSession,
-    user_id: uuid.UUID,
+    uow: UnitOfWork,
+    viewer_id: uuid.UUID,
     *,
     display_name: str | Keep | None = Keep.KEEP,
     avatar_url: str | Keep | None = Keep.KEEP,
     bio: str | Keep | None = Keep.KEEP,
 ) -> User:
     """Every given field is validated before any is changed."""
-    user = await _load_active(session, user_id)
+    user = await _load_active(uow.session, viewer_id)
     changes: dict[str, str | None] = {}
     if display_name is not Keep.KEEP:
         changes["display_name"] = clean_display_name(display_name)
@@ -175,33 +160,36 @@ async def update_profile(
         changes["bio"] = clean_bio(bio)
     for name, value in changes.items():
         setattr(user, name, value)
-    await session.flush()
+    await uow.session.flush()
     return user
 
 
 async def change_password(
-    session: AsyncSession,
-    settings: Settings,
-    limiter: RateLimiter,
+    uow: UnitOfWork,
+    viewer_id: uuid.UUID,
     *,
-    user_id: uuid.UUID,
     current_session_id: uuid.UUID,
     current_password: str,
     new_password: str,
-) -> tuple[User, OutgoingMail]:
-    """Replace the password and sign out every other device; the owner gets a notice by mail.
+) -> User:
+    """Replace the password and sign out every other device (their sockets close after the
+    commit); the owner gets a notice by mail.
 
     An account without a password (social sign-in only) sets its first one through the reset
     mail instead: a stolen access token alone must not be enough to add a password.
     """
-    user = await _load_active(session, user_id)
+    session, settings = uow.session, uow.app.settings
+    revocations.announce_after_commit(uow)  # the other sessions' sockets
+    user = await _load_active(session, viewer_id)
     if user.password_hash is None:
         raise ValidationProblem(
             "Your account has no password yet. Use “Forgot password” to set one by email.",
             field="currentPassword",
         )
     # Guessing the current password with a stolen access token is limited like a sign-in.
-    await limiter.hit(f"password:user:{user.id}", Limit.parse(settings.rate_limit_login_account))
+    await uow.app.limiter.hit(
+        f"password:user:{user.id}", Limit.parse(settings.rate_limit_login_account)
+    )
     if not passwords.verify_password(user.password_hash, current_password):
         raise InvalidCredentials("Current password is incorrect.", field="currentPassword")
     passwords.check_policy(new_password, email=user.email, field="newPassword")
@@ -222,4 +210,5 @@ async def change_password(
         # Derived from the new hash: one notice per change, however often the enqueue is retried.
         job_id=f"mail:password_changed:{tokens.hash_token(user.password_hash)[:32]}",
     )
-    return user, mail
+    enqueue_mail(uow, uow.app.jobs, mail)
+    return user

@@ -1,4 +1,5 @@
-"""A user's sign-ins (refresh families): listing the active ones and revoking one.
+"""A user's sign-ins (refresh families): listing the active ones, revoking one, refreshing and
+signing out with the refresh cookie (`http.auth`).
 
 Revoking a family ends it for good: its refresh token stops working and, because every request
 checks the family of its access token (`signed_in_user`), so do the access tokens already issued
@@ -8,17 +9,27 @@ from it; open WebSockets of the family close (`revocations`).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from watchparty.access_tokens import AccessClaims
-from watchparty.accounts import tokens
+from watchparty.accounts import revocations, tokens
 from watchparty.accounts.models import AuthSession, User
+from watchparty.db import UnitOfWork
 from watchparty.errors import NotFound
 from watchparty.kit.time import utcnow
 
 SESSIONS_CAP = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Where a sign-in comes from (and who acts, for an anonymous caller)."""
+
+    ip: str
+    user_agent: str | None
 
 
 async def signed_in_user(
@@ -55,18 +66,42 @@ async def active_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[Aut
     return list(rows)
 
 
-async def revoke_session(session: AsyncSession, user_id: uuid.UUID, raw_id: str) -> uuid.UUID:
-    """Revoke one of the user's own sign-ins. Idempotent for the owner.
+async def revoke_session(uow: UnitOfWork, viewer_id: uuid.UUID, raw_id: str) -> uuid.UUID:
+    """Revoke one of the viewer's own sign-ins (its open sockets close after the commit).
+    Idempotent for the owner.
 
     Someone else's session, an unknown id and a malformed id all get the same `NotFound`, so
     session ids cannot be probed.
     """
+    session = uow.session
+    revocations.announce_after_commit(uow)  # its open sockets
     try:
         session_id = uuid.UUID(raw_id)
     except ValueError as exc:
         raise NotFound("Session not found.", field="sessionId") from exc
     family = await session.get(AuthSession, session_id)
-    if family is None or family.user_id != user_id:
+    if family is None or family.user_id != viewer_id:
         raise NotFound("Session not found.", field="sessionId")
     await tokens.revoke_family(session, family.id, reason="revoked_by_user")
     return family.id
+
+
+async def refresh(uow: UnitOfWork, raw: str) -> tuple[AuthSession, str]:
+    """Exchange the refresh token `raw` for a new one of its sign-in (`tokens.rotate`, with the
+    configured grace for tabs racing each other).
+
+    A reused token revokes its whole sign-in and raises `RefreshRejected("reused")`: the caller
+    commits that revocation before answering, and the sign-in's sockets close after the commit.
+    """
+    revocations.announce_after_commit(uow)  # a reuse ends the family's sockets
+    grace = uow.app.settings.refresh_reuse_grace_seconds
+    return await tokens.rotate(uow.session, raw, grace_seconds=grace)
+
+
+async def sign_out(uow: UnitOfWork, raw: str) -> None:
+    """Revoke the sign-in of the refresh token `raw`, if there is one (its open sockets close
+    after the commit)."""
+    revocations.announce_after_commit(uow)  # the sign-in's open sockets close
+    family = await tokens.family_of(uow.session, raw)
+    if family is not None:
+        await tokens.revoke_family(uow.session, family.id, reason="logout")

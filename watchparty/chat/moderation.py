@@ -1,8 +1,8 @@
 """Chat moderation: who may post (mutes, slow mode), muting, slow mode and hiding messages. Every
 action lands in the party's moderation log (`parties.moderation_log`).
 
-Services take a session (they flush, never commit) and, when the change is news for the party
-stream, an `Outbox` the resolver records in the same unit of work.
+Services take the unit of work first, then the acting user's id (`watchparty.db`); they flush,
+never commit, and record what is news for the party stream in the same unit.
 
 Decisions (see the README):
 - Moderation needs MODERATOR or above and reaches strictly lower roles only (`can_act_on`):
@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,7 @@ from watchparty.chat.models import ChatMessage
 from watchparty.chat.moderation_models import PartyMute
 from watchparty.chat.payloads import full_payload
 from watchparty.errors import NotAllowed, NotFound, RateLimited, ValidationProblem
+from watchparty.events import record
 from watchparty.kit.time import utcnow
 from watchparty.parties.authz import (
     PartyAccess,
@@ -41,11 +42,14 @@ from watchparty.parties.authz import (
     require_not_ended,
     require_role,
 )
-from watchparty.parties.events import PartyUpdated
+from watchparty.parties.events import party_channel
 from watchparty.parties.models import MemberRole, MemberStatus, ModerationAction, Party, PartyMember
 from watchparty.parties.moderation_log import clean_reason, record_action
-from watchparty.parties.service import Outbox, party_event_payload
+from watchparty.parties.service import record_party_updated
 from watchparty.parties.validation import check_slow_mode
+
+if TYPE_CHECKING:
+    from watchparty.db import UnitOfWork
 
 MAX_MUTE = timedelta(days=365)
 MESSAGE_NOT_FOUND = "Message not found."
@@ -127,7 +131,7 @@ async def _member_target(session: AsyncSession, access: PartyAccess, user_id: st
 
 
 async def mute_member(
-    session: AsyncSession,
+    uow: UnitOfWork,
     viewer_id: uuid.UUID,
     party_id: str,
     user_id: str,
@@ -135,6 +139,7 @@ async def mute_member(
     reason: str | None,
 ) -> PartyMute:
     """Mute an active member of a lower role (again: replaces the previous mute)."""
+    session = uow.session
     access = await load_party(session, party_id, viewer_id, for_update=True)
     actor = require_role(access, MemberRole.MODERATOR)
     require_not_ended(access.party)
@@ -175,9 +180,10 @@ async def mute_member(
 
 
 async def unmute_member(
-    session: AsyncSession, viewer_id: uuid.UUID, party_id: str, user_id: str, reason: str | None
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, user_id: str, reason: str | None
 ) -> tuple[uuid.UUID, uuid.UUID]:
     """Lift a mute in force (member or not); returns (party id, user id)."""
+    session = uow.session
     access = await load_party(session, party_id, viewer_id, for_update=True)
     actor = require_role(access, MemberRole.MODERATOR)
     require_not_ended(access.party)
@@ -221,9 +227,10 @@ async def mutes_in_force(
 
 
 async def set_slow_mode(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, seconds: int
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, seconds: int
 ) -> Party:
     """Moderators and above; 0..3600 seconds (0: off). Unchanged: no event, no log entry."""
+    session = uow.session
     access = await load_party(session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.MODERATOR)
     party = access.party
@@ -241,7 +248,7 @@ async def set_slow_mode(
             action=ModerationAction.SLOW_MODE,
             details={"seconds": seconds, "previousSeconds": previous},
         )
-        outbox.add(party.id, PartyUpdated(party=await party_event_payload(session, party)))
+        await record_party_updated(uow, party)
     return party
 
 
@@ -269,8 +276,7 @@ async def load_message(
 
 
 async def set_message_hidden(
-    session: AsyncSession,
-    outbox: Outbox,
+    uow: UnitOfWork,
     viewer_id: uuid.UUID,
     message_id: str,
     hidden: bool,
@@ -279,6 +285,7 @@ async def set_message_hidden(
     """Hide (or unhide) a message of a lower role; returns the message's payload (see
     `chat.payloads.message_payload`). Hiding a hidden message (or unhiding a visible one)
     changes nothing, publishes and logs nothing."""
+    session = uow.session
     message, access = await load_message(session, message_id, viewer_id)
     actor = require_role(access, MemberRole.MODERATOR)
     require_not_ended(access.party)
@@ -309,5 +316,5 @@ async def set_message_hidden(
         body_snapshot=message.body if hidden else None,
     )
     payload = await full_payload(session, message)
-    outbox.add(message.party_id, MessageUpdated(message=payload))
+    await record(uow, party_channel(message.party_id), MessageUpdated(message=payload))
     return payload

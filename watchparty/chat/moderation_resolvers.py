@@ -30,7 +30,6 @@ from watchparty.gql.errors import (
     PartyEndedError,
     ValidationError,
 )
-from watchparty.parties.service import Outbox
 from watchparty.parties.types import Party
 
 _Base = ValidationError | NotAuthenticated | NotAllowed | NotFound
@@ -51,20 +50,11 @@ T = TypeVar("T")
 
 
 async def _apply(info: Info, change: Callable[..., Awaitable[T]], *args: Any) -> T:
-    """Run one moderation change for the signed-in viewer in one unit of work, recording the
-    party events it produced before the commit (they publish after it)."""
+    """Run one moderation change for the signed-in viewer in one unit of work (the party events
+    it records publish after the commit)."""
     viewer = await info.context.require_viewer()
     async with info.context.state.unit_of_work() as uow:
-        outbox = Outbox()
-        result = await change(uow.session, outbox, viewer.id, *args)
-        await outbox.record(uow, info.context.state)
-    return result
-
-
-async def _no_outbox(info: Info, change: Callable[..., Awaitable[T]], *args: Any) -> T:
-    viewer = await info.context.require_viewer()
-    async with info.context.state.unit_of_work() as uow:
-        return await change(uow.session, viewer.id, *args)
+        return await change(uow, viewer.id, *args)
 
 
 def _message(payload: dict[str, Any]) -> ChatMessagePayload:
@@ -84,7 +74,7 @@ class ModerationMutations:
     )
     @returns_moderation_errors
     async def mute_member(self, info: Info, input: MuteMemberInput) -> MuteMemberResult:
-        mute = await _no_outbox(
+        mute = await _apply(
             info, moderation.mute_member, input.party_id, input.user_id, input.until, input.reason
         )
         return MuteMemberPayload(mute=MemberMute.from_model(mute))
@@ -92,7 +82,7 @@ class ModerationMutations:
     @strawberry.mutation(description="Lift a mute (moderators and above, lower roles only).")
     @returns_moderation_errors
     async def unmute_member(self, info: Info, input: UnmuteMemberInput) -> UnmuteMemberResult:
-        party_id, user_id = await _no_outbox(
+        party_id, user_id = await _apply(
             info, moderation.unmute_member, input.party_id, input.user_id, input.reason
         )
         return UnmuteMemberPayload(

@@ -93,7 +93,7 @@ class ChatMutations:
             client_id=input.client_id,
         )
         async with info.context.state.unit_of_work() as uow:
-            payload = await service.send_message(uow, info.context.state, viewer, new)
+            payload = await service.send_message(uow, viewer.id, new)
         return ChatMessagePayload(message=ChatMessage.from_payload(payload))
 
     @strawberry.mutation(description="Change the text of one's own message (marks it edited).")
@@ -101,9 +101,7 @@ class ChatMutations:
     async def edit_message(self, info: Info, input: EditMessageInput) -> EditMessageResult:
         viewer = await info.context.require_viewer()
         async with info.context.state.unit_of_work() as uow:
-            payload = await service.edit_message(
-                uow, info.context.state, viewer, str(input.message_id), input.body
-            )
+            payload = await service.edit_message(uow, viewer.id, str(input.message_id), input.body)
         return ChatMessagePayload(message=ChatMessage.from_payload(payload))
 
     @strawberry.mutation(
@@ -114,9 +112,7 @@ class ChatMutations:
     async def delete_message(self, info: Info, input: DeleteMessageInput) -> DeleteMessageResult:
         viewer = await info.context.require_viewer()
         async with info.context.state.unit_of_work() as uow:
-            payload = await service.delete_message(
-                uow, info.context.state, viewer, str(input.message_id)
-            )
+            payload = await service.delete_message(uow, viewer.id, str(input.message_id))
         return ChatMessagePayload(message=ChatMessage.from_payload(payload))
 
     @strawberry.mutation(description="React with an emoji (reacting twice counts once).")
@@ -141,9 +137,7 @@ class ChatMutations:
     async def set_typing(self, info: Info, input: SetTypingInput) -> SetTypingResult:
         viewer = await info.context.require_viewer()
         async with info.context.state.unit_of_work() as uow:
-            party_id = await service.set_typing(
-                uow, info.context.state, viewer, str(input.party_id), input.typing
-            )
+            party_id = await service.set_typing(uow, viewer.id, str(input.party_id), input.typing)
         return SetTypingPayload(
             party_id=strawberry.ID(str(party_id)),
             typing=input.typing,
@@ -154,7 +148,5 @@ class ChatMutations:
 async def _react(info: Info, input: MessageReactionInput, *, add: bool) -> ChatMessagePayload:
     viewer = await info.context.require_viewer()
     async with info.context.state.unit_of_work() as uow:
-        payload = await service.react(
-            uow, info.context.state, viewer, str(input.message_id), input.emoji, add=add
-        )
+        payload = await service.react(uow, viewer.id, str(input.message_id), input.emoji, add=add)
     return ChatMessagePayload(message=ChatMessage.from_payload(payload))

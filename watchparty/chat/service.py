@@ -6,8 +6,9 @@ Who may do what:
 - Edit: the author only. Delete: the author (even after leaving), or a moderator and above
   acting on a member of strictly lower rank (`can_act_on`); a moderator's deletion is logged.
 - A PRIVATE party's messages do not exist for outsiders: NotFound ("Message not found.").
-Every change is recorded as a stored party event in the caller's unit of work (published after
-commit); typing is ephemeral.
+Every service takes the unit of work first, then the acting user's id (`watchparty.db`). Every
+change is recorded as a stored party event in that unit of work (published after commit); typing
+is ephemeral.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ from watchparty.parties.moderation_log import record_action
 
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
-    from watchparty.state import AppState
 
 MESSAGE_NOT_FOUND = "Message not found."
 TYPING_TTL_MS = 5000  # typing=true lasts this long unless renewed
@@ -138,18 +138,16 @@ async def _next_seq(session: AsyncSession, party_id: uuid.UUID) -> int:
     return int((await session.execute(stmt.returning(table.c.last_seq))).scalar_one())
 
 
-async def send_message(
-    uow: UnitOfWork, state: AppState, viewer: User, new: NewMessage
-) -> dict[str, Any]:
+async def send_message(uow: UnitOfWork, viewer_id: uuid.UUID, new: NewMessage) -> dict[str, Any]:
     """The new message's payload; with a `clientId` already used by the viewer in this party,
     the payload of that message (nothing is sent twice)."""
     body = clean_body(new.body)
     client_id = _clean_client_id(new.client_id)
     session = uow.session
-    access = await load_party(session, new.party_id, viewer.id)
+    access = await load_party(session, new.party_id, viewer_id)
     _require_chat(access)
     party_id = access.party.id
-    found = await _existing(session, party_id, viewer.id, client_id)
+    found = await _existing(session, party_id, viewer_id, client_id)
     if found is not None:  # a retry: answered before slow mode and flood limits count it
         return await full_payload(session, found)
     reply_to_id = None
@@ -160,12 +158,12 @@ async def send_message(
         reply_to_id = reply.id
     now = utcnow()
     await check_can_post(session, access, now)
-    limit = Limit.parse(state.settings.rate_limit_chat)
-    await state.limiter.hit(f"chat:{party_id}:{viewer.id}", limit)
+    limit = Limit.parse(uow.app.settings.rate_limit_chat)
+    await uow.app.limiter.hit(f"chat:{party_id}:{viewer_id}", limit)
     seq = await _next_seq(session, party_id)
     message = ChatMessage(
         party_id=party_id,
-        author_id=viewer.id,
+        author_id=viewer_id,
         body=body,
         reply_to_id=reply_to_id,
         client_id=client_id,
@@ -178,7 +176,7 @@ async def send_message(
             await session.flush()
     except IntegrityError:
         # A concurrent retry with the same clientId committed first: answer with its message.
-        found = await _existing(session, party_id, viewer.id, client_id)
+        found = await _existing(session, party_id, viewer_id, client_id)
         if found is None:
             raise
         return await full_payload(session, found)
@@ -205,7 +203,7 @@ def _require_live(message: ChatMessage) -> None:
         raise NotAllowed("A moderator hid this message.")
 
 
-async def _publish_update(uow: UnitOfWork, state: AppState, message: ChatMessage) -> dict[str, Any]:
+async def _publish_update(uow: UnitOfWork, message: ChatMessage) -> dict[str, Any]:
     payload = await full_payload(uow.session, message)
     await record(uow, party_channel(message.party_id), MessageUpdated(message=payload))
     return payload
@@ -215,15 +213,15 @@ async def _publish_update(uow: UnitOfWork, state: AppState, message: ChatMessage
 
 
 async def edit_message(
-    uow: UnitOfWork, state: AppState, viewer: User, raw_id: str, body: str
+    uow: UnitOfWork, viewer_id: uuid.UUID, raw_id: str, body: str
 ) -> dict[str, Any]:
     text = clean_body(body)
-    message, access = await load_message(uow.session, raw_id, viewer.id)
+    message, access = await load_message(uow.session, raw_id, viewer_id)
     _require_chat(access)
     _require_live(message)
-    if message.author_id != viewer.id:
+    if message.author_id != viewer_id:
         raise NotAllowed("Only its author can edit a message.")
-    mute = await mute_in_force(uow.session, message.party_id, viewer.id, utcnow())
+    mute = await mute_in_force(uow.session, message.party_id, viewer_id, utcnow())
     if mute is not None:  # editing is posting: a muted member cannot rewrite old messages
         raise Muted(mute.until)
     if text == message.body:
@@ -231,7 +229,7 @@ async def edit_message(
     message.body = text
     message.edited_at = utcnow()
     await uow.session.flush()
-    return await _publish_update(uow, state, message)
+    return await _publish_update(uow, message)
 
 
 async def _author_role(session: AsyncSession, message: ChatMessage) -> MemberRole | None:
@@ -244,13 +242,11 @@ async def _author_role(session: AsyncSession, message: ChatMessage) -> MemberRol
     )
 
 
-async def delete_message(
-    uow: UnitOfWork, state: AppState, viewer: User, raw_id: str
-) -> dict[str, Any]:
+async def delete_message(uow: UnitOfWork, viewer_id: uuid.UUID, raw_id: str) -> dict[str, Any]:
     """The tombstone. Deleting a deleted message changes nothing (and publishes nothing)."""
     session = uow.session
-    message, access = await load_message(session, raw_id, viewer.id)
-    own = message.author_id == viewer.id
+    message, access = await load_message(session, raw_id, viewer_id)
+    own = message.author_id == viewer_id
     if not own:
         member = require_member(access)
         author_role = await _author_role(session, message) or MemberRole.MEMBER
@@ -266,7 +262,7 @@ async def delete_message(
         await record_action(
             session,
             party_id=message.party_id,
-            actor_id=viewer.id,
+            actor_id=viewer_id,
             action="DELETE_MESSAGE",
             target_user_id=message.author_id,
             target_message_id=message.id,
@@ -283,58 +279,59 @@ async def _author(session: AsyncSession, message: ChatMessage) -> User | None:
 
 
 async def react(
-    uow: UnitOfWork, state: AppState, viewer: User, raw_id: str, emoji: str, *, add: bool
+    uow: UnitOfWork, viewer_id: uuid.UUID, raw_id: str, emoji: str, *, add: bool
 ) -> dict[str, Any]:
     """Add (or remove) the viewer's `emoji`; doing it twice is doing it once (no second event)."""
     _check_emoji(emoji)
     session = uow.session
-    message, access = await load_message(session, raw_id, viewer.id)
+    message, access = await load_message(session, raw_id, viewer_id)
     _require_chat(access)
     _require_live(message)
-    limit = Limit.parse(state.settings.rate_limit_reactions)
-    await state.limiter.hit(f"chat-react:{message.party_id}:{viewer.id}", limit)
+    limit = Limit.parse(uow.app.settings.rate_limit_reactions)
+    await uow.app.limiter.hit(f"chat-react:{message.party_id}:{viewer_id}", limit)
     table: Any = MessageReaction.__table__
     if add:
         dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = insert(table).values(
-            message_id=message.id, user_id=viewer.id, emoji=emoji, created_at=utcnow()
+            message_id=message.id, user_id=viewer_id, emoji=emoji, created_at=utcnow()
         )
         result: Any = await session.execute(stmt.on_conflict_do_nothing())
     else:
         result = await session.execute(
             delete(table).where(
                 table.c.message_id == message.id,
-                table.c.user_id == viewer.id,
+                table.c.user_id == viewer_id,
                 table.c.emoji == emoji,
             )
         )
     if not result.rowcount:
         return await full_payload(session, message)
-    return await _publish_update(uow, state, message)
+    return await _publish_update(uow, message)
 
 
 # -- typing -------------------------------------------------------------------------------------
 
 
 async def set_typing(
-    uow: UnitOfWork, state: AppState, viewer: User, party_id: str, typing: bool
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, typing: bool
 ) -> uuid.UUID:
-    """Fan out `TypingChanged` (ephemeral). Extra typing=true within the throttle window are
-    accepted but not re-broadcast; typing=false always is."""
-    access = await load_party(uow.session, party_id, viewer.id)
+    """Fan out `TypingChanged` (ephemeral, at once: nothing is stored). Extra typing=true within
+    the throttle window are accepted but not re-broadcast; typing=false always is."""
+    access = await load_party(uow.session, party_id, viewer_id)
     _require_chat(access)
     pid = access.party.id
-    key = f"typing:{pid}:{viewer.id}"
+    key = f"typing:{pid}:{viewer_id}"
+    app = uow.app
     if typing:
         try:
-            await state.limiter.hit(key, Limit.parse(state.settings.rate_limit_typing))
+            await app.limiter.hit(key, Limit.parse(app.settings.rate_limit_typing))
         except RateLimited:
             return pid
     else:
-        await state.limiter.reset(key)  # typing again right after stopping is news
+        await app.limiter.reset(key)  # typing again right after stopping is news
     event = TypingChanged(
-        user_id=str(viewer.id), typing=typing, expires_in_ms=TYPING_TTL_MS if typing else None
+        user_id=str(viewer_id), typing=typing, expires_in_ms=TYPING_TTL_MS if typing else None
     )
-    await publish(state.hub, party_channel(pid), event)
+    await publish(app.hub, party_channel(pid), event)
     return pid

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from watchparty.accounts import revocations, tokens
+from watchparty.accounts import sessions, tokens
 from watchparty.accounts.models import AuthSession
 from watchparty.accounts.tokens import RefreshRejected
 from watchparty.config import Settings
@@ -101,11 +101,8 @@ async def _rotate(state: AppState, raw: str) -> tuple[AuthSession, str] | Refres
     roll back (nothing to keep)."""
     try:
         async with state.unit_of_work() as uow:
-            revocations.announce_after_commit(uow, state)  # a reuse ends the family's sockets
             try:
-                return await tokens.rotate(
-                    uow.session, raw, grace_seconds=state.settings.refresh_reuse_grace_seconds
-                )
+                return await sessions.refresh(uow, raw)
             except RefreshRejected as exc:
                 if exc.reason != "reused":
                     raise
@@ -174,10 +171,7 @@ async def logout(request: Request) -> Response:
     raw = request.cookies.get(REFRESH_COOKIE)
     if raw and len(raw) <= 512:
         async with state.unit_of_work() as uow:
-            revocations.announce_after_commit(uow, state)  # the sign-in's open sockets close
-            family = await tokens.family_of(uow.session, raw)
-            if family is not None:
-                await tokens.revoke_family(uow.session, family.id, reason="logout")
+            await sessions.sign_out(uow, raw)
     response = Response(status_code=204, headers=NO_STORE)
     clear_refresh_cookie(response, state.settings)
     return response

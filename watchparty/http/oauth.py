@@ -30,7 +30,6 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from watchparty.accounts import oauth as oauth_service
-from watchparty.accounts import revocations
 from watchparty.accounts.oauth_providers import (
     DocumentCache,
     Provider,
@@ -286,8 +285,7 @@ async def _sign_in(
     for attempt in (1, 2):
         try:
             async with state.unit_of_work() as uow:
-                revocations.announce_after_commit(uow, state)  # a claimed email's old sessions
-                return await oauth_service.sign_in(uow.session, state.settings, client, identity)
+                return await oauth_service.sign_in(uow, client, identity)
         except IntegrityError:
             if attempt == 2:
                 raise

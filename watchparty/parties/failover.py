@@ -20,7 +20,6 @@ from sqlalchemy import select
 
 from watchparty.parties.hosting import fail_over_host
 from watchparty.parties.models import Party, PartyStatus
-from watchparty.parties.service import Outbox
 
 if TYPE_CHECKING:
     from watchparty.state import AppState
@@ -59,11 +58,7 @@ async def run_host_failover(state: AppState, party_id: uuid.UUID, host_id: uuid.
         return False
     online = await presence.online_user_ids(party_id)
     async with state.unit_of_work() as uow:
-        outbox = Outbox()
-        successor = await fail_over_host(
-            uow.session, outbox, party_id, offline_host_id=host_id, online_ids=online
-        )
-        await outbox.record(uow, state)
+        successor = await fail_over_host(uow, party_id, offline_host_id=host_id, online_ids=online)
     return successor is not None
 
 

@@ -11,16 +11,20 @@ Decisions (see the README):
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import ValidationProblem
 from watchparty.kit.time import utcnow
-from watchparty.parties.events import MemberUpdated, PartyUpdated
+from watchparty.parties.events import MemberUpdated
 from watchparty.parties.member_actions import announce_member, begin_member_action
 from watchparty.parties.models import MemberRole, MemberStatus, Party, PartyMember, PartyStatus
-from watchparty.parties.service import Outbox, party_event_payload
+from watchparty.parties.service import record_party_updated
+
+if TYPE_CHECKING:
+    from watchparty.db import UnitOfWork
 
 ASSIGNABLE_ROLES = (MemberRole.COHOST, MemberRole.MODERATOR, MemberRole.MEMBER)
 
@@ -49,37 +53,34 @@ async def find_successor(
     return pool[0] if pool else None
 
 
-async def make_host(
-    session: AsyncSession, outbox: Outbox, party: Party, new_host: PartyMember
-) -> None:
+async def make_host(uow: UnitOfWork, party: Party, new_host: PartyMember) -> None:
     """Make `new_host` the party's host (the caller demotes or removes the old one)."""
     new_host.role = MemberRole.HOST
     party.host_id = new_host.user_id
     party.updated_at = utcnow()
-    await session.flush()
-    await announce_member(session, outbox, MemberUpdated, new_host)
-    outbox.add(party.id, PartyUpdated(party=await party_event_payload(session, party)))
+    await uow.session.flush()
+    await announce_member(uow, MemberUpdated, new_host)
+    await record_party_updated(uow, party)
 
 
 async def transfer_host(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, user_id: str
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, user_id: str
 ) -> tuple[Party, PartyMember, PartyMember]:
     """Host only: the target becomes HOST, the old host a COHOST."""
-    action = await begin_member_action(session, outbox, viewer_id, party_id, role=MemberRole.HOST)
+    action = await begin_member_action(uow, viewer_id, party_id, role=MemberRole.HOST)
     old = action.actor
     target = await action.find_active(user_id)
     if target.user_id == viewer_id:
         raise ValidationProblem("You are the host already.", field="userId")
     old.role = MemberRole.COHOST
     await action.announce(MemberUpdated, old)
-    await make_host(session, outbox, action.party, target)
+    await make_host(uow, action.party, target)
     await action.record("TRANSFER_HOST", target, details={"role": MemberRole.HOST.value})
     return action.party, old, target
 
 
 async def fail_over_host(
-    session: AsyncSession,
-    outbox: Outbox,
+    uow: UnitOfWork,
     party_id: uuid.UUID,
     *,
     offline_host_id: uuid.UUID,
@@ -91,6 +92,7 @@ async def fail_over_host(
     not deleted party. With `online_ids` only online members qualify (a successor who is away
     too would only be failed over again). Returns the new host, or None.
     """
+    session = uow.session
     party = await session.scalar(
         select(Party).where(Party.id == party_id, Party.deleted_at.is_(None)).with_for_update()
     )
@@ -108,20 +110,15 @@ async def fail_over_host(
         return None  # nobody to hand over to: the host keeps the party
     if old is not None and old.status is MemberStatus.ACTIVE:
         old.role = MemberRole.COHOST
-        await announce_member(session, outbox, MemberUpdated, old)
-    await make_host(session, outbox, party, successor)
+        await announce_member(uow, MemberUpdated, old)
+    await make_host(uow, party, successor)
     return successor
 
 
 async def set_member_role(
-    session: AsyncSession,
-    outbox: Outbox,
-    viewer_id: uuid.UUID,
-    party_id: str,
-    user_id: str,
-    role: MemberRole,
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, user_id: str, role: MemberRole
 ) -> PartyMember:
-    action = await begin_member_action(session, outbox, viewer_id, party_id, role=MemberRole.HOST)
+    action = await begin_member_action(uow, viewer_id, party_id, role=MemberRole.HOST)
     if role not in ASSIGNABLE_ROLES:
         raise ValidationProblem("Use transferHost to hand over hosting.", field="role")
     target = await action.find_active(user_id)

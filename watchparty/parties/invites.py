@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,9 @@ from watchparty.kit.time import utcnow
 from watchparty.parties.authz import load_party, parse_id, require_not_ended, require_role
 from watchparty.parties.codes import generate_invite_token, hash_invite_token
 from watchparty.parties.models import InviteLink, MemberRole
+
+if TYPE_CHECKING:
+    from watchparty.db import UnitOfWork
 
 MAX_EXPIRES_IN_HOURS = 720
 MAX_USES = 10_000
@@ -36,13 +40,14 @@ def invite_url(frontend_url: str, token: str) -> str:
 
 
 async def create_invite_link(
-    session: AsyncSession,
+    uow: UnitOfWork,
     viewer_id: uuid.UUID,
     party_id: str,
     *,
     expires_in_hours: int | None,
     max_uses: int | None,
 ) -> NewInvite:
+    session = uow.session
     access = await load_party(session, party_id, viewer_id)
     require_role(access, MemberRole.COHOST)
     require_not_ended(access.party)
@@ -69,9 +74,8 @@ async def create_invite_link(
     return NewInvite(link=link, token=token)
 
 
-async def revoke_invite_link(
-    session: AsyncSession, viewer_id: uuid.UUID, link_id: str
-) -> InviteLink:
+async def revoke_invite_link(uow: UnitOfWork, viewer_id: uuid.UUID, link_id: str) -> InviteLink:
+    session = uow.session
     lid = parse_id(link_id)
     link = None if lid is None else await session.get(InviteLink, lid)
     if link is None:

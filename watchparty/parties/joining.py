@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,7 +51,10 @@ from watchparty.parties.models import (
     PartyStatus,
     PartyVisibility,
 )
-from watchparty.parties.service import Outbox, active_member_count, mark_ended, party_by_code
+from watchparty.parties.service import active_member_count, mark_ended, party_by_code
+
+if TYPE_CHECKING:
+    from watchparty.db import UnitOfWork
 
 
 @dataclass
@@ -64,14 +68,14 @@ class JoinResult:
 
 
 async def join_party(
-    session: AsyncSession,
-    outbox: Outbox,
+    uow: UnitOfWork,
     viewer_id: uuid.UUID,
     *,
     party_id: str | None = None,
     code: str | None = None,
     invite_token: str | None = None,
 ) -> JoinResult:
+    session = uow.session
     given = [v for v in (party_id, code, invite_token) if v is not None]
     if len(given) != 1:
         raise ValidationProblem("Give exactly one of partyId, code or inviteToken.")
@@ -121,7 +125,7 @@ async def join_party(
     row.ignore_wait = False
     await session.flush()
     # A pending request reaches moderators as MemberUpdated with status PENDING.
-    await announce_member(session, outbox, MemberUpdated if approval else MemberJoined, row)
+    await announce_member(uow, MemberUpdated if approval else MemberJoined, row)
     return JoinResult(party, row)
 
 
@@ -144,11 +148,11 @@ async def _load_reachable(
 
 
 async def _pending_request(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, user_id: str
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, user_id: str
 ) -> tuple[MemberAction, PartyMember]:
     """The party (locked) and `user_id`'s pending join request, for a moderator or above."""
     action = await begin_member_action(
-        session, outbox, viewer_id, party_id, role=MemberRole.MODERATOR, check_ended=False
+        uow, viewer_id, party_id, role=MemberRole.MODERATOR, check_ended=False
     )
     row = await action.find(user_id)
     if row is None or row.status is not MemberStatus.PENDING:
@@ -157,12 +161,12 @@ async def _pending_request(
 
 
 async def approve_member(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, user_id: str
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, user_id: str
 ) -> PartyMember:
-    action, row = await _pending_request(session, outbox, viewer_id, party_id, user_id)
+    action, row = await _pending_request(uow, viewer_id, party_id, user_id)
     party = action.party
     require_not_ended(party)
-    if await active_member_count(session, party.id) >= party.max_members:
+    if await active_member_count(uow.session, party.id) >= party.max_members:
         raise PartyFull(party.max_members)
     row.status = MemberStatus.ACTIVE
     row.joined_at = utcnow()
@@ -172,38 +176,37 @@ async def approve_member(
 
 
 async def reject_member(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str, user_id: str
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, user_id: str
 ) -> PartyMember:
-    action, row = await _pending_request(session, outbox, viewer_id, party_id, user_id)
+    action, row = await _pending_request(uow, viewer_id, party_id, user_id)
     require_not_ended(action.party)
     row.status = MemberStatus.LEFT
     row.left_at = utcnow()
     await action.record("REJECT", row)
-    action.announce_left(row)
+    await action.announce_left(row)
     return row
 
 
-async def leave_party(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str
-) -> uuid.UUID:
+async def leave_party(uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str) -> uuid.UUID:
     """Leave (or withdraw a pending request). A leaving host hands over or ends the party."""
+    session = uow.session
     access = await load_party(session, party_id, viewer_id, for_update=True)
     row = access.row
     if row is not None and row.status is MemberStatus.PENDING:
         row.status, row.left_at = MemberStatus.LEFT, utcnow()
         await session.flush()
-        announce_left(outbox, row)
+        await announce_left(uow, row)
         return access.party.id
     member = require_member(access)
     was_host = member.role is MemberRole.HOST
     member.status, member.role, member.left_at = MemberStatus.LEFT, MemberRole.MEMBER, utcnow()
     await session.flush()
-    announce_left(outbox, member)
+    await announce_left(uow, member)
     if was_host:
         successor = await find_successor(session, access.party.id, exclude=member.user_id)
         if successor is None:
             if access.party.status is not PartyStatus.ENDED:
-                await mark_ended(session, outbox, access.party)
+                await mark_ended(uow, access.party)
         else:
-            await make_host(session, outbox, access.party, successor)
+            await make_host(uow, access.party, successor)
     return access.party.id

@@ -3,7 +3,8 @@
 Approving, rejecting, kicking, banning, unbanning, setting a role and handing over hosting all go
 the same way: lock the party row and check the actor's role (`begin_member_action`), find the
 target's membership row (`MemberAction.find`), change it, then flush and append the change to
-the party's moderation log (`MemberAction.record`) and queue the events for after the commit.
+the party's moderation log (`MemberAction.record`) and record the events in the unit of work
+(published after the commit).
 Keeping that in one place keeps the order of those steps (and so the errors a caller sees first,
 and the SQL they cost) the same for every action.
 """
@@ -13,17 +14,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import NotFound
+from watchparty.events import record
 from watchparty.parties import events
 from watchparty.parties.authz import PartyAccess, load_party, require_not_ended, require_role
 from watchparty.parties.models import MemberRole, MemberStatus, Party, PartyMember
 from watchparty.parties.moderation_log import clean_reason, record_action
-from watchparty.parties.service import Outbox, member_event_payload
+from watchparty.parties.service import member_event_payload
+
+if TYPE_CHECKING:
+    from watchparty.db import UnitOfWork
 
 NOT_A_MEMBER = "This user is not a member of the party."
 
@@ -42,29 +47,33 @@ async def find_member_row(
 
 
 async def announce_member(
-    session: AsyncSession,
-    outbox: Outbox,
+    uow: UnitOfWork,
     kind: type[events.MemberJoined | events.MemberUpdated],
     row: PartyMember,
 ) -> None:
-    """Queue a `MemberJoined` / `MemberUpdated` event carrying the member as it is now."""
-    outbox.add(row.party_id, kind(member=await member_event_payload(session, row)))
+    """Record a `MemberJoined` / `MemberUpdated` event carrying the member as it is now."""
+    member = await member_event_payload(uow.session, row)
+    await record(uow, events.party_channel(row.party_id), kind(member=member))
 
 
-def announce_left(outbox: Outbox, row: PartyMember) -> None:
-    """Queue a `MemberLeft` event (left, withdrew or was refused, kicked, banned)."""
-    outbox.add(row.party_id, events.MemberLeft(user_id=str(row.user_id)))
+async def announce_left(uow: UnitOfWork, row: PartyMember) -> None:
+    """Record a `MemberLeft` event (left, withdrew or was refused, kicked, banned)."""
+    left = events.MemberLeft(user_id=str(row.user_id))
+    await record(uow, events.party_channel(row.party_id), left)
 
 
 @dataclass
 class MemberAction:
     """An authorized actor inside the locked party, about to change another member's row."""
 
-    session: AsyncSession
-    outbox: Outbox
+    uow: UnitOfWork
     access: PartyAccess
     actor: PartyMember
     reason: str | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.uow.session
 
     @property
     def party(self) -> Party:
@@ -105,21 +114,19 @@ class MemberAction:
     async def announce(
         self, kind: type[events.MemberJoined | events.MemberUpdated], row: PartyMember
     ) -> None:
-        await announce_member(self.session, self.outbox, kind, row)
+        await announce_member(self.uow, kind, row)
 
-    def announce_left(self, row: PartyMember) -> None:
-        announce_left(self.outbox, row)
+    async def announce_left(self, row: PartyMember) -> None:
+        await announce_left(self.uow, row)
 
-    def revoke(self, row: PartyMember, why: str) -> None:
+    async def revoke(self, row: PartyMember, why: str) -> None:
         """End the target's party stream (`MembershipRevoked`, reason KICKED or BANNED)."""
-        self.outbox.add(
-            row.party_id, events.MembershipRevoked(reason=why, user_id=str(row.user_id))
-        )
+        revoked = events.MembershipRevoked(reason=why, user_id=str(row.user_id))
+        await record(self.uow, events.party_channel(row.party_id), revoked)
 
 
 async def begin_member_action(
-    session: AsyncSession,
-    outbox: Outbox,
+    uow: UnitOfWork,
     viewer_id: uuid.UUID,
     party_id: str,
     *,
@@ -133,8 +140,8 @@ async def begin_member_action(
     `check_ended=False` leaves the ended check to the caller: answering a join request looks the
     request up first (no request: NotFound, even in an ended party), then refuses an ended party.
     """
-    access = await load_party(session, party_id, viewer_id, for_update=True)
+    access = await load_party(uow.session, party_id, viewer_id, for_update=True)
     actor = require_role(access, role)
     if check_ended:
         require_not_ended(access.party)
-    return MemberAction(session, outbox, access, actor, clean_reason(reason))
+    return MemberAction(uow, access, actor, clean_reason(reason))

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING
 
 from watchparty.errors import NotAllowed, NotFound, ValidationProblem
 from watchparty.kit.time import utcnow
 from watchparty.parties.authz import can_act_on
 from watchparty.parties.member_actions import NOT_A_MEMBER, begin_member_action
 from watchparty.parties.models import MemberRole, MemberStatus, PartyMember
-from watchparty.parties.service import Outbox, get_user
+from watchparty.parties.service import get_user
+
+if TYPE_CHECKING:
+    from watchparty.db import UnitOfWork
 
 
 def _check_reach(actor: PartyMember, target: PartyMember | None, verb: str) -> None:
@@ -33,15 +35,14 @@ def _check_reach(actor: PartyMember, target: PartyMember | None, verb: str) -> N
 
 
 async def kick_member(
-    session: AsyncSession,
-    outbox: Outbox,
+    uow: UnitOfWork,
     viewer_id: uuid.UUID,
     party_id: str,
     user_id: str,
     reason: str | None = None,
 ) -> uuid.UUID:
     action = await begin_member_action(
-        session, outbox, viewer_id, party_id, role=MemberRole.MODERATOR, reason=reason
+        uow, viewer_id, party_id, role=MemberRole.MODERATOR, reason=reason
     )
     target = await action.find(user_id)
     _check_reach(action.actor, target, "kick")
@@ -49,14 +50,13 @@ async def kick_member(
         raise NotFound(NOT_A_MEMBER, field="userId")
     target.status, target.role, target.left_at = MemberStatus.KICKED, MemberRole.MEMBER, utcnow()
     await action.record("KICK", target)
-    action.revoke(target, "KICKED")
-    action.announce_left(target)
+    await action.revoke(target, "KICKED")
+    await action.announce_left(target)
     return target.user_id
 
 
 async def ban_member(
-    session: AsyncSession,
-    outbox: Outbox,
+    uow: UnitOfWork,
     viewer_id: uuid.UUID,
     party_id: str,
     user_id: str,
@@ -65,7 +65,7 @@ async def ban_member(
 ) -> PartyMember:
     """Ban a member, a pending requester or anyone else (until None: for good)."""
     action = await begin_member_action(
-        session, outbox, viewer_id, party_id, role=MemberRole.MODERATOR, reason=reason
+        uow, viewer_id, party_id, role=MemberRole.MODERATOR, reason=reason
     )
     now = utcnow()
     if until is not None and until <= now:
@@ -75,11 +75,11 @@ async def ban_member(
     target = await action.find(user_id)
     _check_reach(action.actor, target, "ban")
     if target is None:
-        user = await get_user(session, uuid.UUID(str(user_id))) if _is_uuid(user_id) else None
+        user = await get_user(uow.session, uuid.UUID(str(user_id))) if _is_uuid(user_id) else None
         if user is None:
             raise NotFound("User not found.", field="userId")
         target = PartyMember(party_id=action.party.id, user_id=user.id, joined_at=now)
-        session.add(target)
+        uow.session.add(target)
     was_in = target.status in (MemberStatus.ACTIVE, MemberStatus.PENDING)
     target.status, target.role = MemberStatus.BANNED, MemberRole.MEMBER
     target.banned_until = until
@@ -87,9 +87,9 @@ async def ban_member(
         target.left_at = now
     await action.record("BAN", target, until=until)
     # Also ends the stream of a signed-in viewer of a PUBLIC party who is not a member.
-    action.revoke(target, "BANNED")
+    await action.revoke(target, "BANNED")
     if was_in:
-        action.announce_left(target)
+        await action.announce_left(target)
     return target
 
 
@@ -102,15 +102,14 @@ def _is_uuid(value: str) -> bool:
 
 
 async def unban_member(
-    session: AsyncSession,
-    outbox: Outbox,
+    uow: UnitOfWork,
     viewer_id: uuid.UUID,
     party_id: str,
     user_id: str,
     reason: str | None = None,
 ) -> PartyMember:
     action = await begin_member_action(
-        session, outbox, viewer_id, party_id, role=MemberRole.MODERATOR, reason=reason
+        uow, viewer_id, party_id, role=MemberRole.MODERATOR, reason=reason
     )
     target = await action.find(user_id)
     if target is None or target.status is not MemberStatus.BANNED:

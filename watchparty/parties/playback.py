@@ -178,7 +178,6 @@ async def _store(
 
 async def transition(
     uow: UnitOfWork,
-    state: AppState,
     party: Party,
     step: Step,
     *,
@@ -187,10 +186,12 @@ async def transition(
 ) -> Snapshot:
     """Apply `step` atomically (see the module docstring); returns the snapshot as stored.
 
-    A step returning the very same timeline is a no-op: nothing stored, nothing published.
+    `actor_id` is who the stored timeline names as its last changer (None: the system, a job
+    or a member's player). A step returning the very same timeline is a no-op: nothing stored,
+    nothing published.
     """
     session = uow.session
-    lead = await party_lead_ms(session, state, party.id)
+    lead = await party_lead_ms(session, uow.app, party.id)
     for _attempt in range(UNGUARDED_ATTEMPTS):
         snap = Snapshot(party, await load_queue(session, party.id))
         timeline = snap.timeline
@@ -217,18 +218,17 @@ async def transition(
     stored = Snapshot(party, snap.queue)
     stored.published = payload = await current_payload(session, stored)
     await record(uow, party_channel(party.id), PlaybackChanged(playback=payload))
-    _schedule_follow_ups(uow, state, party.id, timeline, new)
+    _schedule_follow_ups(uow, party.id, timeline, new)
     return stored
 
 
 def _schedule_follow_ups(
-    uow: UnitOfWork, state: AppState, party_id: uuid.UUID, old: Timeline, new: Timeline
+    uow: UnitOfWork, party_id: uuid.UUID, old: Timeline, new: Timeline
 ) -> None:
     ends_at = new.ends_at_ms()
     if ends_at is not None:
         schedule_at(
             uow,
-            state,
             ADVANCE_JOB,
             job_id=f"playback-advance:{party_id}:{new.revision}",
             at_ms=ends_at,
@@ -239,7 +239,6 @@ def _schedule_follow_ups(
     if deadline is not None and deadline != old.wait_deadline_ms:
         schedule_at(
             uow,
-            state,
             WAIT_JOB,
             job_id=f"playback-wait:{party_id}:{deadline:.0f}",
             at_ms=deadline,
@@ -248,11 +247,10 @@ def _schedule_follow_ups(
         )
 
 
-def schedule_at(
-    uow: UnitOfWork, state: AppState, name: str, *, job_id: str, at_ms: float, **kwargs: Any
-) -> None:
+def schedule_at(uow: UnitOfWork, name: str, *, job_id: str, at_ms: float, **kwargs: Any) -> None:
     """Enqueue `name` after the commit, to run at server time `at_ms` (the delay is measured at
     enqueue time, so a slow commit does not push it later)."""
+    state = uow.app
 
     async def enqueue() -> None:
         delay = max(0.0, (at_ms - epoch_ms()) / 1000.0)
@@ -332,15 +330,9 @@ def skip_step(offset: int) -> Step:
 
 
 async def control(
-    uow: UnitOfWork,
-    state: AppState,
-    viewer_id: uuid.UUID,
-    party_id: str,
-    step: Step,
-    *,
-    expected: int | None,
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, step: Step, *, expected: int | None
 ) -> dict[str, Any]:
     """A playback control by a controller; returns the playback payload after it."""
     access = await load_controllable(uow.session, party_id, viewer_id)
-    snap = await transition(uow, state, access.party, step, expected=expected, actor_id=viewer_id)
+    snap = await transition(uow, access.party, step, expected=expected, actor_id=viewer_id)
     return await current_payload(uow.session, snap)

@@ -39,7 +39,6 @@ from watchparty.parties.validation import check_media_for
 
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
-    from watchparty.state import AppState
 
 
 @dataclass
@@ -77,9 +76,7 @@ def _renumber(queue: list[QueueItem]) -> None:
             item.position = index
 
 
-async def _finish(
-    uow: UnitOfWork, state: AppState, party: Party, queue: list[QueueItem]
-) -> QueueResult:
+async def _finish(uow: UnitOfWork, party: Party, queue: list[QueueItem]) -> QueueResult:
     items = queue_payload(queue)
     await record(uow, party_channel(party.id), QueueChanged(queue=items))
     playback = await current_payload(uow.session, Snapshot(party, queue))
@@ -88,7 +85,6 @@ async def _finish(
 
 async def add_to_queue(
     uow: UnitOfWork,
-    state: AppState,
     viewer_id: uuid.UUID,
     party_id: str,
     media: Media,
@@ -116,19 +112,19 @@ async def add_to_queue(
     queue.insert(len(queue) if position is None else min(position, len(queue)), item)
     _renumber(queue)
     await session.flush()
-    result = await _finish(uow, state, party, queue)
+    result = await _finish(uow, party, queue)
     if party.playback_state is PlaybackState.IDLE:
 
         def load_paused(snap: Snapshot, now: float, lead: float) -> Timeline:
             return load_item(snap, item, now, lead, autoplay=False)
 
-        snap = await transition(uow, state, party, load_paused, expected=None, actor_id=viewer_id)
+        snap = await transition(uow, party, load_paused, expected=None, actor_id=viewer_id)
         result.playback = await current_payload(session, snap)
     return result
 
 
 async def remove_from_queue(
-    uow: UnitOfWork, state: AppState, viewer_id: uuid.UUID, party_id: str, item_id: str
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, item_id: str
 ) -> QueueResult:
     session = uow.session
     party = await _lock_controllable(session, party_id, viewer_id)
@@ -139,7 +135,7 @@ async def remove_from_queue(
     await session.delete(item)
     _renumber(queue)
     await session.flush()
-    result = await _finish(uow, state, party, queue)
+    result = await _finish(uow, party, queue)
     if party.current_item_id == item.id:
         following = queue[index] if index < len(queue) else None
 
@@ -151,18 +147,13 @@ async def remove_from_queue(
             playing = old.state in (PlaybackState.PLAYING, PlaybackState.WAITING)
             return load_item(snap, following, now, lead, autoplay=playing)
 
-        snap = await transition(uow, state, party, move_on, expected=None, actor_id=viewer_id)
+        snap = await transition(uow, party, move_on, expected=None, actor_id=viewer_id)
         result.playback = await current_payload(session, snap)
     return result
 
 
 async def move_queue_item(
-    uow: UnitOfWork,
-    state: AppState,
-    viewer_id: uuid.UUID,
-    party_id: str,
-    item_id: str,
-    position: int,
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, item_id: str, position: int
 ) -> QueueResult:
     session = uow.session
     party = await _lock_controllable(session, party_id, viewer_id)
@@ -178,4 +169,4 @@ async def move_queue_item(
     queue.insert(target, item)
     _renumber(queue)
     await session.flush()
-    return await _finish(uow, state, party, queue)
+    return await _finish(uow, party, queue)

@@ -109,7 +109,7 @@ def _wait_timeout_ms(seconds: int) -> float:
 
 
 async def report_player_state(
-    uow: UnitOfWork, state: AppState, viewer_id: uuid.UUID, party_id: str, report: Report
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, report: Report
 ) -> ReportOutcome:
     _check(report)
     session = uow.session
@@ -117,8 +117,8 @@ async def report_player_state(
     member = require_member(access)
     party = access.party
     require_not_ended(party)
-    limit = Limit.parse(state.settings.rate_limit_player_reports)
-    await state.limiter.hit(f"player-report:{party.id}:{viewer_id}", limit)
+    limit = Limit.parse(uow.app.settings.rate_limit_player_reports)
+    await uow.app.limiter.hit(f"player-report:{party.id}:{viewer_id}", limit)
 
     snap = Snapshot(party, await load_queue(session, party.id))
     drift = drift_ms(report, snap)
@@ -146,17 +146,12 @@ async def report_player_state(
         relevant = user in timeline.waiting_for
     if not relevant:  # the common case: a routine report changes no timeline, costs no more
         return ReportOutcome(drift_ms=drift, revision=timeline.revision)
-    stored = await transition(uow, state, party, step, expected=None, actor_id=None)
+    stored = await transition(uow, party, step, expected=None, actor_id=None)
     return ReportOutcome(drift_ms=drift, revision=stored.party.revision)
 
 
 async def set_ignore_wait(
-    uow: UnitOfWork,
-    state: AppState,
-    viewer_id: uuid.UUID,
-    party_id: str,
-    user_id: str,
-    ignore: bool,
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, user_id: str, ignore: bool
 ) -> dict[str, Any]:
     """A member stops (or starts again) counting for the buffering wait: themselves, or anyone
     when the viewer is the host or a co-host. Returns the playback payload."""
@@ -188,7 +183,7 @@ async def set_ignore_wait(
         def release(snap: Snapshot, now: float, lead: float) -> Timeline:
             return snap.timeline.release([released], now, lead)
 
-        snap = await transition(uow, state, party, release, expected=None, actor_id=viewer_id)
+        snap = await transition(uow, party, release, expected=None, actor_id=viewer_id)
     return await current_payload(session, snap)
 
 
@@ -207,4 +202,4 @@ async def release_member(state: AppState, party_id: uuid.UUID, user_id: uuid.UUI
         def release(snap: Snapshot, now: float, lead: float) -> Timeline:
             return snap.timeline.release([released], now, lead)
 
-        await transition(uow, state, party, release, expected=None, actor_id=None)
+        await transition(uow, party, release, expected=None, actor_id=None)

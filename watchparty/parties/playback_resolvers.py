@@ -106,9 +106,7 @@ async def _control(info: Info, party_id: str, step: Step, expected: int | None) 
     ctx = info.context
     viewer = await ctx.require_viewer()
     async with ctx.state.unit_of_work() as uow:
-        payload = await playback.control(
-            uow, ctx.state, viewer.id, party_id, step, expected=expected
-        )
+        payload = await playback.control(uow, viewer.id, party_id, step, expected=expected)
     return PlaybackPayload(playback=PlaybackState.from_payload(payload))
 
 
@@ -183,7 +181,7 @@ class PlaybackMutations:
         )
         async with ctx.state.unit_of_work() as uow:
             result = await playback_queue.add_to_queue(
-                uow, ctx.state, viewer.id, input.party_id, media, input.position
+                uow, viewer.id, input.party_id, media, input.position
             )
         return _queue(result)
 
@@ -194,7 +192,7 @@ class PlaybackMutations:
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
             result = await playback_queue.remove_from_queue(
-                uow, ctx.state, viewer.id, input.party_id, input.item_id
+                uow, viewer.id, input.party_id, input.item_id
             )
         return _queue(result)
 
@@ -205,7 +203,7 @@ class PlaybackMutations:
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
             result = await playback_queue.move_queue_item(
-                uow, ctx.state, viewer.id, input.party_id, input.item_id, input.position
+                uow, viewer.id, input.party_id, input.item_id, input.position
             )
         return _queue(result)
 
@@ -230,7 +228,7 @@ class PlaybackMutations:
         )
         async with ctx.state.unit_of_work() as uow:
             outcome = await playback_reports.report_player_state(
-                uow, ctx.state, viewer.id, input.party_id, report
+                uow, viewer.id, input.party_id, report
             )
         return ReportPlayerStatePayload(drift_ms=outcome.drift_ms, revision=outcome.revision)
 
@@ -244,7 +242,7 @@ class PlaybackMutations:
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
             payload = await playback_reports.set_ignore_wait(
-                uow, ctx.state, viewer.id, input.party_id, input.user_id, input.ignore
+                uow, viewer.id, input.party_id, input.user_id, input.ignore
             )
         return SetIgnoreWaitPayload(
             user_id=input.user_id,

@@ -220,7 +220,7 @@ class PartyMutations:
         media = input.media
         async with info.context.state.unit_of_work() as uow:
             party = await service.create_party(
-                uow.session,
+                uow,
                 viewer.id,
                 title=input.title,
                 description=input.description,
@@ -370,7 +370,7 @@ class PartyMutations:
         viewer = await info.context.require_viewer()
         async with info.context.state.unit_of_work() as uow:
             new = await invites.create_invite_link(
-                uow.session,
+                uow,
                 viewer.id,
                 input.party_id,
                 expires_in_hours=input.expires_in_hours,
@@ -389,19 +389,16 @@ class PartyMutations:
     ) -> RevokeInviteLinkResult:
         viewer = await info.context.require_viewer()
         async with info.context.state.unit_of_work() as uow:
-            link = await invites.revoke_invite_link(uow.session, viewer.id, input.invite_link_id)
+            link = await invites.revoke_invite_link(uow, viewer.id, input.invite_link_id)
         return RevokeInviteLinkPayload(invite_link=InviteLink.from_model(link))
 
 
 async def _apply(info: Info, change: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    """Run one membership or lifecycle change for the signed-in viewer in one unit of work,
-    recording the party events it produced before the commit (they publish after it)."""
+    """Run one membership or lifecycle change for the signed-in viewer in one unit of work (the
+    party events it records publish after the commit)."""
     viewer = await info.context.require_viewer()
     async with info.context.state.unit_of_work() as uow:
-        outbox = service.Outbox()
-        result = await change(uow.session, outbox, viewer.id, *args, **kwargs)
-        await outbox.record(uow, info.context.state)
-    return result
+        return await change(uow, viewer.id, *args, **kwargs)
 
 
 def _removed(party_id: uuid.UUID, user_id: uuid.UUID) -> MemberRemovedPayload:

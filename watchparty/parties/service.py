@@ -1,8 +1,9 @@
 """Party lifecycle: create, update, start, end, delete, and the by-code preview.
 
-Services take a session (they flush, never commit) and an `Outbox` that collects the party
-events the change implies; the resolver records them in the same unit of work
-(`Outbox.record`), so they are stored with the change and published only after it commits.
+Services take the unit of work first, then the acting user's id (`watchparty.db`); they flush,
+never commit, and record the party events the change implies in the same unit
+(`watchparty.events.record`), so they are stored with the change and published only after it
+commits.
 
 Decisions (see the README):
 - A party without `scheduledStart` (or with one already past) starts LIVE; a future one makes
@@ -17,7 +18,6 @@ Decisions (see the README):
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import User
 from watchparty.errors import NotFound, ValidationProblem
-from watchparty.events import Event, record
+from watchparty.events import record
 from watchparty.kit.time import epoch_ms, utcnow
 from watchparty.parties.authz import (
     PARTY_NOT_FOUND,
@@ -72,24 +72,8 @@ from watchparty.parties.validation import check_media as check_media
 
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
-    from watchparty.state import AppState
 
 CODE_ATTEMPTS = 8
-
-
-@dataclass
-class Outbox:
-    """Party events a service produced, recorded by the caller inside its unit of work."""
-
-    events: list[tuple[uuid.UUID, Event]] = field(default_factory=list)
-
-    def add(self, party_id: uuid.UUID, event: Event) -> None:
-        self.events.append((party_id, event))
-
-    async def record(self, uow: UnitOfWork, state: AppState | None = None) -> None:
-        pending, self.events = self.events, []
-        for party_id, event in pending:
-            await record(uow, party_channel(party_id), event)
 
 
 # -- reads -------------------------------------------------------------------------------------
@@ -149,8 +133,8 @@ async def _unused_code(session: AsyncSession) -> str:
 
 
 async def create_party(
-    session: AsyncSession,
-    host_id: uuid.UUID,
+    uow: UnitOfWork,
+    viewer_id: uuid.UUID,
     *,
     title: str,
     description: str | None = None,
@@ -167,6 +151,8 @@ async def create_party(
     scheduled_start: datetime | None = None,
     media: Media | None = None,
 ) -> Party:
+    """A new party hosted by the viewer."""
+    session, host_id = uow.session, viewer_id
     now = utcnow()
     clean = {
         "title": clean_title(title),
@@ -231,13 +217,10 @@ def _camel(name: str) -> str:
 
 
 async def update_party(
-    session: AsyncSession,
-    outbox: Outbox,
-    viewer_id: uuid.UUID,
-    party_id: str,
-    changes: dict[str, Any],
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, changes: dict[str, Any]
 ) -> Party:
     """Apply the given settings (keys as the model's attributes); host and co-hosts only."""
+    session = uow.session
     access = await load_party(session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.COHOST)
     party = access.party
@@ -277,14 +260,19 @@ async def update_party(
             setattr(party, key, value)
         party.updated_at = utcnow()
         await session.flush()
-        outbox.add(party.id, PartyUpdated(party=await party_event_payload(session, party)))
+        await record_party_updated(uow, party)
     return party
 
 
-async def start_party(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str
-) -> Party:
+async def record_party_updated(uow: UnitOfWork, party: Party) -> None:
+    """Record `PartyUpdated` with the party as it is now (flushed)."""
+    payload = await party_event_payload(uow.session, party)
+    await record(uow, party_channel(party.id), PartyUpdated(party=payload))
+
+
+async def start_party(uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str) -> Party:
     """SCHEDULED -> LIVE (host and co-hosts); starting a LIVE party changes nothing."""
+    session = uow.session
     access = await load_party(session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.COHOST)
     party = access.party
@@ -293,32 +281,30 @@ async def start_party(
         party.status = PartyStatus.LIVE
         party.started_at = utcnow()
         await session.flush()
-        outbox.add(party.id, PartyUpdated(party=await party_event_payload(session, party)))
+        await record_party_updated(uow, party)
     return party
 
 
-async def end_party(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str
-) -> Party:
+async def end_party(uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str) -> Party:
     """-> ENDED (host and co-hosts); ending an ended party changes nothing."""
-    access = await load_party(session, party_id, viewer_id, for_update=True)
+    access = await load_party(uow.session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.COHOST)
     if access.party.status is not PartyStatus.ENDED:
-        await mark_ended(session, outbox, access.party)
+        await mark_ended(uow, access.party)
     return access.party
 
 
-async def mark_ended(session: AsyncSession, outbox: Outbox, party: Party) -> None:
+async def mark_ended(uow: UnitOfWork, party: Party) -> None:
+    """End a (locked) party, whoever asked: its host, or the last member leaving."""
     party.status = PartyStatus.ENDED
     party.ended_at = utcnow()
-    await session.flush()
-    outbox.add(party.id, PartyEnded())
+    await uow.session.flush()
+    await record(uow, party_channel(party.id), PartyEnded())
 
 
-async def delete_party(
-    session: AsyncSession, outbox: Outbox, viewer_id: uuid.UUID, party_id: str
-) -> uuid.UUID:
+async def delete_party(uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str) -> uuid.UUID:
     """Soft delete (host only): gone for everybody, every open stream ends."""
+    session = uow.session
     access = await load_party(session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.HOST)
     party = access.party
@@ -329,5 +315,5 @@ async def delete_party(
         party.ended_at = now
     await session.flush()
     # Without a userId the revocation ends every stream of the party (party_stream.subscription).
-    outbox.add(party.id, MembershipRevoked(reason="PARTY_DELETED"))
+    await record(uow, party_channel(party.id), MembershipRevoked(reason="PARTY_DELETED"))
     return party.id

@@ -120,7 +120,7 @@ async def _apply(
             if party is None:
                 return "stale"
             before = party.revision
-            stored = await transition(uow, state, party, step, expected=revision, actor_id=None)
+            stored = await transition(uow, party, step, expected=revision, actor_id=None)
             return "done" if stored.party.revision != before else "stale"
     except RevisionConflict:
         return "stale"  # a controller changed the timeline meanwhile; its change rescheduled

@@ -73,7 +73,7 @@ class PollMutations:
             closes_at=input.closes_at,
         )
         async with ctx.state.unit_of_work() as uow:
-            result = await service.create_poll(uow, ctx.state, viewer.id, input.party_id, draft)
+            result = await service.create_poll(uow, viewer.id, input.party_id, draft)
         return _payload(result)
 
     @strawberry.mutation(
@@ -86,7 +86,7 @@ class PollMutations:
         viewer = await ctx.require_viewer()
         option_ids = [str(i) for i in input.option_ids]
         async with ctx.state.unit_of_work() as uow:
-            result = await service.vote_poll(uow, ctx.state, viewer.id, input.poll_id, option_ids)
+            result = await service.vote_poll(uow, viewer.id, input.poll_id, option_ids)
         return _payload(result)
 
     @strawberry.mutation(
@@ -98,5 +98,5 @@ class PollMutations:
         ctx = info.context
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
-            result = await service.close_poll(uow, ctx.state, viewer.id, input.poll_id)
+            result = await service.close_poll(uow, viewer.id, input.poll_id)
         return _payload(result)

@@ -1,4 +1,5 @@
-"""Poll rules: create, vote, close. Services flush; the mutation's unit of work commits once.
+"""Poll rules: create, vote, close. Services take the unit of work first, then the acting
+user's id (`watchparty.db`); they flush, and the unit commits once.
 
 - Who may create: the party's `poll_policy` (MODERATORS: moderator and above; EVERYONE: any
   active member). Who may close: the poll's creator, or a moderator and above.
@@ -52,7 +53,6 @@ from watchparty.polls.payloads import poll_payload
 
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
-    from watchparty.state import AppState
 
 POLL_NOT_FOUND = "Poll not found."
 MAX_OPEN_DAYS = 7
@@ -128,7 +128,7 @@ async def _payload(session: AsyncSession, poll: Poll, options: Sequence[PollOpti
 
 
 async def create_poll(
-    uow: UnitOfWork, state: AppState, viewer_id: uuid.UUID, party_id: str, draft: PollDraft
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, draft: PollDraft
 ) -> PollResult:
     session = uow.session
     access = await load_party(session, party_id, viewer_id)
@@ -163,7 +163,7 @@ async def create_poll(
     if clean.closes_at is not None:
         enqueue_after_commit(
             uow,
-            state.jobs,
+            uow.app.jobs,
             CLOSE_JOB,
             job_id=close_job_id(poll.id),
             defer_seconds=(clean.closes_at - utcnow()).total_seconds(),
@@ -218,7 +218,7 @@ def _chosen(poll: Poll, options: Sequence[PollOption], raw_ids: Sequence[str]) -
 
 
 async def vote_poll(
-    uow: UnitOfWork, state: AppState, viewer_id: uuid.UUID, raw_poll_id: str, option_ids: list[str]
+    uow: UnitOfWork, viewer_id: uuid.UUID, raw_poll_id: str, option_ids: list[str]
 ) -> PollResult:
     session = uow.session
     poll, access = await _load_for(session, raw_poll_id, viewer_id)
@@ -254,9 +254,7 @@ async def vote_poll(
     return PollResult(poll=payload, my_option_ids=chosen)
 
 
-async def close_poll(
-    uow: UnitOfWork, state: AppState, viewer_id: uuid.UUID, raw_poll_id: str
-) -> PollResult:
+async def close_poll(uow: UnitOfWork, viewer_id: uuid.UUID, raw_poll_id: str) -> PollResult:
     """Close now. Closing a closed poll changes nothing and answers the poll as it is."""
     session = uow.session
     poll, access = await _load_for(session, raw_poll_id, viewer_id)
@@ -265,7 +263,7 @@ async def close_poll(
         raise NotAllowed("Only the poll's creator or a moderator and above can close it.")
     require_not_ended(access.party)
     poll = await lock_poll(session, poll)
-    result = await close_locked(uow, state, poll, utcnow())
+    result = await close_locked(uow, poll, utcnow())
     mine = await session.scalar(
         select(PollBallot.option_ids).where(
             PollBallot.poll_id == poll.id, PollBallot.user_id == viewer_id
@@ -275,9 +273,10 @@ async def close_poll(
     return result
 
 
-async def close_locked(uow: UnitOfWork, state: AppState, poll: Poll, now: datetime) -> PollResult:
+async def close_locked(uow: UnitOfWork, poll: Poll, now: datetime) -> PollResult:
     """Record the close of a locked poll (at `closes_at` when that has passed, else `now`),
-    unless it is recorded already."""
+    unless it is recorded already. Whoever closes it checked who may: `close_poll`, or the
+    closing job."""
     session = uow.session
     options = await _options(session, poll.id)
     if poll.closed_at is not None:

@@ -50,7 +50,7 @@ async def close_due_poll(ctx: dict[str, Any], poll_id: str) -> str:
             locked = await lock_poll(uow.session, poll)
             if locked.closed_at is not None:
                 return "stale"
-            await close_locked(uow, state, locked, utcnow())
+            await close_locked(uow, locked, utcnow())
     except NotFound:
         return "stale"  # deleted with its party meanwhile
     return "closed"

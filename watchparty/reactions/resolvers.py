@@ -61,5 +61,5 @@ class ReactionMutations:
             y=input.y,
         )
         async with ctx.state.unit_of_work() as uow:
-            payload = await service.send_reaction(uow, ctx.state, viewer.id, input.party_id, draft)
+            payload = await service.send_reaction(uow, viewer.id, input.party_id, draft)
         return SendReactionPayload(reaction=Reaction.from_payload(payload))

@@ -1,7 +1,8 @@
 """Live reactions: checks, the rate limit, the counters, and the ephemeral `ReactionSent`.
 
 A reaction is never stored as a row: it is counted (see `reactions.models`) in the mutation's
-transaction and fanned out as an ephemeral event once that commits (no cursor, no replay).
+transaction and fanned out as an ephemeral event once that commits (no cursor, no replay). The
+service takes the unit of work first, then the acting user's id (`watchparty.db`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from watchparty.reactions.models import BUCKET_SECONDS, ReactionBucket, Reaction
 
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
-    from watchparty.state import AppState
 
 MAX_POSITION_SECONDS = 1_000_000.0  # ~11 days: no video is longer; keeps buckets in an Integer
 
@@ -71,7 +71,7 @@ async def _increment(
 
 
 async def send_reaction(
-    uow: UnitOfWork, state: AppState, viewer_id: uuid.UUID, party_id: str, draft: ReactionDraft
+    uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str, draft: ReactionDraft
 ) -> dict[str, Any]:
     """Count the reaction and fan it out after the commit; returns its payload."""
     session = uow.session
@@ -82,8 +82,9 @@ async def send_reaction(
     if not party.reactions_enabled:
         raise ReactionsDisabled()
     _check(draft)
-    limit = Limit.parse(state.settings.rate_limit_reactions)
-    await state.limiter.hit(f"reaction:{party.id}:{viewer_id}", limit)
+    app = uow.app
+    limit = Limit.parse(app.settings.rate_limit_reactions)
+    await app.limiter.hit(f"reaction:{party.id}:{viewer_id}", limit)
     await _increment(session, ReactionTotal, {"party_id": party.id, "emoji": draft.emoji})
     if party.current_item_id is not None:
         bucket = int(draft.video_position_seconds // BUCKET_SECONDS)
@@ -113,7 +114,7 @@ async def send_reaction(
     target = party.id
 
     async def fan_out() -> None:
-        await publish(state.hub, party_channel(target), event)
+        await publish(app.hub, party_channel(target), event)
 
     uow.after_commit(fan_out)
     return payload

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from watchparty.config import Settings
 from watchparty.db import UnitOfWork
 from watchparty.errors import ValidationProblem
-from watchparty.jobs import JobQueue, enqueue_after_commit
+from watchparty.jobs import enqueue_after_commit
 from watchparty.videos.models import (
     TITLE_MAX_LENGTH,
     URL_MAX_LENGTH,
@@ -164,11 +164,9 @@ def embed_parent(settings: Settings) -> str:
     return urlsplit(settings.frontend_url).hostname or "localhost"
 
 
-async def add_external_video(
-    uow: UnitOfWork, settings: Settings, jobs: JobQueue, owner_id: uuid.UUID, url: str
-) -> Video:
-    """A READY video for `url` owned by `owner_id` (the existing one when already added)."""
-    source = recognise(url, embed_parent=embed_parent(settings))
+async def add_external_video(uow: UnitOfWork, viewer_id: uuid.UUID, url: str) -> Video:
+    """A READY video for `url` owned by the viewer (the existing one when already added)."""
+    source = recognise(url, embed_parent=embed_parent(uow.app.settings))
     same = (
         Video.external_id == source.external_id
         if source.external_id is not None
@@ -176,7 +174,7 @@ async def add_external_video(
     )
     existing = await uow.session.scalar(
         select(Video).where(
-            Video.owner_id == owner_id,
+            Video.owner_id == viewer_id,
             Video.provider == source.provider,
             Video.is_live == source.is_live,  # a Twitch channel named like a VOD id
             Video.deleted_at.is_(None),
@@ -186,7 +184,7 @@ async def add_external_video(
     if existing is not None:
         return existing
     video = Video(
-        owner_id=owner_id,
+        owner_id=viewer_id,
         title=source.placeholder_title(),
         status=VideoStatus.READY,
         visibility=VideoVisibility.PRIVATE,
@@ -201,6 +199,10 @@ async def add_external_video(
     await uow.session.flush()
     if source.provider not in (VideoProvider.MP4, VideoProvider.HLS):
         enqueue_after_commit(
-            uow, jobs, OEMBED_JOB, job_id=f"{OEMBED_JOB}:{video.id}", video_id=str(video.id)
+            uow,
+            uow.app.jobs,
+            OEMBED_JOB,
+            job_id=f"{OEMBED_JOB}:{video.id}",
+            video_id=str(video.id),
         )
     return video

@@ -38,7 +38,5 @@ class ExternalVideoMutations:
         ctx = info.context
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
-            video = await add_external_video(
-                uow, ctx.state.settings, ctx.state.jobs, viewer.id, input.url
-            )
+            video = await add_external_video(uow, viewer.id, input.url)
         return VideoPayload(video=Video.from_model(video))

@@ -20,7 +20,6 @@ from watchparty.gql.pagination import page_info, paging_errors
 from watchparty.kit.pagination import page_size
 from watchparty.videos import service, upload
 from watchparty.videos.party_media import load_readable
-from watchparty.videos.storage import get_storage
 from watchparty.videos.types import (
     CreateVideoUploadInput,
     DeleteVideoInput,
@@ -117,7 +116,6 @@ class VideoMutations:
         async with ctx.state.unit_of_work() as uow:
             ticket = await upload.create_upload(
                 uow,
-                ctx.state.settings,
                 viewer.id,
                 title=input.title,
                 filename=input.filename,
@@ -132,7 +130,7 @@ class VideoMutations:
         ctx = info.context
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
-            ticket = await upload.renew_upload(uow, ctx.state.settings, viewer.id, input.video_id)
+            ticket = await upload.renew_upload(uow, viewer.id, input.video_id)
         return _upload_payload(ticket)
 
     @strawberry.mutation(description="Every byte arrived: queue processing (status QUEUED).")
@@ -142,11 +140,8 @@ class VideoMutations:
     ) -> CompleteVideoUploadResult:
         ctx = info.context
         viewer = await ctx.require_viewer()
-        storage = get_storage(ctx.state)
         async with ctx.state.unit_of_work() as uow:
-            video = await upload.complete_upload(
-                uow, storage, ctx.state.jobs, viewer.id, input.video_id
-            )
+            video = await upload.complete_upload(uow, viewer.id, input.video_id)
         return VideoPayload(video=Video.from_model(video))
 
     @strawberry.mutation(description="Change a video's title, description or visibility.")
@@ -156,7 +151,7 @@ class VideoMutations:
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
             video = await service.update_video(
-                uow.session,
+                uow,
                 viewer.id,
                 input.id,
                 title=input.title,
@@ -172,5 +167,5 @@ class VideoMutations:
         ctx = info.context
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
-            video_id = await service.delete_video(uow, ctx.state.jobs, viewer.id, input.id)
+            video_id = await service.delete_video(uow, viewer.id, input.id)
         return DeleteVideoPayload(deleted_video_id=strawberry.ID(str(video_id)))

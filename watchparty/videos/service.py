@@ -1,8 +1,9 @@
 """The library's rules: who sees a video, updating, deleting and listing one's videos.
 
 Visibility: a PRIVATE video exists only for its owner; PUBLIC and UNLISTED ones can be seen by
-anyone with the id (UNLISTED are never listed). A deleted video exists for nobody. Services
-only flush; the resolver's unit of work commits.
+anyone with the id (UNLISTED are never listed). A deleted video exists for nobody. Services take
+the unit of work first, then the acting user's id (`watchparty.db`), and only flush; the unit
+commits.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.db import UnitOfWork
 from watchparty.errors import ValidationProblem
-from watchparty.jobs import JobQueue, enqueue_after_commit
+from watchparty.jobs import enqueue_after_commit
 from watchparty.kit.pagination import decode_time_cursor, time_cursor
 from watchparty.kit.time import utcnow
 from watchparty.videos.errors import owner_only, video_not_found
@@ -90,7 +91,7 @@ def clean_video_description(raw: str) -> str | None:
 
 
 async def update_video(
-    session: AsyncSession,
+    uow: UnitOfWork,
     viewer_id: uuid.UUID,
     video_id: str,
     *,
@@ -100,7 +101,7 @@ async def update_video(
     premium_only: bool | None = None,
 ) -> Video:
     """Change what is given (None: unchanged; an empty description clears it)."""
-    video = await load_owned(session, video_id, viewer_id, field="id")
+    video = await load_owned(uow.session, video_id, viewer_id, field="id")
     if title is not None:
         video.title = clean_video_title(title)
     if description is not None:
@@ -109,13 +110,11 @@ async def update_video(
         video.visibility = visibility
     if premium_only is not None:
         video.premium_only = premium_only
-    await session.flush()
+    await uow.session.flush()
     return video
 
 
-async def delete_video(
-    uow: UnitOfWork, jobs: JobQueue, viewer_id: uuid.UUID, video_id: str
-) -> uuid.UUID:
+async def delete_video(uow: UnitOfWork, viewer_id: uuid.UUID, video_id: str) -> uuid.UUID:
     """Soft delete. `deleted_at` also tells a running processing job to stop; the stored files
     are removed by a job once this commits (idempotent: deleting twice is NotFound)."""
     video = await load_owned(uow.session, video_id, viewer_id, field="id")
@@ -124,7 +123,11 @@ async def delete_video(
         video.processing_error = "Deleted."
     await uow.session.flush()
     enqueue_after_commit(
-        uow, jobs, REMOVE_FILES_JOB, job_id=f"{REMOVE_FILES_JOB}:{video.id}", video_id=str(video.id)
+        uow,
+        uow.app.jobs,
+        REMOVE_FILES_JOB,
+        job_id=f"{REMOVE_FILES_JOB}:{video.id}",
+        video_id=str(video.id),
     )
     return video.id
 

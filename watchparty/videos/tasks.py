@@ -300,7 +300,7 @@ async def sweep_stale_processing(ctx: dict[str, Any]) -> int:
             .with_for_update(skip_locked=True)
         )
         # A PROCESSING run is presumed dead; a later claim finishes or gives up (MAX_ATTEMPTS).
-        due = [_hand_back(state, uow, video) for video in rows]
+        due = [_hand_back(uow, video) for video in rows]
     for video_id, attempt in due:
         log.warning("re-queueing stale video processing", extra={"video_id": str(video_id)})
         await _enqueue_run(state, video_id, attempt)
@@ -325,7 +325,7 @@ async def requeue_dead_runs(state: AppState, runs: Iterable[DeadRun]) -> int:
             .with_for_update(skip_locked=True)
         )
         due = [
-            _hand_back(state, uow, video)
+            _hand_back(uow, video)
             for video in rows
             if video.processing_attempts == tokens[video.id]
         ]
@@ -335,14 +335,14 @@ async def requeue_dead_runs(state: AppState, runs: Iterable[DeadRun]) -> int:
     return len(due)
 
 
-def _hand_back(state: AppState, uow: UnitOfWork, video: Video) -> tuple[uuid.UUID, int]:
+def _hand_back(uow: UnitOfWork, video: Video) -> tuple[uuid.UUID, int]:
     """Back to QUEUED (published after the commit); the caller enqueues the next run."""
     if video.status is VideoStatus.PROCESSING:
         video.status = VideoStatus.QUEUED
         video.processing_stage = None
     video.updated_at = utcnow()  # once per period, not on every sweep
     requeued = progress.processing_payload(video)
-    uow.after_commit(functools.partial(progress.publish, state, requeued))
+    uow.after_commit(functools.partial(progress.publish, uow.app, requeued))
     return video.id, video.processing_attempts
 
 

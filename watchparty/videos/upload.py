@@ -6,6 +6,10 @@ valid UPLOAD_URL_TTL_SECONDS; `renewVideoUpload` issues a fresh one for an unfin
 Storage is the truth about what arrived (`Storage.size`); `received_bytes` mirrors it for
 `Video.upload`. The declared size is a promise the shim enforces: never more bytes, and
 completion needs exactly that many.
+
+The mutations' services take the unit of work first, then the acting user's id
+(`watchparty.db`). `record_received` is the shim's: the signed URL, not a signed-in user,
+authorizes it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from sqlalchemy import update
 from watchparty.config import Settings
 from watchparty.db import UnitOfWork
 from watchparty.errors import ValidationProblem
-from watchparty.jobs import JobQueue, enqueue_after_commit
+from watchparty.jobs import enqueue_after_commit
 from watchparty.kit.time import utcnow
 from watchparty.videos.errors import not_uploading, upload_incomplete
 from watchparty.videos.models import (
@@ -35,7 +39,7 @@ from watchparty.videos.models import (
 )
 from watchparty.videos.service import clean_video_title, load_owned
 from watchparty.videos.signing import sign
-from watchparty.videos.storage import Storage
+from watchparty.videos.storage import get_storage
 
 UPLOAD_PURPOSE = "upload"
 PROCESS_JOB = "process_video"
@@ -96,18 +100,19 @@ def _ticket(settings: Settings, video: Video) -> UploadTicket:
 
 async def create_upload(
     uow: UnitOfWork,
-    settings: Settings,
-    owner_id: uuid.UUID,
+    viewer_id: uuid.UUID,
     *,
     title: str,
     filename: str,
     size_bytes: float,
     content_type: str,
 ) -> UploadTicket:
+    """A new PRIVATE video of the viewer's, waiting for its bytes, and the URL to send them to."""
+    settings = uow.app.settings
     video_id = uuid.uuid4()
     video = Video(
         id=video_id,
-        owner_id=owner_id,
+        owner_id=viewer_id,
         title=clean_video_title(title),
         status=VideoStatus.UPLOADING,
         provider=VideoProvider.UPLOAD,
@@ -124,28 +129,24 @@ async def create_upload(
     return ticket
 
 
-async def renew_upload(
-    uow: UnitOfWork, settings: Settings, viewer_id: uuid.UUID, video_id: str
-) -> UploadTicket:
+async def renew_upload(uow: UnitOfWork, viewer_id: uuid.UUID, video_id: str) -> UploadTicket:
     """A fresh URL for an unfinished upload (the bytes that arrived are kept)."""
     video = await load_owned(uow.session, video_id, viewer_id, field="videoId")
     if video.status is not VideoStatus.UPLOADING:
         raise not_uploading(video.status.value)
-    ticket = _ticket(settings, video)
+    ticket = _ticket(uow.app.settings, video)
     await uow.session.flush()
     return ticket
 
 
-async def complete_upload(
-    uow: UnitOfWork, storage: Storage, jobs: JobQueue, viewer_id: uuid.UUID, video_id: str
-) -> Video:
+async def complete_upload(uow: UnitOfWork, viewer_id: uuid.UUID, video_id: str) -> Video:
     """Queue processing once every declared byte arrived. Completing twice is harmless."""
     video = await load_owned(uow.session, video_id, viewer_id, field="videoId")
     if video.status in (VideoStatus.QUEUED, VideoStatus.PROCESSING, VideoStatus.READY):
         return video
     if video.status is not VideoStatus.UPLOADING or video.original_key is None:
         raise not_uploading(video.status.value)
-    received = await storage.size(video.original_key) or 0
+    received = await get_storage(uow.app).size(video.original_key) or 0
     declared = video.size_bytes or 0
     if received != declared:
         raise upload_incomplete(received, declared)
@@ -157,7 +158,7 @@ async def complete_upload(
     await uow.session.flush()
     enqueue_after_commit(
         uow,
-        jobs,
+        uow.app.jobs,
         PROCESS_JOB,
         job_id=f"{PROCESS_JOB}:{video.id}:{video.processing_attempts}",
         video_id=str(video.id),

@@ -139,9 +139,7 @@ class VoiceMutations:
         ctx = info.context
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
-            party_id, state = await service.join_voice(
-                uow.session, ctx.state, viewer.id, input.party_id
-            )
+            party_id, state = await service.join_voice(uow, viewer.id, input.party_id)
         return VoiceParticipantPayload(
             party_id=strawberry.ID(str(party_id)), participant=await participant(info, state)
         )
@@ -152,7 +150,7 @@ class VoiceMutations:
         ctx = info.context
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
-            party_id = await service.leave_voice(uow.session, ctx.state, viewer.id, input.party_id)
+            party_id = await service.leave_voice(uow, viewer.id, input.party_id)
         return LeaveVoicePayload(party_id=strawberry.ID(str(party_id)))
 
     @strawberry.mutation(
@@ -165,7 +163,7 @@ class VoiceMutations:
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
             party_id, state = await service.set_voice_state(
-                uow.session, ctx.state, viewer.id, input.party_id, input.muted, input.speaking
+                uow, viewer.id, input.party_id, input.muted, input.speaking
             )
         return VoiceParticipantPayload(
             party_id=strawberry.ID(str(party_id)), participant=await participant(info, state)
@@ -182,9 +180,7 @@ class VoiceMutations:
         ctx = info.context
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
-            party_id, share = await service.start_screen_share(
-                uow.session, ctx.state, viewer.id, input.party_id
-            )
+            party_id, share = await service.start_screen_share(uow, viewer.id, input.party_id)
         return ScreenSharePayload(
             party_id=strawberry.ID(str(party_id)), screen_share=await screen_share(info, share)
         )
@@ -195,9 +191,7 @@ class VoiceMutations:
         ctx = info.context
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
-            party_id = await service.stop_screen_share(
-                uow.session, ctx.state, viewer.id, input.party_id
-            )
+            party_id = await service.stop_screen_share(uow, viewer.id, input.party_id)
         return StopScreenSharePayload(party_id=strawberry.ID(str(party_id)))
 
     @strawberry.mutation(
@@ -210,8 +204,7 @@ class VoiceMutations:
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
             message = await signaling.send_signal(
-                uow.session,
-                ctx.state,
+                uow,
                 viewer.id,
                 input.party_id,
                 input.to_user_id,

@@ -7,7 +7,10 @@ goes offline (their last stream closed, or their process died) leaves voice and 
 
 Events (ephemeral, on the party channel) are published only for real transitions, after the
 store changed: `VoiceStateChanged { userId inVoice muted speaking }`,
-`ScreenShareChanged { userId active }`.
+`ScreenShareChanged { userId active }`. They go out at once, not after the commit: the
+voice store is not part of the transaction (the unit of work only reads the membership).
+
+Services take the unit of work first, then the acting user's id (`watchparty.db`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from watchparty.voice.events import ScreenShareChanged, VoiceStateChanged
 from watchparty.voice.store import ScreenShare, ShareOutcome, VoiceState, get_voice_store
 
 if TYPE_CHECKING:
+    from watchparty.db import UnitOfWork
     from watchparty.state import AppState
 
 log = logging.getLogger(__name__)
@@ -93,35 +97,34 @@ async def publish_share(
 
 
 async def join_voice(
-    session: AsyncSession, state: AppState, user_id: uuid.UUID, raw_party_id: str
+    uow: UnitOfWork, viewer_id: uuid.UUID, raw_party_id: str
 ) -> tuple[uuid.UUID, VoiceState]:
     """Enter the voice room (unmuted, not speaking); joining again changes nothing."""
-    access = await member_access(session, raw_party_id, user_id)
+    access = await member_access(uow.session, raw_party_id, viewer_id)
     party_id = access.party.id
     require_not_ended(access.party)
+    state = uow.app
     change = await get_voice_store(state).join(
-        party_id, VoiceState(user_id, muted=False, speaking=False, joined_ms=_now_ms())
+        party_id, VoiceState(viewer_id, muted=False, speaking=False, joined_ms=_now_ms())
     )
     if change.changed:
-        await publish_voice_state(state, party_id, user_id, change.state)
+        await publish_voice_state(state, party_id, viewer_id, change.state)
     return party_id, change.state
 
 
-async def leave_voice(
-    session: AsyncSession, state: AppState, user_id: uuid.UUID, raw_party_id: str
-) -> uuid.UUID:
+async def leave_voice(uow: UnitOfWork, viewer_id: uuid.UUID, raw_party_id: str) -> uuid.UUID:
     """Leave the voice room; leaving when not in it is a no-op."""
-    access = await member_access(session, raw_party_id, user_id)
+    access = await member_access(uow.session, raw_party_id, viewer_id)
     party_id = access.party.id
-    if await get_voice_store(state).leave(party_id, user_id):
-        await publish_voice_state(state, party_id, user_id, None)
+    state = uow.app
+    if await get_voice_store(state).leave(party_id, viewer_id):
+        await publish_voice_state(state, party_id, viewer_id, None)
     return party_id
 
 
 async def set_voice_state(
-    session: AsyncSession,
-    state: AppState,
-    user_id: uuid.UUID,
+    uow: UnitOfWork,
+    viewer_id: uuid.UUID,
     raw_party_id: str,
     muted: bool | None,
     speaking: bool | None,
@@ -131,16 +134,17 @@ async def set_voice_state(
     Every call counts against `rate_limit_signals` (per member and party, its own key), and only
     a real change fans out: a client repeating the same value publishes nothing.
     """
-    access = await member_access(session, raw_party_id, user_id)
+    access = await member_access(uow.session, raw_party_id, viewer_id)
     party_id = access.party.id
     require_not_ended(access.party)
+    state = uow.app
     limit = Limit.parse(state.settings.rate_limit_signals)
-    await state.limiter.hit(f"voice-state:{party_id}:{user_id}", limit)
-    change = await get_voice_store(state).update(party_id, user_id, muted, speaking)
+    await state.limiter.hit(f"voice-state:{party_id}:{viewer_id}", limit)
+    change = await get_voice_store(state).update(party_id, viewer_id, muted, speaking)
     if change is None:
         raise NotInVoice()
     if change.changed:
-        await publish_voice_state(state, party_id, user_id, change.state)
+        await publish_voice_state(state, party_id, viewer_id, change.state)
     return party_id, change.state
 
 
@@ -148,7 +152,7 @@ async def set_voice_state(
 
 
 async def start_screen_share(
-    session: AsyncSession, state: AppState, user_id: uuid.UUID, raw_party_id: str
+    uow: UnitOfWork, viewer_id: uuid.UUID, raw_party_id: str
 ) -> tuple[uuid.UUID, ScreenShare]:
     """Start sharing, within the party's `max_screen_shares`; starting again changes nothing.
 
@@ -156,26 +160,28 @@ async def start_screen_share(
     a stream, so presence never reported them offline) are dropped and the start is tried once
     more.
     """
-    access = await member_access(session, raw_party_id, user_id)
+    access = await member_access(uow.session, raw_party_id, viewer_id)
     party = access.party
     require_not_ended(party)
+    state = uow.app
     store = get_voice_store(state)
     limit = party.max_screen_shares
     for attempt in range(2):
-        outcome, share = await store.start_share(party.id, user_id, _now_ms(), limit)
+        outcome, share = await store.start_share(party.id, viewer_id, _now_ms(), limit)
         if share is not None:
             if outcome == ShareOutcome.STARTED:
-                await publish_share(state, party.id, user_id, True)
+                await publish_share(state, party.id, viewer_id, True)
             return party.id, share
-        if attempt == 0 and not await _drop_stale_shares(session, state, party.id):
+        if attempt == 0 and not await _drop_stale_shares(uow, party.id):
             break
     raise ScreenShareLimitReached(limit)
 
 
-async def _drop_stale_shares(session: AsyncSession, state: AppState, party_id: uuid.UUID) -> int:
+async def _drop_stale_shares(uow: UnitOfWork, party_id: uuid.UUID) -> int:
+    state = uow.app
     store = get_voice_store(state)
     sharers = [share.user_id for share in await store.shares(party_id)]
-    members = await active_member_ids(session, party_id, sharers)
+    members = await active_member_ids(uow.session, party_id, sharers)
     dropped = 0
     for stale in (user for user in sharers if user not in members):
         if await store.stop_share(party_id, stale):
@@ -184,14 +190,13 @@ async def _drop_stale_shares(session: AsyncSession, state: AppState, party_id: u
     return dropped
 
 
-async def stop_screen_share(
-    session: AsyncSession, state: AppState, user_id: uuid.UUID, raw_party_id: str
-) -> uuid.UUID:
+async def stop_screen_share(uow: UnitOfWork, viewer_id: uuid.UUID, raw_party_id: str) -> uuid.UUID:
     """Stop sharing; stopping when not sharing is a no-op."""
-    access = await member_access(session, raw_party_id, user_id)
+    access = await member_access(uow.session, raw_party_id, viewer_id)
     party_id = access.party.id
-    if await get_voice_store(state).stop_share(party_id, user_id):
-        await publish_share(state, party_id, user_id, False)
+    state = uow.app
+    if await get_voice_store(state).stop_share(party_id, viewer_id):
+        await publish_share(state, party_id, viewer_id, False)
     return party_id
 
 
@@ -199,7 +204,10 @@ async def stop_screen_share(
 
 
 async def member_offline(state: AppState, party_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    """A member went offline (presence): they leave voice and stop sharing."""
+    """A member went offline (presence): they leave voice and stop sharing.
+
+    A presence hook (`parties.presence.hooks`), called with the process's state: it checks no
+    membership and touches no database row, so it opens no unit of work."""
     store = get_voice_store(state)
     if await store.leave(party_id, user_id):
         await publish_voice_state(state, party_id, user_id, None)

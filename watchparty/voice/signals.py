@@ -33,7 +33,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import NotFound, ServiceUnavailable, ValidationProblem
 from watchparty.events import publish
@@ -48,6 +47,7 @@ from watchparty.voice.events import SignalSent, signal_channel
 from watchparty.voice.service import active_member_ids, member_access
 
 if TYPE_CHECKING:
+    from watchparty.db import UnitOfWork
     from watchparty.realtime import Subscription
     from watchparty.state import AppState
 
@@ -124,28 +124,28 @@ def check_payload(payload: object) -> dict[str, Any]:
 
 
 async def send_signal(
-    session: AsyncSession,
-    state: AppState,
-    sender_id: uuid.UUID,
+    uow: UnitOfWork,
+    viewer_id: uuid.UUID,
     raw_party_id: str,
     raw_to_user_id: str,
     kind: SignalKind,
     payload: object,
 ) -> SignalMessage:
     """Relay one signal to `raw_to_user_id`'s `signals` streams (best effort, not stored)."""
-    access = await member_access(session, raw_party_id, sender_id)
+    session, state = uow.session, uow.app
+    access = await member_access(session, raw_party_id, viewer_id)
     party_id = access.party.id
     require_not_ended(access.party)
     relayed = check_payload(payload)
     recipient = parse_id(raw_to_user_id)
-    if recipient == sender_id:
+    if recipient == viewer_id:
         raise ValidationProblem("You cannot send a signal to yourself.", field="toUserId")
     await state.limiter.hit(
-        f"signal:{party_id}:{sender_id}", Limit.parse(state.settings.rate_limit_signals)
+        f"signal:{party_id}:{viewer_id}", Limit.parse(state.settings.rate_limit_signals)
     )
     if recipient is None or not await active_member_ids(session, party_id, [recipient]):
         raise RecipientNotFound()
-    message = SignalMessage(str(sender_id), kind, relayed, epoch_ms())
+    message = SignalMessage(str(viewer_id), kind, relayed, epoch_ms())
     published = await publish(
         state.hub,
         signal_channel(party_id, recipient),

@@ -4,7 +4,6 @@ processing ending READY or FAILED notifies its owner)."""
 from __future__ import annotations
 
 import asyncio
-import os
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -124,7 +123,7 @@ async def test_a_processed_video_notifies_its_owner(api_embedded: Api, tmp: Path
 
 async def test_a_failed_video_notifies_its_owner(any_api: Api) -> None:
     owner = await person(any_api, "Owner")
-    video_id = await upload(any_api, owner.token, os.urandom(20_000), filename="junk.mp4")
+    video_id = await upload(any_api, owner.token, bytes(20_000), filename="junk.mp4")
     await complete(any_api, owner.token, video_id)
     for _ in range(300):
         await any_api.drain_jobs()
@@ -138,7 +137,11 @@ async def test_a_failed_video_notifies_its_owner(any_api: Api) -> None:
         "Your video could not be processed",
         video_id,
     )
-    assert node["body"] == (
-        "Sample: The file is not a video ffmpeg can read (Invalid data found when processing "
-        "input)."
+    video = await any_api.gql(
+        "query($id: ID!) { video(id: $id) { processing { status error } } }",
+        {"id": video_id},
+        token=owner.token,
     )
+    processing = video.data["video"]["processing"]
+    assert processing["status"] == "FAILED"
+    assert node["body"] == f"Sample: {processing['error']}"

@@ -4,8 +4,11 @@ service's `notify` (what the producers call); reading and marking go through the
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
+
+from sqlalchemy import update
 
 from tests.notifications_ops import (
     CLEAR,
@@ -19,6 +22,8 @@ from tests.notifications_ops import (
 )
 from tests.parties_ops import person
 from tests.support import Api
+from watchparty.kit.time import utcnow
+from watchparty.notifications.models import Notification
 
 
 def _error(typename: str, code: str, message: str, field: str | None) -> dict[str, str | None]:
@@ -224,3 +229,58 @@ async def test_mark_read_takes_exactly_one_selector(any_api: Api) -> None:
     assert await mutate(any_api, MARK_READ, alice, input={"upTo": "x"}) == _error(
         "ValidationError", "VALIDATION", "`upTo` is not a cursor from this list.", "upTo"
     )
+
+
+async def test_concurrent_notifies_of_one_group_collapse(any_api: Api) -> None:
+    """Racing producers (separate transactions) never make two unread entries of a group."""
+    alice = await person(any_api, "Alice")
+    actors = [await person(any_api, f"Fan {n}") for n in range(6)]
+    await asyncio.gather(
+        *(notify(any_api, [alice], actor=actor, group_key="reply:race") for actor in actors)
+    )
+    page = await feed(any_api, alice)
+    assert page["totalCount"] == 1
+    node = page["edges"][0]["node"]
+    assert node["actorCount"] == 6
+    assert node["title"] == f"{node['actor']['displayName']} and 5 others replied to you"
+
+
+async def test_expired_notifications_are_neither_listed_nor_counted(any_api: Api) -> None:
+    alice = await person(any_api, "Alice")
+    await notify(any_api, [alice], "ANNOUNCEMENT", data={"title": "Old"})
+    await notify(any_api, [alice], "ANNOUNCEMENT", data={"title": "New"})
+    old = next(e for e in (await feed(any_api, alice))["edges"] if e["node"]["title"] == "Old")
+    async with any_api.state.unit_of_work() as uow:
+        await uow.session.execute(
+            update(Notification)
+            .where(Notification.id == uuid.UUID(old["node"]["id"]))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    page = await feed(any_api, alice)
+    assert [e["node"]["title"] for e in page["edges"]] == ["New"]
+    assert page["totalCount"] == 1
+    assert (await any_api.gql(COUNT, token=alice.token)).data == {"unreadNotificationCount": 1}
+    marked = await mutate(any_api, MARK_READ, alice, input={"ids": [old["node"]["id"]]})
+    assert marked["__typename"] == "NotFound"
+
+
+async def test_text_is_cut_to_banner_size(any_api: Api) -> None:
+    alice, bob = await person(any_api, "Alice"), await person(any_api, "Bob")
+    title = "A very long party title " * 6
+    await notify(
+        any_api,
+        [alice],
+        "PARTY_INVITE",
+        actor=bob,
+        data={"partyId": "p9", "partyTitle": title, "excerpt": "x"},
+    )
+    announcement = {"title": "T", "body": "line one\nline two " + "word " * 60, "path": "/x"}
+    await notify(any_api, [alice], "ANNOUNCEMENT", data=announcement)
+    announced, invite = [e["node"] for e in (await feed(any_api, alice))["edges"]]
+    expected = f"Bob invited you to {title}"[:79].rstrip() + "…"
+    assert (invite["title"], len(invite["title"])) == (expected, len(expected))
+    assert len(invite["title"]) <= 80
+    assert (invite["body"], invite["actionPath"]) == ("Join the party.", "/parties/p9")
+    assert len(announced["body"]) == 180 and announced["body"].endswith("…")
+    assert announced["body"].startswith("line one line two word word")
+    assert (announced["title"], announced["actionPath"]) == ("T", "/x")

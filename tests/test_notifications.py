@@ -20,8 +20,9 @@ from tests.notifications_ops import (
     mutate,
     notify,
 )
-from tests.parties_ops import person
+from tests.parties_ops import Person, person
 from tests.support import Api
+from tests.test_playback_sql_counts import counting
 from watchparty.kit.time import utcnow
 from watchparty.notifications.models import Notification
 
@@ -284,3 +285,27 @@ async def test_text_is_cut_to_banner_size(any_api: Api) -> None:
     assert len(announced["body"]) == 180 and announced["body"].endswith("…")
     assert announced["body"].startswith("line one line two word word")
     assert (announced["title"], announced["actionPath"]) == ("T", "/x")
+
+
+async def test_notify_writes_a_batch_in_a_fixed_number_of_statements(api: Api) -> None:
+    """Rows of one batch take one INSERT (and, for grown groups, one locking SELECT and one
+    UPDATE) and one SELECT of the counts, however many recipients it has (PostgreSQL)."""
+    actor = await person(api, "Bob")
+    few = [await person(api, f"Few {n}") for n in range(2)]
+    many = [await person(api, f"Many {n}") for n in range(12)]
+
+    async def feed_statements(people: list[Person], group_key: str | None) -> list[str]:
+        async with counting(api) as statements:
+            await notify(api, people, actor=actor, group_key=group_key)
+        return [s.split()[0] for s in statements if "notifications" in s.split("(")[0]]
+
+    assert (
+        await feed_statements(few, None)
+        == await feed_statements(many, None)
+        == ["INSERT", "SELECT"]
+    )
+    await feed_statements(few, "g")
+    await feed_statements(many, "g")
+    grown_few = await feed_statements(few, "g")
+    assert grown_few == await feed_statements(many, "g") == ["INSERT", "SELECT", "UPDATE", "SELECT"]
+    assert (await feed(api, many[0]))["edges"][0]["node"]["actorCount"] == 1

@@ -6,7 +6,7 @@
   partial unique index of unread groups, then, for the recipients whose unread entry of that
   group already exists, one locked SELECT and one UPDATE (executemany) that grow them. A row
   read between the two (its group freed) is retried as an insert. The actor is never notified
-  of their own action.
+  of their own action; recipients whose account is gone are skipped.
 - Counts: `unread` (read_at null) and `unseen` (neither seen nor read: the badge; a collapsed
   entry that grows is unseen again). Expired entries are never listed nor counted.
 - Another user's notification is `NotFound`, the same answer as a missing one.
@@ -125,6 +125,9 @@ async def _notify_batch(
 ) -> list[Notification]:
     session = uow.session
     now = utcnow()
+    # Recipients whose account is gone meanwhile are skipped (their row would fail the batch).
+    existing_users = set(await session.scalars(select(User.id).where(User.id.in_(batch))))
+    batch = [r for r in batch if r in existing_users]
     added: list[Notification] = []
     grown: list[Notification] = []
     pending = batch

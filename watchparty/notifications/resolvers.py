@@ -41,7 +41,7 @@ MarkNotificationsSeenResult = Annotated[
     strawberry.union("MarkNotificationsSeenResult"),
 ]
 DeleteNotificationResult = Annotated[
-    DeleteNotificationPayload | NotAuthenticated | NotFound,
+    DeleteNotificationPayload | NotAuthenticated | NotFound | ValidationError,
     strawberry.union("DeleteNotificationResult"),
 ]
 ClearNotificationsResult = Annotated[

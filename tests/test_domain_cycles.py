@@ -23,7 +23,16 @@ PACKAGE = Path(watchparty.__file__).parent
 
 # The domain packages (written out, not derived at run time, so a new package is a decision:
 # `test_every_subpackage_is_classified` asks for it).
-DOMAINS = ("accounts", "chat", "parties", "polls", "reactions", "videos", "voice")
+DOMAINS = (
+    "accounts",
+    "chat",
+    "notifications",
+    "parties",
+    "polls",
+    "reactions",
+    "videos",
+    "voice",
+)
 # Subpackages that are not domains: the shared floor (GraphQL plumbing, helpers, typed events,
 # the realtime machinery), the party stream's GraphQL side (part of the composition root: it
 # lists every domain's stream types), the REST shim and the static assets.

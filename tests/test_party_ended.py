@@ -190,6 +190,7 @@ NOT_ON_A_PARTY = {
     "updateVideo",
     "deleteVideo",
     "addExternalVideo",
+    "markNotificationsRead",
 }
 
 

@@ -4,6 +4,7 @@ from watchparty.accounts import models as accounts_models
 from watchparty.chat import models as chat_models
 from watchparty.chat import moderation_models as chat_moderation_models
 from watchparty.db import Base
+from watchparty.notifications import models as notifications_models
 from watchparty.parties import models as parties_models
 from watchparty.polls import models as polls_models
 from watchparty.reactions import models as reactions_models
@@ -17,6 +18,7 @@ __all__ = [
     "chat_models",
     "chat_moderation_models",
     "metadata",
+    "notifications_models",
     "parties_models",
     "polls_models",
     "reactions_models",

@@ -20,6 +20,7 @@ from __future__ import annotations
 from watchparty.chat import events as chat_events
 from watchparty.jobs import JobFunction, Periodic
 from watchparty.mail import send_email
+from watchparty.notifications import events as notification_events
 from watchparty.parties import events as party_events
 from watchparty.parties.failover import host_failover_check
 from watchparty.parties.presence import sweep_presence
@@ -44,6 +45,7 @@ EVENT_MODULES = (
     reaction_events,
     voice_events,
     video_events,
+    notification_events,
 )
 
 

@@ -20,6 +20,11 @@ from watchparty.gql.extensions import schema_extensions
 from watchparty.gql.inputs import guard_arguments
 from watchparty.gql.scalars import SCALAR_OVERRIDES
 from watchparty.gql.sharing import SharedEventExecutor
+from watchparty.notifications.resolvers import (
+    NotificationMutations,
+    NotificationQueries,
+    NotificationSubscriptions,
+)
 from watchparty.parties.playback_resolvers import PlaybackMutations, PlaybackQueries
 from watchparty.parties.resolvers import PartyMutations, PartyQueries
 from watchparty.parties.types import Party
@@ -56,6 +61,7 @@ class Query(
     ReactionQueries,
     VoiceQueries,
     VideoQueries,
+    NotificationQueries,
 ):
     pass
 
@@ -72,12 +78,15 @@ class Mutation(
     VoiceMutations,
     VideoMutations,
     ExternalVideoMutations,
+    NotificationMutations,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(PartySubscriptions, VoiceSubscriptions, ProcessingSubscriptions):
+class Subscription(
+    PartySubscriptions, VoiceSubscriptions, ProcessingSubscriptions, NotificationSubscriptions
+):
     pass
 
 

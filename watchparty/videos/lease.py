@@ -11,6 +11,7 @@ same job (ARQ re-running a dead worker's job, the sweeper's re-queue) never both
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,10 +21,14 @@ from sqlalchemy import select, update
 from watchparty.kit.time import utcnow
 from watchparty.videos import progress
 from watchparty.videos.models import Video, VideoProvider, VideoStatus
+from watchparty.videos.notices import notify_processed
 from watchparty.videos.progress import ProcessingChanged
 
 if TYPE_CHECKING:
+    from watchparty.db import UnitOfWork
     from watchparty.state import AppState
+
+AfterWrite = Callable[["UnitOfWork"], Awaitable[None]]
 
 MAX_ATTEMPTS = 4  # runs of one video (ARQ retries and sweeper re-queues together)
 
@@ -57,8 +62,9 @@ class Lease:
             finished_at=self.finished_at,
         )
 
-    async def write(self, **values: Any) -> None:
-        """Guarded update of the row (plus the heartbeat); `LeaseLost` when it is not ours."""
+    async def write(self, then: AfterWrite | None = None, **values: Any) -> None:
+        """Guarded update of the row (plus the heartbeat); `LeaseLost` when it is not ours.
+        `then` runs in the same unit of work once the write matched."""
         statement = (
             update(Video)
             .where(
@@ -74,6 +80,8 @@ class Lease:
             result: Any = await uow.session.execute(statement)
             if result.rowcount != 1:
                 raise LeaseLost(str(self.video_id))
+            if then is not None:
+                await then(uow)
 
     async def beat(self) -> None:
         await self.write(processing_progress=self.progress, processing_stage=self.stage)
@@ -93,7 +101,12 @@ class Lease:
     async def finish(self, status: VideoStatus, error: str | None = None, **values: Any) -> None:
         """READY or FAILED: the run's last write (guarded like every other)."""
         now = utcnow()
+
+        async def notify_owner(uow: UnitOfWork) -> None:
+            await notify_processed(uow, self.video_id, status, error)
+
         await self.write(
+            notify_owner,
             status=status,
             processing_stage=None,
             processing_progress=1.0 if status is VideoStatus.READY else self.progress,
@@ -145,6 +158,7 @@ async def claim(state: AppState, video_id: uuid.UUID) -> Lease | Refusal:
                 f"Processing did not finish after {MAX_ATTEMPTS} attempts; upload the file again."
             )
             video.processing_finished_at = now
+            await notify_processed(uow, video.id, VideoStatus.FAILED, video.processing_error)
             gave_up = progress.processing_payload(video)
             uow.after_commit(lambda: progress.publish(state, gave_up))
             return Refusal("gave up")

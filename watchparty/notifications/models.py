@@ -1,0 +1,104 @@
+"""The notification feed: one row per entry a user sees (a collapsed group is one row).
+
+Collapsing is race-safe through a partial unique index: at most one UNREAD row per
+(recipient, group key). `notifications.service.notify` inserts with ON CONFLICT DO NOTHING
+against that index (PostgreSQL and SQLite both infer a partial index), then grows the rows that
+conflicted under a row lock (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite has one writer).
+Reading a group's row takes it out of the index, so the next one starts a fresh row.
+
+Enumerations are VARCHAR columns holding member names (like the other domains).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from watchparty.db import Base, IdMixin, TimestampMixin
+from watchparty.kit.time import utcnow
+
+TITLE_MAX_LENGTH = 80  # sized for a push banner
+BODY_MAX_LENGTH = 180
+GROUP_KEY_MAX_LENGTH = 200
+ACTION_PATH_MAX_LENGTH = 300
+RECENT_ACTORS = 20  # distinct actors remembered per collapsed entry (counted exactly up to this)
+
+
+class NotificationKind(StrEnum):
+    PARTY_INVITE = "PARTY_INVITE"
+    JOIN_REQUEST = "JOIN_REQUEST"
+    JOIN_APPROVED = "JOIN_APPROVED"
+    JOIN_REJECTED = "JOIN_REJECTED"
+    ROLE_CHANGED = "ROLE_CHANGED"
+    HOST_TRANSFERRED = "HOST_TRANSFERRED"
+    KICKED = "KICKED"
+    BANNED = "BANNED"
+    PARTY_STARTING_SOON = "PARTY_STARTING_SOON"
+    PARTY_STARTED = "PARTY_STARTED"
+    MENTION = "MENTION"
+    REPLY = "REPLY"
+    POLL_OPENED = "POLL_OPENED"
+    VIDEO_READY = "VIDEO_READY"
+    VIDEO_FAILED = "VIDEO_FAILED"
+    NEW_SIGN_IN = "NEW_SIGN_IN"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"  # noqa: S105 (a kind, not a secret)
+    SESSION_REVOKED = "SESSION_REVOKED"
+    PAYMENT_SUCCEEDED = "PAYMENT_SUCCEEDED"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
+    SUBSCRIPTION_CHANGED = "SUBSCRIPTION_CHANGED"
+    TRIAL_ENDING = "TRIAL_ENDING"
+    ANNOUNCEMENT = "ANNOUNCEMENT"
+
+
+class SubjectType(StrEnum):
+    PARTY = "PARTY"
+    MESSAGE = "MESSAGE"
+    VIDEO = "VIDEO"
+    SUBSCRIPTION = "SUBSCRIPTION"
+
+
+def _enum(cls: type[StrEnum], length: int) -> Enum:
+    return Enum(cls, native_enum=False, create_constraint=False, length=length)
+
+
+class Notification(IdMixin, TimestampMixin, Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        # The feed, newest first (and `upTo`): (recipient, updated_at, id).
+        Index("ix_notifications_recipient_updated", "recipient_id", "updated_at", "id"),
+        # At most one unread entry per group: what collapsing upserts against.
+        Index(
+            "uq_notifications_unread_group",
+            "recipient_id",
+            "group_key",
+            unique=True,
+            postgresql_where=text("read_at IS NULL AND group_key IS NOT NULL"),
+            sqlite_where=text("read_at IS NULL AND group_key IS NOT NULL"),
+        ),
+        Index("ix_notifications_expires_at", "expires_at"),
+    )
+
+    recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind, 40))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    actor_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The most recent distinct actors (newest last), to count distinct ones when collapsing.
+    actor_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject_type: Mapped[SubjectType | None] = mapped_column(_enum(SubjectType, 20))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    group_key: Mapped[str | None] = mapped_column(String(GROUP_KEY_MAX_LENGTH))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
+    body: Mapped[str] = mapped_column(String(BODY_MAX_LENGTH))
+    action_path: Mapped[str | None] = mapped_column(String(ACTION_PATH_MAX_LENGTH))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]

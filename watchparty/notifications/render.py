@@ -1,0 +1,168 @@
+"""Title, body, action path and retention of each kind: one table, rendered on the server.
+
+Plain text sized for a push banner (title at most 80 characters, body at most 180; longer text
+is cut with an ellipsis). Templates name `{actors}` ("Bob", "Bob and Carol", "Bob and 3
+others": the latest actor and how many distinct others a collapsed entry holds) and keys of the
+notification's `data`; a missing key renders empty, and an action path with a missing key is
+none. Producers put what the text needs in `data` (a party's title, a video's title...), so
+rendering never reads the database.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from watchparty.notifications.models import (
+    BODY_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    NotificationKind,
+)
+
+K = NotificationKind
+DAY = timedelta(days=1)
+DEFAULT_RETENTION = 30 * DAY
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    title: str
+    body: str = ""
+    path: str | None = None
+    retention: timedelta = DEFAULT_RETENTION
+
+
+TEMPLATES: dict[NotificationKind, Template] = {
+    K.PARTY_INVITE: Template(
+        "{actors} invited you to {partyTitle}", "Join the party.", "/parties/{partyId}"
+    ),
+    K.JOIN_REQUEST: Template(
+        "{actors} asked to join {partyTitle}",
+        "Approve or decline in the members list.",
+        "/parties/{partyId}/members",
+    ),
+    K.JOIN_APPROVED: Template(
+        "You can join {partyTitle}", "Your request was approved.", "/parties/{partyId}"
+    ),
+    K.JOIN_REJECTED: Template("Your request to join {partyTitle} was declined"),
+    K.ROLE_CHANGED: Template(
+        "You are now {role} in {partyTitle}", "{actors} changed your role.", "/parties/{partyId}"
+    ),
+    K.HOST_TRANSFERRED: Template(
+        "You are now the host of {partyTitle}",
+        "{actors} handed the party over to you.",
+        "/parties/{partyId}",
+    ),
+    K.KICKED: Template("You were removed from {partyTitle}"),
+    K.BANNED: Template("You were banned from {partyTitle}"),
+    K.PARTY_STARTING_SOON: Template(
+        "{partyTitle} starts in {minutes} minutes", "Get ready.", "/parties/{partyId}", DAY
+    ),
+    K.PARTY_STARTED: Template("{partyTitle} has started", "Join in.", "/parties/{partyId}", DAY),
+    K.MENTION: Template(
+        "{actors} mentioned you in {partyTitle}", "{excerpt}", "/parties/{partyId}"
+    ),
+    K.REPLY: Template("{actors} replied to you", "{excerpt}", "/parties/{partyId}"),
+    K.POLL_OPENED: Template(
+        "New poll in {partyTitle}", "{question}", "/parties/{partyId}", 7 * DAY
+    ),
+    K.VIDEO_READY: Template(
+        "Your video is ready", "{videoTitle} is ready to watch.", "/videos/{videoId}"
+    ),
+    K.VIDEO_FAILED: Template(
+        "Your video could not be processed", "{videoTitle}: {reason}", "/videos/{videoId}"
+    ),
+    K.NEW_SIGN_IN: Template(
+        "New sign-in to your account",
+        "Signed in from {device}. Not you? Change your password.",
+        "/settings/security",
+        90 * DAY,
+    ),
+    K.PASSWORD_CHANGED: Template(
+        "Your password was changed",
+        "Not you? Reset your password now.",
+        "/settings/security",
+        90 * DAY,
+    ),
+    K.SESSION_REVOKED: Template(
+        "A sign-in was revoked",
+        "A reused sign-in token was detected and that sign-in was ended.",
+        "/settings/security",
+        90 * DAY,
+    ),
+    K.PAYMENT_SUCCEEDED: Template(
+        "Payment received", "Thank you: {amount} was paid.", "/settings/billing"
+    ),
+    K.PAYMENT_FAILED: Template(
+        "Your payment failed", "Update your payment method.", "/settings/billing"
+    ),
+    K.SUBSCRIPTION_CHANGED: Template(
+        "Your subscription changed", "You are now on {plan}.", "/settings/billing"
+    ),
+    K.TRIAL_ENDING: Template(
+        "Your trial ends in {days} days", "Choose a plan to keep it.", "/settings/billing"
+    ),
+    K.ANNOUNCEMENT: Template("{title}", "{body}", "{path}"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    title: str
+    body: str
+    action_path: str | None
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+class _Strict(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        raise KeyError(key)
+
+
+def actors_phrase(latest: str | None, count: int) -> str:
+    """ "Bob", "Bob and 1 other", "Bob and 3 others": only the latest actor is named."""
+    name = latest or "Someone"
+    others = count - 1
+    if others <= 0:
+        return name
+    return f"{name} and {others} other{'s' if others > 1 else ''}"
+
+
+def _cut(text: str, limit: int) -> str:
+    text = " ".join(text.split())  # one line: no newlines or runs of spaces in a banner
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def render(
+    kind: NotificationKind, data: Mapping[str, Any], actor_name: str | None, actor_count: int
+) -> Rendered:
+    template = TEMPLATES[kind]
+    values = {key: _text(value) for key, value in data.items()}
+    values["actors"] = actors_phrase(actor_name, actor_count)
+    formatter = string.Formatter()
+    title = formatter.vformat(template.title, (), _Blank(values))
+    body = formatter.vformat(template.body, (), _Blank(values))
+    path: str | None = None
+    if template.path is not None:
+        try:
+            path = formatter.vformat(template.path, (), _Strict(values)) or None
+        except KeyError:
+            path = None
+    if path is not None and not path.startswith("/"):
+        path = None  # only paths inside the frontend
+    return Rendered(_cut(title, TITLE_MAX_LENGTH), _cut(body, BODY_MAX_LENGTH), path)
+
+
+def retention(kind: NotificationKind) -> timedelta:
+    return TEMPLATES[kind].retention

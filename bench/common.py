@@ -437,9 +437,9 @@ async def seed_accounts(stack: Stack, count: int, tag: str) -> list[Account]:
     """`count` users, each with a sign-in (refresh family) and an access token, written straight
     to the database: registering through the API costs one Argon2 hash (~0.12 s) each, which
     would dominate a 1,000-subscriber setup. Everything measured goes through the API."""
+    from watchparty.access_tokens import AccessTokens
     from watchparty.accounts.models import User
     from watchparty.accounts.passwords import hash_password
-    from watchparty.access_tokens import AccessTokens
     from watchparty.accounts.tokens import start_session
     from watchparty.db import create_engine, create_sessionmaker
 

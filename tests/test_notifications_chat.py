@@ -6,27 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from tests.chat_ops import send
-from tests.notifications_ops import feed
+from tests.notifications_ops import entries
 from tests.parties_ops import Person, create_party, joined, mutate, person
 from tests.support import Api
 from watchparty.chat.notices import mentioned
-
-
-async def entries(api: Api, who: Person) -> list[tuple[Any, ...]]:
-    """(kind, title, body, actionPath, actor's name, actorCount, subject), newest first."""
-    page = await feed(api, who)
-    return [
-        (
-            n["kind"],
-            n["title"],
-            n["body"],
-            n["actionPath"],
-            None if n["actor"] is None else n["actor"]["displayName"],
-            n["actorCount"],
-            (n["subjectType"], n["subjectId"]),
-        )
-        for n in (edge["node"] for edge in page["edges"])
-    ]
 
 
 async def party_of(api: Api, *names: str) -> tuple[str, list[Person]]:

@@ -7,27 +7,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.notifications_ops import feed
+from tests.notifications_ops import entries
 from tests.parties_ops import Cast, Person, cast, create_party, join, mutate, person
 from tests.support import Api
 from watchparty.parties.hosting import fail_over_host
-
-
-async def entries(api: Api, who: Person) -> list[tuple[Any, ...]]:
-    """(kind, title, body, actionPath, actor's name, actorCount, subject), newest first."""
-    page = await feed(api, who)
-    return [
-        (
-            n["kind"],
-            n["title"],
-            n["body"],
-            n["actionPath"],
-            None if n["actor"] is None else n["actor"]["displayName"],
-            n["actorCount"],
-            (n["subjectType"], n["subjectId"]),
-        )
-        for n in (edge["node"] for edge in page["edges"])
-    ]
 
 
 async def everyone(api: Api, c: Cast, *more: Person) -> dict[str, list[tuple[Any, ...]]]:

@@ -77,6 +77,23 @@ async def feed(api: Api, who: Person | None, **variables: Any) -> Any:
     ]
 
 
+async def entries(api: Api, who: Person) -> list[tuple[Any, ...]]:
+    """(kind, title, body, actionPath, actor's name, actorCount, subject), newest first."""
+    page = await feed(api, who)
+    return [
+        (
+            n["kind"],
+            n["title"],
+            n["body"],
+            n["actionPath"],
+            None if n["actor"] is None else n["actor"]["displayName"],
+            n["actorCount"],
+            (n["subjectType"], n["subjectId"]),
+        )
+        for n in (edge["node"] for edge in page["edges"])
+    ]
+
+
 async def mutate(api: Api, query: str, who: Person | None, **variables: Any) -> Any:
     data = (await api.gql(query, variables, token=None if who is None else who.token)).data
     (result,) = data.values()

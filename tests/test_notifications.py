@@ -35,7 +35,7 @@ async def test_a_group_collapses_into_one_entry_that_grows(any_api: Api) -> None
     alice = await person(any_api, "Alice")
     bob, carol, dave = [await person(any_api, name) for name in ("Bob", "Carol", "Dave")]
     party = str(uuid.uuid4())
-    data = {"partyId": party, "excerpt": "Nice scene!"}
+    data = {"partyId": party, "messageId": "m1", "excerpt": "Nice scene!"}
     for actor in (bob, carol, dave):
         await notify(any_api, [alice], actor=actor, group_key="reply:m1", data=data)
     page = await feed(any_api, alice)
@@ -45,7 +45,7 @@ async def test_a_group_collapses_into_one_entry_that_grows(any_api: Api) -> None
         "kind": "REPLY",
         "title": "Dave and 2 others replied to you",
         "body": "Nice scene!",
-        "actionPath": f"/parties/{party}",
+        "actionPath": f"/parties/{party}?message=m1",
         "actorCount": 3,
     }
     assert node["actor"] == {"id": dave.id, "displayName": "Dave"}

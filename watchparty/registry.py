@@ -8,7 +8,8 @@ worker registers them as its functions and cron jobs (`worker.py`). A domain add
 
 Parties never imports the domains built on it; where it must call one, it takes a registration
 (`register_callbacks`, run when this module is imported: the API server, the worker and the seeder
-all import it, and each of them may announce members offline or check party media).
+all import it, and each of them may announce members offline, check party media or change
+memberships).
 
 It also imports every domain's event declarations (`EVENT_MODULES`): an event type is registered
 when its module is imported, and every process that reads or writes the event log (API, worker,
@@ -21,8 +22,10 @@ from watchparty.chat import events as chat_events
 from watchparty.jobs import JobFunction, Periodic
 from watchparty.mail import send_email
 from watchparty.notifications import events as notification_events
+from watchparty.notifications.party_notices import member_changed
 from watchparty.parties import events as party_events
 from watchparty.parties.failover import host_failover_check
+from watchparty.parties.member_hooks import on_member_change
 from watchparty.parties.presence import sweep_presence
 from watchparty.parties.presence.hooks import on_member_offline
 from watchparty.parties.tasks import advance_finished_item, end_buffering_wait
@@ -77,6 +80,7 @@ def register_callbacks() -> None:
     """Hand parties what it calls in the domains built on it (idempotent)."""
     on_member_offline(member_offline)  # an offline member leaves voice and stops sharing
     use_library_media(library_media)  # `media: {videoId}` in createParty and addToQueue
+    on_member_change(member_changed)  # join requests, roles, handovers, kicks: notifications
 
 
 register_callbacks()

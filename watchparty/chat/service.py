@@ -33,6 +33,7 @@ from watchparty.chat.models import (
     MessageReaction,
 )
 from watchparty.chat.moderation import check_can_post, load_message, mute_in_force
+from watchparty.chat.notices import notify_message
 from watchparty.chat.payloads import full_payload as full_payload  # re-exported
 from watchparty.chat.payloads import message_payload as message_payload
 from watchparty.errors import NotAllowed, NotFound, RateLimited, ValidationProblem
@@ -151,6 +152,7 @@ async def send_message(uow: UnitOfWork, viewer_id: uuid.UUID, new: NewMessage) -
     if found is not None:  # a retry: answered before slow mode and flood limits count it
         return await full_payload(session, found)
     reply_to_id = None
+    reply = None
     if new.reply_to_id is not None:
         reply = await _message_in(session, new.reply_to_id, party_id)
         if reply is None:
@@ -182,6 +184,7 @@ async def send_message(uow: UnitOfWork, viewer_id: uuid.UUID, new: NewMessage) -
         return await full_payload(session, found)
     payload = await full_payload(session, message)
     await record(uow, party_channel(party_id), MessageAdded(message=payload))
+    await notify_message(uow, access.party, message, reply)
     return payload
 
 

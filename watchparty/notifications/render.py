@@ -42,7 +42,7 @@ TEMPLATES: dict[NotificationKind, Template] = {
     K.JOIN_REQUEST: Template(
         "{actors} asked to join {partyTitle}",
         "Approve or decline in the members list.",
-        "/parties/{partyId}/members",
+        "/parties/{partyId}",
     ),
     K.JOIN_APPROVED: Template(
         "You can join {partyTitle}", "Your request was approved.", "/parties/{partyId}"
@@ -53,7 +53,7 @@ TEMPLATES: dict[NotificationKind, Template] = {
     ),
     K.HOST_TRANSFERRED: Template(
         "You are now the host of {partyTitle}",
-        "{actors} handed the party over to you.",
+        "{handover}",
         "/parties/{partyId}",
     ),
     K.KICKED: Template("You were removed from {partyTitle}"),
@@ -63,9 +63,13 @@ TEMPLATES: dict[NotificationKind, Template] = {
     ),
     K.PARTY_STARTED: Template("{partyTitle} has started", "Join in.", "/parties/{partyId}", DAY),
     K.MENTION: Template(
-        "{actors} mentioned you in {partyTitle}", "{excerpt}", "/parties/{partyId}"
+        "{actors} mentioned you in {partyTitle}",
+        "{excerpt}",
+        "/parties/{partyId}?message={messageId}",
     ),
-    K.REPLY: Template("{actors} replied to you", "{excerpt}", "/parties/{partyId}"),
+    K.REPLY: Template(
+        "{actors} replied to you", "{excerpt}", "/parties/{partyId}?message={messageId}"
+    ),
     K.POLL_OPENED: Template(
         "New poll in {partyTitle}", "{question}", "/parties/{partyId}", 7 * DAY
     ),

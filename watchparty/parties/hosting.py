@@ -20,6 +20,7 @@ from watchparty.errors import ValidationProblem
 from watchparty.kit.time import utcnow
 from watchparty.parties.events import MemberUpdated
 from watchparty.parties.member_actions import announce_member, begin_member_action
+from watchparty.parties.member_hooks import MemberChange, MemberChangeKind, member_changed
 from watchparty.parties.models import MemberRole, MemberStatus, Party, PartyMember, PartyStatus
 from watchparty.parties.service import record_party_updated
 
@@ -53,14 +54,32 @@ async def find_successor(
     return pool[0] if pool else None
 
 
-async def make_host(uow: UnitOfWork, party: Party, new_host: PartyMember) -> None:
-    """Make `new_host` the party's host (the caller demotes or removes the old one)."""
+async def make_host(
+    uow: UnitOfWork,
+    party: Party,
+    new_host: PartyMember,
+    *,
+    actor_id: uuid.UUID | None,
+    handover: str,
+) -> None:
+    """Make `new_host` the party's host (the caller demotes or removes the old one).
+    `handover` says how: TRANSFER (by `actor_id`), HOST_LEFT or HOST_AWAY (a failover)."""
     new_host.role = MemberRole.HOST
     party.host_id = new_host.user_id
     party.updated_at = utcnow()
     await uow.session.flush()
     await announce_member(uow, MemberUpdated, new_host)
     await record_party_updated(uow, party)
+    change = MemberChange(
+        MemberChangeKind.HOST_TRANSFERRED,
+        party.id,
+        party.title,
+        new_host.user_id,
+        actor_id,
+        role=MemberRole.HOST.value,
+        handover=handover,
+    )
+    await member_changed(uow, change)
 
 
 async def transfer_host(
@@ -74,7 +93,7 @@ async def transfer_host(
         raise ValidationProblem("You are the host already.", field="userId")
     old.role = MemberRole.COHOST
     await action.announce(MemberUpdated, old)
-    await make_host(uow, action.party, target)
+    await make_host(uow, action.party, target, actor_id=viewer_id, handover="TRANSFER")
     await action.record("TRANSFER_HOST", target, details={"role": MemberRole.HOST.value})
     return action.party, old, target
 
@@ -111,7 +130,7 @@ async def fail_over_host(
     if old is not None and old.status is MemberStatus.ACTIVE:
         old.role = MemberRole.COHOST
         await announce_member(uow, MemberUpdated, old)
-    await make_host(uow, party, successor)
+    await make_host(uow, party, successor, actor_id=None, handover="HOST_AWAY")
     return successor
 
 
@@ -130,4 +149,14 @@ async def set_member_role(
             "SET_ROLE", target, details={"role": role.value, "previousRole": previous.value}
         )
         await action.announce(MemberUpdated, target)
+        party = action.party
+        change = MemberChange(
+            MemberChangeKind.ROLE_CHANGED,
+            party.id,
+            party.title,
+            target.user_id,
+            viewer_id,
+            role=role.value,
+        )
+        await member_changed(uow, change)
     return target

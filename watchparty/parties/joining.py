@@ -43,6 +43,7 @@ from watchparty.parties.member_actions import (
     announce_member,
     begin_member_action,
 )
+from watchparty.parties.member_hooks import MemberChange, MemberChangeKind, member_changed
 from watchparty.parties.models import (
     MemberRole,
     MemberStatus,
@@ -126,7 +127,31 @@ async def join_party(
     await session.flush()
     # A pending request reaches moderators as MemberUpdated with status PENDING.
     await announce_member(uow, MemberUpdated if approval else MemberJoined, row)
+    if approval:
+        await member_changed(
+            uow,
+            MemberChange(
+                MemberChangeKind.JOIN_REQUESTED,
+                party.id,
+                party.title,
+                viewer_id,
+                viewer_id,
+                moderator_ids=await _moderator_ids(session, party.id),
+            ),
+        )
     return JoinResult(party, row)
+
+
+async def _moderator_ids(session: AsyncSession, party_id: uuid.UUID) -> tuple[uuid.UUID, ...]:
+    """The active host, co-hosts and moderators: who answers join requests."""
+    rows = await session.scalars(
+        select(PartyMember.user_id).where(
+            PartyMember.party_id == party_id,
+            PartyMember.status == MemberStatus.ACTIVE,
+            PartyMember.role.in_((MemberRole.HOST, MemberRole.COHOST, MemberRole.MODERATOR)),
+        )
+    )
+    return tuple(rows)
 
 
 async def _load_reachable(
@@ -172,6 +197,10 @@ async def approve_member(
     row.joined_at = utcnow()
     await action.record("APPROVE", row)
     await action.announce(MemberJoined, row)
+    await member_changed(
+        uow,
+        MemberChange(MemberChangeKind.JOIN_APPROVED, party.id, party.title, row.user_id, viewer_id),
+    )
     return row
 
 
@@ -184,6 +213,11 @@ async def reject_member(
     row.left_at = utcnow()
     await action.record("REJECT", row)
     await action.announce_left(row)
+    party = action.party
+    await member_changed(
+        uow,
+        MemberChange(MemberChangeKind.JOIN_REJECTED, party.id, party.title, row.user_id, viewer_id),
+    )
     return row
 
 
@@ -208,5 +242,7 @@ async def leave_party(uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str) -> u
             if access.party.status is not PartyStatus.ENDED:
                 await mark_ended(uow, access.party)
         else:
-            await make_host(uow, access.party, successor)
+            await make_host(
+                uow, access.party, successor, actor_id=member.user_id, handover="HOST_LEFT"
+            )
     return access.party.id

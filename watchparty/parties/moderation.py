@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from watchparty.errors import NotAllowed, NotFound, ValidationProblem
 from watchparty.kit.time import utcnow
 from watchparty.parties.authz import can_act_on
-from watchparty.parties.member_actions import NOT_A_MEMBER, begin_member_action
+from watchparty.parties.member_actions import NOT_A_MEMBER, MemberAction, begin_member_action
+from watchparty.parties.member_hooks import MemberChange, MemberChangeKind, member_changed
 from watchparty.parties.models import MemberRole, MemberStatus, PartyMember
 from watchparty.parties.service import get_user
 
@@ -52,6 +53,7 @@ async def kick_member(
     await action.record("KICK", target)
     await action.revoke(target, "KICKED")
     await action.announce_left(target)
+    await _removed(action, MemberChangeKind.KICKED, target)
     return target.user_id
 
 
@@ -90,7 +92,14 @@ async def ban_member(
     await action.revoke(target, "BANNED")
     if was_in:
         await action.announce_left(target)
+        await _removed(action, MemberChangeKind.BANNED, target)
     return target
+
+
+async def _removed(action: MemberAction, kind: MemberChangeKind, target: PartyMember) -> None:
+    party = action.party
+    change = MemberChange(kind, party.id, party.title, target.user_id, action.actor.user_id)
+    await member_changed(action.uow, change)
 
 
 def _is_uuid(value: str) -> bool:

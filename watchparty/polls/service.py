@@ -11,6 +11,8 @@ user's id (`watchparty.db`); they flush, and the unit commits once.
 - A poll is closed once `closed_at` is set or `closes_at` has passed: reads and votes never
   depend on the closing job being on time (`polls.tasks.close_due_poll` only records it).
 - Every change records one `PollChanged` with the whole poll (counts included).
+- A new poll tells the party's other active members (POLL_OPENED, one entry per party while
+  unread: `poll-opened:<partyId>`), in the unit of work that creates it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from watchparty.errors import NotAllowed, NotFound, ValidationProblem
 from watchparty.events import record
 from watchparty.jobs import enqueue_after_commit
 from watchparty.kit.time import utcnow
+from watchparty.notifications.models import NotificationKind, SubjectType
+from watchparty.notifications.service import Subject, notify
 from watchparty.parties.authz import (
     PartyAccess,
     load_party,
@@ -37,7 +41,7 @@ from watchparty.parties.authz import (
     require_not_ended,
 )
 from watchparty.parties.events import party_channel
-from watchparty.parties.models import MemberRole, PollPolicy
+from watchparty.parties.models import MemberRole, MemberStatus, PartyMember, PollPolicy
 from watchparty.polls.errors import PollClosed
 from watchparty.polls.events import PollChanged
 from watchparty.polls.models import (
@@ -160,6 +164,7 @@ async def create_poll(
     await session.flush()
     payload = await _payload(session, poll, options)
     await record(uow, party_channel(poll.party_id), PollChanged(poll=payload))
+    await _tell_members(uow, access.party.id, access.party.title, poll)
     if clean.closes_at is not None:
         enqueue_after_commit(
             uow,
@@ -170,6 +175,24 @@ async def create_poll(
             poll_id=str(poll.id),
         )
     return PollResult(poll=payload)
+
+
+async def _tell_members(uow: UnitOfWork, party_id: uuid.UUID, title: str, poll: Poll) -> None:
+    """POLL_OPENED to the party's active members but the creator (`notify` skips the actor)."""
+    members = await uow.session.scalars(
+        select(PartyMember.user_id).where(
+            PartyMember.party_id == party_id, PartyMember.status == MemberStatus.ACTIVE
+        )
+    )
+    await notify(
+        uow,
+        list(members),
+        NotificationKind.POLL_OPENED,
+        actor_id=poll.created_by_id,
+        subject=Subject(SubjectType.PARTY, str(party_id)),
+        data={"partyId": str(party_id), "partyTitle": title, "question": poll.question},
+        group_key=f"poll-opened:{party_id}",
+    )
 
 
 async def _load_for(

@@ -25,6 +25,14 @@ def client_error(info: Info[Any, Any], problem: Exception) -> GraphQLError:
     return GraphQLError(str(problem), path=info.path.as_list(), extensions={"code": "VALIDATION"})
 
 
+def not_signed_in(info: Info[Any, Any]) -> GraphQLError:
+    """A field that has no null to answer an anonymous viewer with: an error at its path whose
+    `extensions.code` is NOT_AUTHENTICATED."""
+    return GraphQLError(
+        "You need to sign in.", path=info.path.as_list(), extensions={"code": "NOT_AUTHENTICATED"}
+    )
+
+
 @contextmanager
 def paging_errors(info: Info[Any, Any]) -> Iterator[None]:
     """A `PaginationError` raised inside (a bad `first` or cursor) reaches the client as this

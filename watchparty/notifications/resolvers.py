@@ -7,7 +7,6 @@ from collections.abc import AsyncGenerator
 from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
 
 from watchparty.context import Info
 from watchparty.gql.errors import (
@@ -16,7 +15,7 @@ from watchparty.gql.errors import (
     ValidationError,
     returns_errors,
 )
-from watchparty.gql.pagination import page_info, paging_errors
+from watchparty.gql.pagination import not_signed_in, page_info, paging_errors
 from watchparty.notifications import service
 from watchparty.notifications.payloads import notification_payload
 from watchparty.notifications.stream import notification_event_stream
@@ -92,11 +91,7 @@ class NotificationQueries:
     async def unread_notification_count(self, info: Info) -> int:
         viewer = await info.context.viewer()
         if viewer is None:
-            raise GraphQLError(
-                "You need to sign in.",
-                path=info.path.as_list(),
-                extensions={"code": "NOT_AUTHENTICATED"},
-            )
+            raise not_signed_in(info)
         async with info.context.state.sessionmaker() as session:
             return (await service.counts(session, viewer.id)).unread
 

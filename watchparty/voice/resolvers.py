@@ -10,7 +10,6 @@ from collections.abc import AsyncGenerator
 from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
 
 from watchparty.context import Info
 from watchparty.gql.errors import (
@@ -23,6 +22,7 @@ from watchparty.gql.errors import (
     ServiceUnavailable,
     ValidationError,
 )
+from watchparty.gql.pagination import not_signed_in
 from watchparty.voice import service
 from watchparty.voice import signals as signaling
 from watchparty.voice.ice import ice_servers
@@ -118,11 +118,7 @@ class VoiceQueries:
     async def ice_servers(self, info: Info) -> list[IceServer]:
         viewer = await info.context.viewer()
         if viewer is None:
-            raise GraphQLError(
-                "You need to sign in.",
-                path=info.path.as_list(),
-                extensions={"code": "NOT_AUTHENTICATED"},
-            )
+            raise not_signed_in(info)
         return [
             IceServer.from_config(s) for s in ice_servers(info.context.state.settings, viewer.id)
         ]

@@ -198,6 +198,7 @@ def get_storage(state: AppState) -> Storage:
 
 def storage_from_settings(settings: Settings) -> Storage:
     if settings.storage_backend == "s3":
+        # A real cycle: storage_s3 builds on this module's checks and copy loop.
         from watchparty.videos.storage_s3 import S3Storage
 
         return S3Storage.from_settings(settings)

@@ -22,6 +22,12 @@ from watchparty.chat import events as chat_events
 from watchparty.jobs import JobFunction, Periodic
 from watchparty.mail import send_email
 from watchparty.notifications import events as notification_events
+from watchparty.notifications.email import (
+    email_digest,
+    email_notifications,
+    send_daily_digests,
+    send_due_emails,
+)
 from watchparty.notifications.party_notices import member_changed
 from watchparty.parties import events as party_events
 from watchparty.parties.failover import host_failover_check
@@ -63,6 +69,8 @@ def job_functions() -> dict[str, JobFunction]:
         fetch_external_metadata,
         process_video,
         remove_video_files,
+        email_notifications,
+        email_digest,
     ]
     return {f.__name__: f for f in functions}
 
@@ -73,6 +81,8 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(trim_event_logs, 60),
         Periodic(sweep_presence, 10),
         Periodic(sweep_stale_processing, 5),
+        Periodic(send_due_emails, 60),
+        Periodic(send_daily_digests, 300),
     ]
 
 

@@ -12,11 +12,11 @@ Enumerations are VARCHAR columns holding member names (like the other domains).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from watchparty.db import Base, IdMixin, TimestampMixin
@@ -26,6 +26,7 @@ TITLE_MAX_LENGTH = 80  # sized for a push banner
 BODY_MAX_LENGTH = 180
 GROUP_KEY_MAX_LENGTH = 200
 ACTION_PATH_MAX_LENGTH = 300
+EMAIL_PENDING = "email_due_at IS NOT NULL AND emailed_at IS NULL"
 RECENT_ACTORS = 20  # distinct actors remembered per collapsed entry (counted exactly up to this)
 
 
@@ -81,6 +82,13 @@ class Notification(IdMixin, TimestampMixin, Base):
             sqlite_where=text("read_at IS NULL AND group_key IS NOT NULL"),
         ),
         Index("ix_notifications_expires_at", "expires_at"),
+        # The instant emails not sent yet (the sweep's query).
+        Index(
+            "ix_notifications_email_due",
+            "email_due_at",
+            postgresql_where=text(EMAIL_PENDING),
+            sqlite_where=text(EMAIL_PENDING),
+        ),
     )
 
     recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -102,3 +110,41 @@ class Notification(IdMixin, TimestampMixin, Base):
     seen_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]
     expires_at: Mapped[datetime]
+    # False when the recipient turned the feed off for this kind's group but push or email is
+    # on: the row exists only to be delivered (never listed, counted or streamed).
+    in_app: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # Set when an instant email is due (the sweep finds those whose job was lost); `emailed_at`
+    # is claimed (set) before an email about it is sent, instantly or in a digest: at most once.
+    email_due_at: Mapped[datetime | None]
+    emailed_at: Mapped[datetime | None]
+
+
+class EmailFrequency(StrEnum):
+    INSTANT = "INSTANT"
+    DAILY = "DAILY"
+    NEVER = "NEVER"
+
+
+class NotificationPreference(TimestampMixin, Base):
+    """A user's notification settings; no row means the defaults (`preferences.DEFAULTS`).
+
+    `channels` holds only what the user changed: {group: {"inApp"|"push"|"email": bool}}.
+    Quiet hours are minutes after local midnight in `time_zone` (an IANA name); start == end
+    is not allowed, start > end spans midnight.
+    """
+
+    __tablename__ = "notification_preferences"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    channels: Mapped[dict[str, dict[str, bool]]] = mapped_column(JSON, default=dict)
+    email_frequency: Mapped[EmailFrequency] = mapped_column(
+        _enum(EmailFrequency, 10), default=EmailFrequency.INSTANT
+    )
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    quiet_start_minute: Mapped[int | None] = mapped_column(Integer)
+    quiet_end_minute: Mapped[int | None] = mapped_column(Integer)
+    paused_until: Mapped[datetime | None]
+    # The local date of the last daily digest (claimed before it is sent: one per day).
+    digest_sent_on: Mapped[date | None] = mapped_column(Date)

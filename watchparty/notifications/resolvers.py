@@ -4,11 +4,12 @@ call one service function, map the result. Signed-in only; only the viewer's own
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
 from watchparty.context import Info
+from watchparty.errors import ValidationProblem
 from watchparty.gql.errors import (
     NotAuthenticated,
     NotFound,
@@ -16,8 +17,14 @@ from watchparty.gql.errors import (
     returns_errors,
 )
 from watchparty.gql.pagination import not_signed_in, page_info, paging_errors
-from watchparty.notifications import service
+from watchparty.kit.time import utcnow
+from watchparty.notifications import preferences, service
 from watchparty.notifications.payloads import notification_payload
+from watchparty.notifications.preference_types import (
+    NotificationPreferences,
+    NotificationPreferencesPayload,
+    UpdateNotificationPreferencesInput,
+)
 from watchparty.notifications.stream import notification_event_stream
 from watchparty.notifications.stream_types import NotificationEvent
 from watchparty.notifications.types import (
@@ -42,6 +49,10 @@ MarkNotificationsSeenResult = Annotated[
 DeleteNotificationResult = Annotated[
     DeleteNotificationPayload | NotAuthenticated | NotFound | ValidationError,
     strawberry.union("DeleteNotificationResult"),
+]
+UpdateNotificationPreferencesResult = Annotated[
+    NotificationPreferencesPayload | NotAuthenticated | ValidationError,
+    strawberry.union("UpdateNotificationPreferencesResult"),
 ]
 ClearNotificationsResult = Annotated[
     ClearNotificationsPayload | NotAuthenticated,
@@ -95,6 +106,15 @@ class NotificationQueries:
         async with info.context.state.sessionmaker() as session:
             return (await service.counts(session, viewer.id)).unread
 
+    @strawberry.field(description="The viewer's notification settings. Null when anonymous.")
+    async def notification_preferences(self, info: Info) -> NotificationPreferences | None:
+        viewer = await info.context.viewer()
+        if viewer is None:
+            return None
+        async with info.context.state.sessionmaker() as session:
+            prefs = await preferences.load(session, viewer.id)
+        return NotificationPreferences.from_preferences(prefs, utcnow())
+
 
 @strawberry.type
 class NotificationMutations:
@@ -128,6 +148,45 @@ class NotificationMutations:
         async with ctx.state.unit_of_work() as uow:
             counts = await service.mark_seen(uow, viewer.id)
         return NotificationCountsPayload(unread_count=counts.unread, unseen_count=counts.unseen)
+
+    @strawberry.mutation(
+        description="Change notification settings: per group and channel, email frequency, "
+        "time zone, quiet hours, pause. Turning SECURITY off is a ValidationError."
+    )
+    @returns_errors
+    async def update_notification_preferences(
+        self, info: Info, input: UpdateNotificationPreferencesInput
+    ) -> UpdateNotificationPreferencesResult:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        changes: dict[str, Any] = {}
+        if input.groups is not None:
+            if input.groups.value is None:
+                raise ValidationProblem("groups cannot be null; leave it out.", field="groups")
+            changes["groups"] = [
+                preferences.GroupChange(g.group, in_app=g.in_app, push=g.push, email=g.email)
+                for g in input.groups.value
+            ]
+        for name in ("email_frequency", "time_zone"):
+            given = getattr(input, name)
+            if given is not None:
+                if given.value is None:
+                    field = "emailFrequency" if name == "email_frequency" else "timeZone"
+                    raise ValidationProblem(f"{field} cannot be null; leave it out.", field=field)
+                changes[name] = given.value
+        if input.quiet_hours is not None:
+            quiet = input.quiet_hours.value
+            changes["quiet_hours"] = (
+                None if quiet is None else (quiet.start_minute, quiet.end_minute)
+            )
+        if input.paused_until is not None:
+            changes["paused_until"] = input.paused_until.value
+        now = utcnow()
+        async with ctx.state.unit_of_work() as uow:
+            prefs = await preferences.update(uow.session, viewer.id, now, **changes)
+        return NotificationPreferencesPayload(
+            preferences=NotificationPreferences.from_preferences(prefs, now)
+        )
 
     @strawberry.mutation(description="Delete one of the viewer's notifications.")
     @returns_errors

@@ -29,6 +29,7 @@ from watchparty.accounts.models import User
 from watchparty.db import UnitOfWork
 from watchparty.errors import NotFound, ValidationProblem
 from watchparty.events import record
+from watchparty.jobs import enqueue_after_commit
 from watchparty.kit.pagination import (
     PaginationError,
     decode_time_cursor,
@@ -36,6 +37,8 @@ from watchparty.kit.pagination import (
     time_cursor,
 )
 from watchparty.kit.time import utcnow
+from watchparty.notifications import preferences
+from watchparty.notifications.email import EMAIL_JOB
 from watchparty.notifications.events import (
     NotificationAdded,
     NotificationsRead,
@@ -45,11 +48,13 @@ from watchparty.notifications.events import (
 )
 from watchparty.notifications.models import (
     RECENT_ACTORS,
+    EmailFrequency,
     Notification,
     NotificationKind,
     SubjectType,
 )
 from watchparty.notifications.payloads import notification_payload
+from watchparty.notifications.preferences import Channel
 from watchparty.notifications.render import render, retention
 
 NOTIFY_BATCH = 500
@@ -127,13 +132,18 @@ async def _notify_batch(
     now = utcnow()
     # Recipients whose account is gone meanwhile are skipped (their row would fail the batch).
     existing_users = set(await session.scalars(select(User.id).where(User.id.in_(batch))))
-    batch = [r for r in batch if r in existing_users]
+    settings = await preferences.load_many(session, [r for r in batch if r in existing_users])
+    # Who gets it where: no row for a recipient who turned every channel of the group off; a
+    # row outside the feed (in_app false) for one who only wants it pushed or mailed.
+    plans = {r: _plan(settings[r], kind, now) for r in batch if r in existing_users}
+    batch = [r for r in batch if r in plans and plans[r].wanted]
     added: list[Notification] = []
     grown: list[Notification] = []
     pending = batch
     for _ in range(3):  # a group read between the insert and the select is inserted again
         rows = [
-            _new_row(r, kind, actor_id, actor_name, subject, data, group_key, now) for r in pending
+            _new_row(r, kind, actor_id, actor_name, subject, data, group_key, now, plans[r])
+            for r in pending
         ]
         inserted = await _insert(session, rows, grouped=group_key is not None)
         added += inserted
@@ -147,6 +157,9 @@ async def _notify_batch(
         if not pending:
             break
     counts = await _counts_of(session, batch, now)
+    await _schedule_email(uow, added)
+    added = [row for row in added if row.in_app]  # the others are not in the feed: no events
+    grown = [row for row in grown if row.in_app]
     for row in added:
         await record(
             uow, user_channel(row.recipient_id), NotificationAdded(notification_payload(row))
@@ -172,6 +185,7 @@ def _new_row(
     data: dict[str, Any],
     group_key: str | None,
     now: datetime,
+    plan: _Plan,
 ) -> dict[str, Any]:
     actor_count = 0 if actor_id is None else 1
     text_ = render(kind, data, actor_name, actor_count)
@@ -194,7 +208,46 @@ def _new_row(
         "seen_at": None,
         "read_at": None,
         "expires_at": now + retention(kind),
+        "in_app": plan.in_app,
+        "email_due_at": now if plan.email_now else None,
+        "emailed_at": None,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    in_app: bool
+    email_now: bool  # an instant email is due (a job sends it after commit)
+    email_later: bool  # the next daily digest lists it
+    push: bool  # it may be pushed (quiet hours are decided when it is sent)
+
+    @property
+    def wanted(self) -> bool:
+        return self.in_app or self.email_now or self.email_later or self.push
+
+
+def _plan(prefs: preferences.Preferences, kind: NotificationKind, now: datetime) -> _Plan:
+    """Where one recipient gets `kind` (security: everywhere, at once, whatever the settings)."""
+    security = preferences.group_of(kind) in preferences.LOCKED
+    held = prefs.paused(now) and not security  # the pause holds push and instant email
+    email = prefs.wants(kind, Channel.EMAIL)
+    frequency = EmailFrequency.INSTANT if security else prefs.email_frequency
+    return _Plan(
+        in_app=prefs.wants(kind, Channel.IN_APP),
+        email_now=email and frequency is EmailFrequency.INSTANT and not held,
+        email_later=email and frequency is EmailFrequency.DAILY,
+        push=prefs.wants(kind, Channel.PUSH) and not held,
+    )
+
+
+async def _schedule_email(uow: UnitOfWork, rows: list[Notification]) -> None:
+    """One `email_notifications` job for the rows of this batch that are due an instant email
+    (the minute sweep sends any whose job was lost)."""
+    due = [str(row.id) for row in rows if row.email_due_at is not None]
+    if due:
+        enqueue_after_commit(
+            uow, uow.app.jobs, EMAIL_JOB, job_id=f"{EMAIL_JOB}:{due[0]}", notification_ids=due
+        )
 
 
 async def _insert(
@@ -261,7 +314,12 @@ async def _grow(
 
 
 def _mine(viewer_id: uuid.UUID, now: datetime) -> list[Any]:
-    return [Notification.recipient_id == viewer_id, Notification.expires_at > now]
+    """The viewer's feed: their entries, in the feed, not expired."""
+    return [
+        Notification.recipient_id == viewer_id,
+        Notification.in_app.is_(True),
+        Notification.expires_at > now,
+    ]
 
 
 async def _counts_of(
@@ -275,7 +333,11 @@ async def _counts_of(
             func.sum(case((unread, 1), else_=0)),
             func.sum(case((unseen, 1), else_=0)),
         )
-        .where(Notification.recipient_id.in_(list(user_ids)), Notification.expires_at > now)
+        .where(
+            Notification.recipient_id.in_(list(user_ids)),
+            Notification.in_app.is_(True),
+            Notification.expires_at > now,
+        )
         .group_by(Notification.recipient_id)
     )
     return {row[0]: Counts(int(row[1] or 0), int(row[2] or 0)) for row in result}

@@ -74,7 +74,10 @@ async def test_changes_are_kept_and_only_what_is_given_changes(any_api: Api) -> 
     first = await update(
         any_api,
         ann,
-        groups=[{"group": "CHAT", "push": False, "email": True}, {"group": "POLLS", "inApp": False}],
+        groups=[
+            {"group": "CHAT", "push": False, "email": True},
+            {"group": "POLLS", "inApp": False},
+        ],
         emailFrequency="DAILY",
         timeZone="Europe/Paris",
         quietHours={"startMinute": 22 * 60, "endMinute": 7 * 60},

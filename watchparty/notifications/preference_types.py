@@ -9,8 +9,8 @@ import strawberry
 
 from watchparty.notifications import preferences
 from watchparty.notifications.models import EmailFrequency
-from watchparty.notifications.types import NotificationKind
 from watchparty.notifications.preferences import Channel, NotificationGroup, Preferences
+from watchparty.notifications.types import NotificationKind
 
 strawberry.enum(
     NotificationGroup,

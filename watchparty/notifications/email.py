@@ -141,9 +141,7 @@ def _headers(url: str | None) -> dict[str, str]:
 
 def _footer_text(url: str | None, label: str) -> str:
     if url is None:
-        return (
-            f"\n\n--\nWatchParty sends {label} emails to every account; they cannot be turned off."
-        )
+        return f"\n\n--\nEvery account gets {label} emails; they cannot be turned off."
     return f"\n\n--\nYou get these emails for {label}. Unsubscribe: {url}"
 
 

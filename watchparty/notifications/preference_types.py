@@ -7,10 +7,12 @@ from datetime import datetime
 
 import strawberry
 
+# Declares NotificationKind's GraphQL enum (with its description) before this module uses it:
+# used first here, Strawberry would make a second, bare definition of it.
+import watchparty.notifications.types  # noqa: F401
 from watchparty.notifications import preferences
-from watchparty.notifications.models import EmailFrequency
+from watchparty.notifications.models import EmailFrequency, NotificationKind
 from watchparty.notifications.preferences import Channel, NotificationGroup, Preferences
-from watchparty.notifications.types import NotificationKind
 
 strawberry.enum(
     NotificationGroup,
@@ -27,7 +29,11 @@ strawberry.enum(
 @strawberry.type(description="One group's channels.")
 class NotificationGroupPreference:
     group: NotificationGroup
-    kinds: list[NotificationKind] = strawberry.field(description="The kinds it holds.")
+
+    @strawberry.field(description="The kinds it holds.")
+    def kinds(self) -> list[NotificationKind]:
+        return [kind for kind, of in preferences.GROUP_OF.items() if of is self.group]
+
     in_app: bool = strawberry.field(description="Listed in the feed (and its badge).")
     push: bool
     email: bool
@@ -61,7 +67,6 @@ class NotificationPreferences:
         groups = [
             NotificationGroupPreference(
                 group=group,
-                kinds=[kind for kind, of in preferences.GROUP_OF.items() if of is group],
                 in_app=prefs.channels[group][Channel.IN_APP] or group in preferences.LOCKED,
                 push=prefs.channels[group][Channel.PUSH] or group in preferences.LOCKED,
                 email=prefs.channels[group][Channel.EMAIL] or group in preferences.LOCKED,

@@ -174,7 +174,8 @@ async def main() -> None:
                 print(f"fan-out to {len(everyone)} recipients (PostgreSQL, one unit of work):")
                 print(f"  notify + commit        {committed - started:8.2f} s")
                 print(
-                    f"  SQL statements         {fan_statements:8d} ({fan_statements / batches:.1f} per batch of {service.NOTIFY_BATCH})"
+                    f"  SQL statements         {fan_statements:8d} "
+                    f"({fan_statements / batches:.1f} per batch of {service.NOTIFY_BATCH})"
                 )
                 print(f"  rows per second        {len(everyone) / (committed - started):8.0f}")
                 print(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
@@ -96,9 +96,10 @@ async def notify(
     subject: Subject | None = None,
     data: Mapping[str, Any] | None = None,
     group_key: str | None = None,
+    expires_in: timedelta | None = None,
 ) -> list[Notification]:
     """Create (or, with `group_key`, grow) one entry per recipient and tell their streams.
-    Returns the rows written, new and grown."""
+    Returns the rows written, new and grown. `expires_in` replaces the kind's retention."""
     values = dict(data or {})
     actor_name: str | None = None
     if actor_id is not None:
@@ -108,7 +109,7 @@ async def notify(
     for start in range(0, len(recipients), NOTIFY_BATCH):
         batch = recipients[start : start + NOTIFY_BATCH]
         written += await _notify_batch(
-            uow, batch, kind, actor_id, actor_name, subject, values, group_key
+            uow, batch, kind, actor_id, actor_name, subject, values, group_key, expires_in
         )
     return written
 
@@ -122,9 +123,11 @@ async def _notify_batch(
     subject: Subject | None,
     data: dict[str, Any],
     group_key: str | None,
+    expires_in: timedelta | None = None,
 ) -> list[Notification]:
     session = uow.session
     now = utcnow()
+    expires_at = now + (retention(kind) if expires_in is None else expires_in)
     # Recipients whose account is gone meanwhile are skipped (their row would fail the batch).
     existing_users = set(await session.scalars(select(User.id).where(User.id.in_(batch))))
     batch = [r for r in batch if r in existing_users]
@@ -133,7 +136,8 @@ async def _notify_batch(
     pending = batch
     for _ in range(3):  # a group read between the insert and the select is inserted again
         rows = [
-            _new_row(r, kind, actor_id, actor_name, subject, data, group_key, now) for r in pending
+            _new_row(r, kind, actor_id, actor_name, subject, data, group_key, now, expires_at)
+            for r in pending
         ]
         inserted = await _insert(session, rows, grouped=group_key is not None)
         added += inserted
@@ -141,7 +145,9 @@ async def _notify_batch(
         if not rest:
             break
         assert group_key is not None
-        existing = await _grow(session, rest, group_key, kind, actor_id, actor_name, data, now)
+        existing = await _grow(
+            session, rest, group_key, kind, actor_id, actor_name, data, now, expires_at
+        )
         grown += existing
         pending = [r for r in pending if r in rest - {row.recipient_id for row in existing}]
         if not pending:
@@ -172,6 +178,7 @@ def _new_row(
     data: dict[str, Any],
     group_key: str | None,
     now: datetime,
+    expires_at: datetime,
 ) -> dict[str, Any]:
     actor_count = 0 if actor_id is None else 1
     text_ = render(kind, data, actor_name, actor_count)
@@ -193,7 +200,7 @@ def _new_row(
         "updated_at": now,
         "seen_at": None,
         "read_at": None,
-        "expires_at": now + retention(kind),
+        "expires_at": expires_at,
     }
 
 
@@ -227,6 +234,7 @@ async def _grow(
     actor_name: str | None,
     data: dict[str, Any],
     now: datetime,
+    expires_at: datetime,
 ) -> list[Notification]:
     """The unread entries of `group_key` for `recipients`, locked and grown by one event."""
     rows = list(
@@ -252,7 +260,7 @@ async def _grow(
         row.data = {**row.data, **data}
         text_ = render(kind, row.data, actor_name, row.actor_count)
         row.title, row.body, row.action_path = text_.title, text_.body, text_.action_path
-        row.updated_at, row.seen_at, row.expires_at = now, None, now + retention(kind)
+        row.updated_at, row.seen_at, row.expires_at = now, None, expires_at
     await session.flush()
     return rows
 

@@ -228,7 +228,12 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
     from watchparty.worker import cron_jobs
 
     jobs = {job.name: job for job in cron_jobs()}
-    assert set(jobs) == {"trim_event_logs", "sweep_presence", "sweep_stale_processing"}
+    assert set(jobs) == {
+        "trim_event_logs",
+        "sweep_presence",
+        "sweep_stale_processing",
+        "purge_notifications",
+    }
     trim = jobs["trim_event_logs"]
     assert trim.second == 0 and trim.minute is None  # every minute, at :00
     assert jobs["sweep_presence"].second == {0, 10, 20, 30, 40, 50}

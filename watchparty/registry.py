@@ -24,6 +24,7 @@ from watchparty.jobs import JobFunction, Periodic
 from watchparty.mail import send_email
 from watchparty.notifications import events as notification_events
 from watchparty.notifications.party_notices import member_changed
+from watchparty.notifications.retention import purge_notifications
 from watchparty.notifications.security_notices import security_event
 from watchparty.parties import events as party_events
 from watchparty.parties.failover import host_failover_check
@@ -75,6 +76,7 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(trim_event_logs, 60),
         Periodic(sweep_presence, 10),
         Periodic(sweep_stale_processing, 5),
+        Periodic(purge_notifications, 600),
     ]
 
 

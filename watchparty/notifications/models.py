@@ -81,6 +81,13 @@ class Notification(IdMixin, TimestampMixin, Base):
             sqlite_where=text("read_at IS NULL AND group_key IS NOT NULL"),
         ),
         Index("ix_notifications_expires_at", "expires_at"),
+        # Read entries past their retention, for the retention job (`notifications.retention`).
+        Index(
+            "ix_notifications_read_at",
+            "read_at",
+            postgresql_where=text("read_at IS NOT NULL"),
+            sqlite_where=text("read_at IS NOT NULL"),
+        ),
     )
 
     recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -38,6 +38,7 @@ from watchparty.kit.pagination import (
 from watchparty.kit.time import utcnow
 from watchparty.notifications.events import (
     NotificationAdded,
+    NotificationsDeleted,
     NotificationsRead,
     NotificationUpdated,
     UnreadCountChanged,
@@ -419,7 +420,8 @@ async def delete_notification(uow: UnitOfWork, viewer_id: uuid.UUID, raw_id: str
     if deleted is None:
         raise NotFound("Notification not found.", field="id")
     after = await counts(uow.session, viewer_id)
-    await record(uow, user_channel(viewer_id), UnreadCountChanged(after.unread, after.unseen))
+    event = NotificationsDeleted([str(deleted)], False, after.unread, after.unseen)
+    await record(uow, user_channel(viewer_id), event)
     return after
 
 
@@ -430,5 +432,5 @@ async def clear_notifications(uow: UnitOfWork, viewer_id: uuid.UUID) -> int:
         .where(Notification.recipient_id == viewer_id)
         .execution_options(synchronize_session=False)
     )
-    await record(uow, user_channel(viewer_id), UnreadCountChanged(0, 0))
+    await record(uow, user_channel(viewer_id), NotificationsDeleted([], True, 0, 0))
     return int(result.rowcount or 0)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from watchparty.accounts.models import User
 from watchparty.db import UnitOfWork
 from watchparty.errors import NotFound, ValidationProblem
-from watchparty.events import record
+from watchparty.events import Event, record, record_many
 from watchparty.kit.pagination import (
     PaginationError,
     decode_time_cursor,
@@ -154,19 +154,22 @@ async def _notify_batch(
         if not pending:
             break
     counts = await _counts_of(session, batch, now)
+    # Per recipient: its entry's event, then its counts; the whole batch in one append.
+    entries: list[tuple[str, Event]] = []
     for row in added:
-        await record(
-            uow, user_channel(row.recipient_id), NotificationAdded(notification_payload(row))
+        entries.append(
+            (user_channel(row.recipient_id), NotificationAdded(notification_payload(row)))
         )
     for row in grown:
-        await record(
-            uow, user_channel(row.recipient_id), NotificationUpdated(notification_payload(row))
+        entries.append(
+            (user_channel(row.recipient_id), NotificationUpdated(notification_payload(row)))
         )
     for row in (*added, *grown):
         count = counts.get(row.recipient_id, Counts(0, 0))
-        await record(
-            uow, user_channel(row.recipient_id), UnreadCountChanged(count.unread, count.unseen)
+        entries.append(
+            (user_channel(row.recipient_id), UnreadCountChanged(count.unread, count.unseen))
         )
+    await record_many(uow, entries)
     return [*added, *grown]
 
 

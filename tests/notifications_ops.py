@@ -48,6 +48,7 @@ EVENTS = """subscription($after: String) { notificationEvents(after: $after) {
     ... on NotificationAdded { notification { id title actorCount } }
     ... on NotificationUpdated { notification { id title actorCount } }
     ... on NotificationsRead { ids all unreadCount unseenCount }
+    ... on NotificationsDeleted { ids all unreadCount unseenCount }
     ... on UnreadCountChanged { unreadCount unseenCount } } } }"""
 
 

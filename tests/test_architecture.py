@@ -17,6 +17,8 @@ import pytest
 # declarations and the realtime machinery under them.
 GRAPHQL_FREE = [
     "watchparty.kit.pagination",
+    "watchparty.accounts.devices",
+    "watchparty.accounts.security_hooks",
     "watchparty.accounts.service",
     "watchparty.chat.events",
     "watchparty.chat.history",
@@ -25,10 +27,13 @@ GRAPHQL_FREE = [
     "watchparty.chat.payloads",
     "watchparty.chat.service",
     "watchparty.events",
+    "watchparty.notifications.announcements",
     "watchparty.notifications.events",
     "watchparty.notifications.party_notices",
     "watchparty.notifications.payloads",
     "watchparty.notifications.render",
+    "watchparty.notifications.retention",
+    "watchparty.notifications.security_notices",
     "watchparty.notifications.service",
     "watchparty.parties.authz",
     "watchparty.parties.events",

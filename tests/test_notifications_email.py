@@ -106,7 +106,7 @@ async def test_unverified_addresses_get_only_security_emails_and_those_have_no_u
     payload = await any_api.register(email, display_name="Una")
     una = Person(payload["accessToken"], payload["user"]["id"], "Una")
     await notify(any_api, [una], "VIDEO_READY", data=VIDEO)
-    await notify(any_api, [una], "PASSWORD_CHANGED", data={})
+    await notify(any_api, [una], "PASSWORD_CHANGED", data={"changed": "changed"})
     mails = await notification_mails(any_api, email, 1)
     assert [m["kind"] for m in mails] == ["notification:PASSWORD_CHANGED"]
     [mail] = mails
@@ -141,7 +141,7 @@ async def test_collapsed_growth_pause_and_frequency_decide_what_is_mailed(any_ap
     # NEVER: no email but security.
     await update_prefs(any_api, ann, pausedUntil=None, emailFrequency="NEVER")
     await notify(any_api, [ann], "VIDEO_READY", data={**VIDEO, "videoId": "v2"})
-    await notify(any_api, [ann], "PASSWORD_CHANGED", data={})
+    await notify(any_api, [ann], "PASSWORD_CHANGED", data={"changed": "changed"})
     mails = await notification_mails(any_api, email, 3)
     assert [m["subject"] for m in mails][2:] == ["Your password was changed"]
 

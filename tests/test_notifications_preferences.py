@@ -177,5 +177,5 @@ async def test_a_group_off_in_app_is_not_in_the_feed(any_api: Api) -> None:
     ]  # fmt: skip
     assert (await any_api.gql(COUNT, token=ann.token)).data == {"unreadNotificationCount": 1}
     # Security is in the feed whatever was stored before the lock.
-    await notify(any_api, [ann], "PASSWORD_CHANGED", data={})
+    await notify(any_api, [ann], "PASSWORD_CHANGED", data={"changed": "changed"})
     assert [e[0] for e in await entries(any_api, ann)] == ["PASSWORD_CHANGED", "VIDEO_READY"]

@@ -7,7 +7,16 @@ import asyncio
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from tests.notifications_ops import MARK_READ, MARK_SEEN, feed, mutate, notify, stream
+from tests.notifications_ops import (
+    CLEAR,
+    DELETE,
+    MARK_READ,
+    MARK_SEEN,
+    feed,
+    mutate,
+    notify,
+    stream,
+)
 from tests.parties_ops import person
 from tests.support import Api, live_server
 from tests.video_samples import complete, make_sample, upload
@@ -145,3 +154,60 @@ async def test_a_failed_video_notifies_its_owner(any_api: Api) -> None:
     processing = video.data["video"]["processing"]
     assert processing["status"] == "FAILED"
     assert node["body"] == f"Sample: {processing['error']}"
+
+
+async def test_deleting_and_clearing_reach_every_socket(any_api: Api) -> None:
+    alice, bob = await person(any_api, "Alice"), await person(any_api, "Bob")
+    for n in range(3):
+        await notify(any_api, [alice], "ANNOUNCEMENT", data={"title": f"News {n}", "body": "b"})
+    await notify(any_api, [bob], "ANNOUNCEMENT", data={"title": "Bob's", "body": "b"})
+    ids = [edge["node"]["id"] for edge in (await feed(any_api, alice))["edges"]]
+    await mutate(any_api, MARK_READ, alice, input={"ids": [ids[0]]})
+    async with AsyncExitStack() as exits:
+        base = await exits.enter_async_context(live_server(any_api.app))
+        tabs = [await exits.enter_async_context(stream(base, alice)) for _ in range(2)]
+        bobs = await exits.enter_async_context(stream(base, bob))
+        for tab in tabs:
+            assert (await tab.next())["event"]["unreadCount"] == 2
+        await bobs.next()
+
+        # Deleted on one device (an unread one): gone on every socket, with the counts after.
+        deleted = await mutate(any_api, DELETE, alice, id=ids[1])
+        assert deleted["__typename"] == "DeleteNotificationPayload"
+        for tab in tabs:
+            assert await tab.events(1) == [
+                {
+                    "__typename": "NotificationsDeleted",
+                    "ids": [ids[1]],
+                    "all": False,
+                    "unreadCount": 1,
+                    "unseenCount": 1,
+                }
+            ]
+        # Another person's id is NotFound and tells nobody anything.
+        bob_id = (await feed(any_api, bob))["edges"][0]["node"]["id"]
+        assert (await mutate(any_api, DELETE, alice, id=bob_id))["__typename"] == "NotFound"
+
+        cleared = await mutate(any_api, CLEAR, alice)
+        assert cleared == {"__typename": "ClearNotificationsPayload", "deletedCount": 2}
+        for tab in tabs:
+            item = await tab.next()
+            assert item["event"] == {
+                "__typename": "NotificationsDeleted",
+                "ids": [],
+                "all": True,
+                "unreadCount": 0,
+                "unseenCount": 0,
+            }
+            cursor = item["cursor"]
+        # Bob's stream saw none of it: the next thing on it is his own.
+        await mutate(any_api, DELETE, bob, id=bob_id)
+        assert (await bobs.next())["event"]["ids"] == [bob_id]
+
+    # A reconnect from before the clear replays it.
+    async with (
+        live_server(any_api.app) as base,
+        stream(base, alice, after=str(int(cursor) - 1)) as tab,
+    ):
+        assert (await tab.next())["event"]["__typename"] == "NotificationSnapshot"
+        assert (await tab.next())["event"]["all"] is True

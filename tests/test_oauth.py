@@ -449,3 +449,29 @@ async def test_an_unreachable_provider_is_an_error_redirect(tmp_path: Path) -> N
     )
     async with running_app(settings) as api, Browser(api) as b:
         rejected(await b.app.get("/auth/oauth/google/login"), "oauth_unavailable")
+
+
+async def test_a_social_sign_in_from_a_new_device_is_notified(env: Env, browser: Browser) -> None:
+    """The first social sign-in creates the account (no notice); the same account from another
+    browser is a new device, named with its provider."""
+    feed = "{ notifications { edges { node { kind title body actionPath } } } }"
+    env.provider.google_user = GoogleUser(sub=uuid.uuid4().hex, email=unique_email())
+    signed_in(await browser.sign_in("google"), f"{FRONTEND}/")
+    access = await browser.refresh()
+    assert (await env.api.gql(feed, token=access)).data["notifications"]["edges"] == []
+
+    async with Browser(env.api) as firefox:
+        firefox.app.headers["user-agent"] = (
+            "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
+        )
+        signed_in(await firefox.sign_in("google"), f"{FRONTEND}/")
+    (edge,) = (await env.api.gql(feed, token=access)).data["notifications"]["edges"]
+    node = edge["node"]
+    body_start = "Firefox on Linux with Google, IP 127.0.0.1, at "
+    assert (node["kind"], node["title"], node["actionPath"]) == (
+        "NEW_SIGN_IN",
+        "New sign-in to your account",
+        "/settings/sessions",
+    )
+    assert node["body"].startswith(body_start), node["body"]
+    assert node["body"].endswith(" UTC. Not you? Sign it out and change your password.")

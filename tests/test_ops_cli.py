@@ -152,6 +152,21 @@ async def login(client: httpx.AsyncClient, email: str) -> dict[str, Any]:
     return payload
 
 
+DEMO_FEED = "{ notifications(first: 20) { edges { node { kind title actionPath } } } }"
+
+
+async def demo_feed(client: httpx.AsyncClient, token: str) -> list[tuple[str, str, str]]:
+    """(kind, title, actionPath without the message id), newest first."""
+    response = await client.post(
+        "/graphql", json={"query": DEMO_FEED}, headers={"authorization": f"Bearer {token}"}
+    )
+    nodes = [edge["node"] for edge in response.json()["data"]["notifications"]["edges"]]
+    return [
+        (n["kind"], n["title"], n["actionPath"].split("=")[0] + "=" * ("=" in n["actionPath"]))
+        for n in nodes
+    ]
+
+
 def expected_messages() -> list[dict[str, Any]]:
     """What Alice sees in the demo chat, newest first."""
     bodies = {client_id: body for client_id, _, body in DEMO_CHAT}
@@ -334,6 +349,28 @@ async def check_seed_demo(tmp_path: Path, env: dict[str, str]) -> None:
         master = await client.get(urlsplit(hls_url).path)
         assert master.status_code == 200
         assert master.text.startswith("#EXTM3U")
+
+        # Notifications: an invitation, a reply, a poll and the video ready, once each.
+        carol = await login(client, "carol@demo.example.com")
+        feeds = {
+            name: await demo_feed(client, token)
+            for name, token in (
+                ("alice", alice["accessToken"]),
+                ("bob", payload["accessToken"]),
+                ("carol", carol["accessToken"]),
+            )
+        }
+        invite = ("PARTY_INVITE", "Alice (demo) invited you to Demo night: open movies")
+        poll = ("POLL_OPENED", "New poll in Demo night: open movies")
+        assert feeds == {
+            "alice": [("VIDEO_READY", "Your video is ready", f"/videos/{library[0]['videoId']}")],
+            "bob": [(*invite, f"/parties/{party_id}"), (*poll, f"/parties/{party_id}")],
+            "carol": [
+                (*invite, f"/parties/{party_id}"),
+                (*poll, f"/parties/{party_id}"),
+                ("REPLY", "Alice (demo) replied to you", f"/parties/{party_id}?message="),
+            ],
+        }
 
 
 def test_seed_demo_without_ffmpeg_succeeds_without_the_sample_video(tmp_path: Path) -> None:

@@ -234,6 +234,7 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         "sweep_stale_processing",
         "send_due_emails",
         "send_daily_digests",
+        "purge_notifications",
     }
     trim = jobs["trim_event_logs"]
     assert trim.second == 0 and trim.minute is None  # every minute, at :00

@@ -338,3 +338,33 @@ async def test_joining_at_any_moment_from_any_cursor_is_exact(proc: Process) -> 
     assert len(results) > 10
     for after, got in results:
         assert got == list(range(after + 1, total + 1))
+
+
+async def test_a_batch_append_is_delivered_and_trimmed_as_one_by_one(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """`append_events` + `publish_many_after_commit`: one notification per channel after the
+    commit, every event delivered in order, and opportunistic trimming whenever the batch
+    crossed a multiple of `trim_every` (count=30: every 3rd seq)."""
+    from watchparty.realtime import Retention, append_events, publish_many_after_commit
+
+    for mode in ("postgres", "embedded"):
+        async with stack(mode, pg_url, tmp_path / mode, retention=Retention(30, 600)) as proc:
+            a, b, c = new_channel(), new_channel(), new_channel()
+            async with AsyncExitStack() as exits:
+                on_a = await exits.enter_async_context(proc.hub.subscribe(a))
+                on_b = await exits.enter_async_context(proc.hub.subscribe(b))
+                async with unit_of_work(proc.sessionmaker) as uow:
+                    entries = [(a, {"n": 0}), (b, {"n": 1}), (a, {"n": 2}), (a, {"n": 3})]
+                    entries += [(c, {"n": n}) for n in range(35)]
+                    records = await append_events(uow.session, entries)
+                    publish_many_after_commit(uow, proc.hub, records)
+                got_a = await take(on_a, 3)
+                assert [(d.seq, d.payload["n"]) for d in got_a] == [(1, 0), (2, 2), (3, 3)]
+                assert [(d.seq, d.payload["n"]) for d in await take(on_b, 1)] == [(1, 1)]
+            # c got seqs 1..35 at once: crossing multiples of 3 trimmed it to the newest 30.
+            with pytest.raises(ResyncRequired):
+                async with proc.hub.subscribe(c, after=4):
+                    pass
+            async with proc.hub.subscribe(c, after=5) as stream:
+                assert seqs(await take(stream, 30)) == list(range(6, 36))

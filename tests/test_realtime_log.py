@@ -18,7 +18,7 @@ from tests.test_realtime_support import new_channel, sqlite_url
 from watchparty.db import create_engine, create_sessionmaker, unit_of_work
 from watchparty.kit.time import utcnow
 from watchparty.models import metadata
-from watchparty.realtime import Retention, append_event, trim_event_log
+from watchparty.realtime import Retention, append_event, append_events, trim_event_log
 from watchparty.realtime.log import channel_bounds, channel_head, log_table, read_events
 
 
@@ -198,3 +198,79 @@ async def test_duplicate_seq_is_rejected(sessions: async_sessionmaker[AsyncSessi
             await uow.session.execute(
                 insert(log_table).values(channel=channel, seq=1, payload="{}", created_at=utcnow())
             )
+
+
+async def test_a_batch_appends_to_many_channels_as_one_by_one_would(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    a, b, c = new_channel(), new_channel(), new_channel()
+    await _append(sessions, a, 2)  # a exists at 2; b and c are new
+    entries = [(b, {"n": 0}), (a, {"n": 1}), (b, {"n": 2}), (c, {"n": 3}), (a, {"n": 4})]
+    async with unit_of_work(sessions) as uow:
+        records = await append_events(uow.session, entries)
+    assert [(r.channel, r.seq) for r in records] == [(b, 1), (a, 3), (b, 2), (c, 1), (a, 4)]
+    assert len({r.created_at for r in records}) == 1
+    async with engine.connect() as connection:
+        assert [(e.seq, e.payload) for e in await read_events(connection, a, after=0, limit=9)] == [
+            (1, '{"i":0}'),
+            (2, '{"i":1}'),
+            (3, '{"n":1}'),
+            (4, '{"n":4}'),
+        ]
+        assert [e.payload for e in await read_events(connection, b, after=0, limit=9)] == [
+            '{"n":0}',
+            '{"n":2}',
+        ]
+        assert (await channel_head(connection, a), await channel_head(connection, c)) == (4, 1)
+    # One by one afterwards continues each channel where the batch ended.
+    assert await _append(sessions, b, 1) == [3]
+    async with unit_of_work(sessions) as uow:
+        assert await append_events(uow.session, []) == []
+        with pytest.raises(ValueError):
+            await append_events(uow.session, [(a, {"bad": float("nan")})])
+
+
+async def test_a_rolled_back_batch_leaves_no_gap(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    a, b = new_channel(), new_channel()
+    await _append(sessions, a, 1)
+    with pytest.raises(RuntimeError):
+        async with unit_of_work(sessions) as uow:
+            await append_events(uow.session, [(a, {"x": 1}), (b, {"x": 2}), (a, {"x": 3})])
+            raise RuntimeError("the change failed")
+    assert await _stored(engine, a) == [1]
+    assert await _stored(engine, b) == []
+    async with unit_of_work(sessions) as uow:
+        records = await append_events(uow.session, [(a, {"y": 1}), (b, {"y": 2})])
+    assert [r.seq for r in records] == [2, 1]
+
+
+async def test_concurrent_batches_and_single_appends_stay_gapless(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Ten batches over the same channels in different orders race with single appends: no
+    deadlock (channels are reserved in name order), every channel's seqs contiguous, and each
+    batch's events of one channel consecutive and in the order given."""
+    channels = [new_channel() for _ in range(6)]
+
+    async def batch(i: int) -> list[tuple[str, int]]:
+        order = channels[i % 6 :] + channels[: i % 6]
+        entries = [(ch, {"batch": i, "k": k}) for k in range(2) for ch in order]
+        async with unit_of_work(sessions) as uow:
+            records = await append_events(uow.session, entries)
+            await asyncio.sleep(0)  # hold the locks across a scheduling point
+        return [(r.channel, r.seq) for r in records]
+
+    async def single(i: int) -> None:
+        async with unit_of_work(sessions) as uow:
+            await append_event(uow.session, channels[i % 6], {"single": i})
+
+    results = await asyncio.gather(*(batch(i) for i in range(10)), *(single(i) for i in range(12)))
+    for channel in channels:
+        assert await _stored(engine, channel) == list(range(1, 10 * 2 + 2 + 1))
+    for got in results[:10]:
+        assert got is not None
+        for channel in channels:
+            first, second = [seq for name, seq in got if name == channel]
+            assert second == first + 1

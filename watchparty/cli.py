@@ -1,13 +1,20 @@
-"""`watchparty serve | worker | migrate | export-schema | seed-demo`."""
+"""`watchparty serve | worker | migrate | export-schema | seed-demo | notify`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from watchparty.config import ConfigurationError, load_settings
+
+if TYPE_CHECKING:
+    from watchparty.notifications.announcements import Announcement
+
+T = TypeVar("T")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -81,6 +88,67 @@ def _seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class CommandError(Exception):
+    """A command's input or target is wrong: printed as `error: ...`, exit code 2."""
+
+
+def _notify(args: argparse.Namespace) -> int:
+    from watchparty.errors import Problem
+    from watchparty.notifications import announcements
+
+    try:
+        sent = announcements.announcement(
+            title=args.title,
+            body=args.body,
+            action_path=args.action_path,
+            expires_in_days=args.expires_in_days,
+            announcement_id=args.id,
+        )
+    except Problem as exc:
+        raise CommandError(exc.message) from None
+    if args.batch_size is not None and args.batch_size < 1:
+        raise CommandError("--batch-size must be at least 1.")
+    try:
+        notified, skipped = asyncio.run(_send(args, sent))
+    except Problem as exc:
+        raise CommandError(exc.message) from None
+    print(
+        f"announcement {sent.id}: notified {notified} account{'s' * (notified != 1)}"
+        f" ({skipped} already had it)"
+    )
+    return 0
+
+
+async def _send(args: argparse.Namespace, sent: Announcement) -> tuple[int, int]:
+    from watchparty.notifications import announcements
+    from watchparty.registry import job_functions
+    from watchparty.state import build_state
+
+    notified = skipped = 0
+    async with build_state(load_settings(), functions=job_functions(), periodics=[]) as state:
+        if args.user is not None:
+            async with state.unit_of_work() as uow:
+                one = await announcements.send_to_one(uow, sent, args.user)
+            return one.notified, one.skipped
+        size = args.batch_size or announcements.NOTIFY_BATCH
+        batches = announcements.send_to_all(state.unit_of_work, sent, batch_size=size)
+        async for number, batch in _numbered(batches):
+            notified += batch.notified
+            skipped += batch.skipped
+            print(
+                f"batch {number}: notified {batch.notified}, already had it {batch.skipped}",
+                file=sys.stderr,
+            )
+    return notified, skipped
+
+
+async def _numbered(items: AsyncIterator[T]) -> AsyncIterator[tuple[int, T]]:
+    number = 0
+    async for item in items:
+        number += 1
+        yield number, item
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="watchparty", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -106,11 +174,33 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("seed-demo", help="load a small demo data set").set_defaults(run=_seed_demo)
 
+    notify = sub.add_parser(
+        "notify",
+        help="send an announcement to every active account, or to one (idempotent per --id)",
+    )
+    target = notify.add_mutually_exclusive_group(required=True)
+    target.add_argument("--all", action="store_true", help="every active account")
+    target.add_argument("--user", metavar="EMAIL", help="one account")
+    notify.add_argument("--title", required=True, help="at most 80 characters")
+    notify.add_argument("--body", required=True, help="at most 180 characters")
+    notify.add_argument("--action-path", help="where the frontend goes, e.g. /parties")
+    notify.add_argument("--expires-in-days", type=int, help="default 30")
+    notify.add_argument(
+        "--id",
+        help="the announcement's id (default: a new one, printed); run again with the same id "
+        "to reach only the accounts that do not have it yet",
+    )
+    notify.add_argument("--batch-size", type=int, help="accounts per transaction (default 500)")
+    notify.set_defaults(run=_notify)
+
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
     except ConfigurationError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -196,6 +196,9 @@ class Settings(BaseSettings):
     realtime_retention_count: int = Field(default=1000, ge=10)
     realtime_retention_seconds: int = Field(default=600, ge=10)
     realtime_poll_seconds: float = Field(default=5.0, ge=0)
+    # Notifications (watchparty/notifications): a read entry is deleted this many days after it
+    # was read (an unread one when it expires: 30 days by default, 90 for security notices).
+    notification_read_retention_days: int = Field(default=30, ge=1, le=3650)
     # Presence (parties/presence/): a stream's connection expires PRESENCE_TTL_SECONDS after
     # its last heartbeat (sent every PRESENCE_HEARTBEAT_SECONDS), so a dead process's members go
     # offline within about TTL + the sweep period.

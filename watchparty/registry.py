@@ -18,6 +18,7 @@ CLI) imports this module, so each of them can read every kind. A domain adds its
 
 from __future__ import annotations
 
+from watchparty.accounts.security_hooks import on_security_event
 from watchparty.chat import events as chat_events
 from watchparty.jobs import JobFunction, Periodic
 from watchparty.mail import send_email
@@ -29,6 +30,8 @@ from watchparty.notifications.email import (
     send_due_emails,
 )
 from watchparty.notifications.party_notices import member_changed
+from watchparty.notifications.retention import purge_notifications
+from watchparty.notifications.security_notices import security_event
 from watchparty.parties import events as party_events
 from watchparty.parties.failover import host_failover_check
 from watchparty.parties.member_hooks import on_member_change
@@ -83,14 +86,16 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(sweep_stale_processing, 5),
         Periodic(send_due_emails, 60),
         Periodic(send_daily_digests, 300),
+        Periodic(purge_notifications, 600),
     ]
 
 
 def register_callbacks() -> None:
-    """Hand parties what it calls in the domains built on it (idempotent)."""
+    """Hand parties and accounts what they call in the domains built on them (idempotent)."""
     on_member_offline(member_offline)  # an offline member leaves voice and stops sharing
     use_library_media(library_media)  # `media: {videoId}` in createParty and addToQueue
     on_member_change(member_changed)  # join requests, roles, handovers, kicks: notifications
+    on_security_event(security_event)  # new devices, passwords, token reuse: notifications
 
 
 register_callbacks()

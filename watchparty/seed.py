@@ -206,6 +206,39 @@ async def _seed_live_reactions(state: AppState, people: list[User], party: Party
             await send_reaction(uow, people[who].id, str(party.id), draft)
 
 
+async def seed_demo_notifications(state: AppState, users: dict[str, User], party: Party) -> None:
+    """Alice's invitation to the demo party in Bob's and Carol's feeds, through `notify` like any
+    producer; once (an invitation of that party already in a feed, read or not, is kept).
+
+    The chat history already notified Carol of Alice's reply and Bob and Carol of the poll, and
+    processing the sample video notified Alice that it is ready: each once, since the seed
+    sends each message, creates the poll and processes the video once."""
+    from watchparty.notifications.models import Notification, NotificationKind, SubjectType
+    from watchparty.notifications.service import Subject, notify
+
+    alice, bob, carol = (users[d.email] for d in DEMO_USERS)
+    party_id = str(party.id)
+    async with state.unit_of_work() as uow:
+        invited = set(
+            await uow.session.scalars(
+                select(Notification.recipient_id).where(
+                    Notification.kind == NotificationKind.PARTY_INVITE,
+                    Notification.subject_id == party_id,
+                    Notification.recipient_id.in_([bob.id, carol.id]),
+                )
+            )
+        )
+        await notify(
+            uow,
+            [user.id for user in (bob, carol) if user.id not in invited],
+            NotificationKind.PARTY_INVITE,
+            actor_id=alice.id,
+            subject=Subject(SubjectType.PARTY, party_id),
+            data={"partyId": party_id, "partyTitle": party.title},
+            group_key=f"invite:{party_id}",
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class DemoData:
     users: list[DemoUser]
@@ -217,7 +250,7 @@ class DemoData:
 
 async def seed_demo(settings: Settings) -> DemoData:
     """Create or repair the demo users and the demo party with its chat, poll and reactions,
-    and Alice's processed sample video in the party's queue."""
+    Alice's processed sample video in the party's queue, and notifications about them."""
     from watchparty.seed_video import seed_sample_video
 
     if settings.is_production:
@@ -233,6 +266,7 @@ async def seed_demo(settings: Settings) -> DemoData:
         party = await seed_demo_party(state, users)
         await seed_demo_social(state, users, party)
         sample_id = await seed_sample_video(state, users[DEMO_USERS[0].email], party)
+        await seed_demo_notifications(state, users, party)
     return DemoData(results, party.title, party.code, str(party.id), sample_id)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from watchparty.accounts import emails, passwords, revocations, tokens
 from watchparty.accounts.fields import normalize_email
 from watchparty.accounts.models import EmailToken, EmailTokenPurpose, User
+from watchparty.accounts.security_hooks import SecurityEvent, SecurityEventKind, security_event
 from watchparty.accounts.sessions import Client
 from watchparty.db import UnitOfWork
 from watchparty.errors import Conflict, InvalidToken, NotAuthenticated
@@ -173,6 +174,7 @@ async def reset_password(uow: UnitOfWork, raw: str, *, new_password: str) -> Use
         user.email_verified_at = utcnow()
     await tokens.revoke_user_sessions(session, user.id, reason="password_reset")
     await session.flush()
+    await security_event(uow, SecurityEvent(SecurityEventKind.PASSWORD_RESET, user.id, utcnow()))
     # Whoever locked the account out by guessing no longer stands between its owner and a sign-in.
     await uow.app.limiter.reset(f"login:account:{user.email}")
     return user

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watchparty.accounts import email_tokens, emails, passwords, revocations, tokens
+from watchparty.accounts import devices, email_tokens, emails, passwords, revocations, tokens
 from watchparty.accounts.fields import (
     DISPLAY_NAME_MAX,
     clean_avatar_url,
@@ -24,6 +24,7 @@ from watchparty.accounts.fields import (
     normalize_email,
 )
 from watchparty.accounts.models import AuthSession, EmailTokenPurpose, User
+from watchparty.accounts.security_hooks import SecurityEvent, SecurityEventKind, security_event
 from watchparty.accounts.sessions import Client
 from watchparty.db import UnitOfWork
 from watchparty.errors import (
@@ -33,6 +34,7 @@ from watchparty.errors import (
     ValidationProblem,
 )
 from watchparty.kit.ratelimit import Limit
+from watchparty.kit.time import utcnow
 from watchparty.mail import enqueue_mail
 
 __all__ = [
@@ -66,7 +68,8 @@ async def open_session(
     uow: UnitOfWork, client: Client, user: User, *, method: str = "password"
 ) -> SignIn:
     """Sign `user` in on `client`: a new refresh family (its `method` says how) and its first
-    token."""
+    token. A sign-in from a device the user has not used lately is a security event
+    (`accounts.devices`)."""
     family, raw = await tokens.start_session(
         uow.session,
         user,
@@ -75,6 +78,19 @@ async def open_session(
         ip_address=client.ip,
         method=method,
     )
+    if await devices.is_new_device(uow.session, family):
+        await security_event(
+            uow,
+            SecurityEvent(
+                SecurityEventKind.NEW_SIGN_IN,
+                user.id,
+                family.created_at,
+                session_id=family.id,
+                device=devices.describe(family.user_agent),
+                ip=family.ip_address,
+                method=method,
+            ),
+        )
     return SignIn(user, family, raw)
 
 
@@ -203,6 +219,19 @@ async def change_password(
     )
     await email_tokens.invalidate_outstanding(session, user.id, EmailTokenPurpose.RESET_PASSWORD)
     await session.flush()
+    current = await session.get(AuthSession, current_session_id)
+    await security_event(
+        uow,
+        SecurityEvent(
+            SecurityEventKind.PASSWORD_CHANGED,
+            user.id,
+            utcnow(),
+            session_id=current_session_id,
+            device=None if current is None else devices.describe(current.user_agent),
+            ip=None if current is None else current.ip_address,
+            method=None if current is None else current.method,
+        ),
+    )
     mail = emails.password_changed_email(
         settings,
         to=user.email,

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from watchparty.access_tokens import AccessClaims
-from watchparty.accounts import revocations, tokens
+from watchparty.accounts import devices, revocations, tokens
 from watchparty.accounts.models import AuthSession, User
+from watchparty.accounts.security_hooks import SecurityEvent, SecurityEventKind, security_event
 from watchparty.db import UnitOfWork
 from watchparty.errors import NotFound
 from watchparty.kit.time import utcnow
@@ -92,10 +93,32 @@ async def refresh(uow: UnitOfWork, raw: str) -> tuple[AuthSession, str]:
 
     A reused token revokes its whole sign-in and raises `RefreshRejected("reused")`: the caller
     commits that revocation before answering, and the sign-in's sockets close after the commit.
+    The owner is told through the security hooks (once: a sign-in already ended is not news).
     """
     revocations.announce_after_commit(uow)  # a reuse ends the family's sockets
     grace = uow.app.settings.refresh_reuse_grace_seconds
-    return await tokens.rotate(uow.session, raw, grace_seconds=grace)
+    try:
+        return await tokens.rotate(uow.session, raw, grace_seconds=grace)
+    except tokens.RefreshRejected as exc:
+        if exc.revoked is not None:  # the sign-in a reuse ended now: its owner is told
+            await _reuse_revoked(uow, exc.revoked)
+        raise
+
+
+async def _reuse_revoked(uow: UnitOfWork, family_id: uuid.UUID) -> None:
+    family = await uow.session.get(AuthSession, family_id)
+    if family is None:
+        return
+    event = SecurityEvent(
+        SecurityEventKind.REUSE_REVOKED,
+        family.user_id,
+        utcnow(),
+        session_id=family.id,
+        device=devices.describe(family.user_agent),
+        ip=family.ip_address,
+        method=family.method,
+    )
+    await security_event(uow, event)
 
 
 async def sign_out(uow: UnitOfWork, raw: str) -> None:

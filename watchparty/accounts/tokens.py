@@ -17,6 +17,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,9 +64,12 @@ async def start_session(
 
 
 class RefreshRejected(Exception):
-    def __init__(self, reason: str) -> None:
+    """`revoked`: the sign-in a reuse ended now (None when it had already ended)."""
+
+    def __init__(self, reason: str, *, revoked: uuid.UUID | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.revoked = revoked
 
 
 async def rotate(
@@ -114,8 +118,8 @@ async def rotate(
             raise RefreshRejected("unknown")
         family_id, rotated_at = used
         if rotated_at is None or rotated_at < now - timedelta(seconds=grace_seconds):
-            await revoke_family(session, family_id, reason="reuse_detected")
-            raise RefreshRejected("reused")
+            ended = await revoke_family(session, family_id, reason="reuse_detected")
+            raise RefreshRejected("reused", revoked=family_id if ended else None)
     family = await session.get(AuthSession, family_id)
     if family is None or family.revoked_at is not None:
         raise RefreshRejected("revoked")
@@ -147,14 +151,16 @@ def revoked_in(session: AsyncSession) -> set[uuid.UUID]:
     return noted
 
 
-async def revoke_family(session: AsyncSession, family_id: uuid.UUID, *, reason: str) -> None:
-    await session.execute(
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID, *, reason: str) -> bool:
+    """End the sign-in `family_id`; whether it was still active (False: already ended)."""
+    result: Any = await session.execute(
         update(AuthSession)
         .where(AuthSession.id == family_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason=reason)
     )
     # Noted even when it was already revoked: announcing twice is harmless, missing one is not.
     revoked_in(session).add(family_id)
+    return bool(result.rowcount)
 
 
 async def revoke_user_sessions(

@@ -1,7 +1,8 @@
 """Realtime events with no GraphQL in them: typed event schemas, the outbox, streams.
 
 - `schema`: `Event`, `register` and the stored format (`encode`/`decode`, versioned).
-- `streams`: `record` (in a unit of work, announced after the commit), `publish` (ephemeral),
+- `streams`: `record` / `record_many` (in a unit of work, announced after the commit),
+  `publish` (ephemeral),
   channels, cursors, and `follow` (replay, resync and overflow for every kind of stream).
 
 Below it is `watchparty.realtime` (the log, the hub, the broadcast); above it, each domain's
@@ -21,6 +22,7 @@ from watchparty.events.streams import (
     parse_cursor,
     publish,
     record,
+    record_many,
 )
 
 __all__ = [
@@ -38,5 +40,6 @@ __all__ = [
     "parse_cursor",
     "publish",
     "record",
+    "record_many",
     "register",
 ]

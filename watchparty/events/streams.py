@@ -9,6 +9,7 @@ Writers, in a unit of work (the unit carries the outbox: events are stored with 
 announced to every process only after the commit, so a rolled-back change publishes nothing)::
 
     await record(uow, party_channel(party.id), PlaybackChanged(playback=...))
+    await record_many(uow, [(channel, event), ...])  # many channels, constant statements
 
 and, for what is never stored (typing, presence, progress)::
 
@@ -29,7 +30,7 @@ transport exceptions.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -43,7 +44,9 @@ from watchparty.realtime import (
     SubscriberOverflow,
     Subscription,
     append_event,
+    append_events,
     publish_after_commit,
+    publish_many_after_commit,
 )
 
 if TYPE_CHECKING:
@@ -82,6 +85,23 @@ async def record(uow: UnitOfWork, channel: str, event: Event) -> EventRecord:
     entry = await append_event(uow.session, channel, encode(event))
     publish_after_commit(uow, uow.hub, entry)
     return entry
+
+
+async def record_many(uow: UnitOfWork, entries: Sequence[tuple[str, Event]]) -> list[EventRecord]:
+    """`record` for many events on many channels at once, in a constant number of statements
+    (`realtime.append_events`): per channel the events get consecutive seqs in the order given,
+    exactly as recording them one by one would, and each channel is announced once after the
+    commit. Returns one record per entry, in order."""
+    for _, event in entries:
+        if not type(event).STORED:
+            raise ValueError(f"{type(event).KIND} is ephemeral: publish it")
+    if uow.hub is None:
+        raise RuntimeError("this unit of work has no hub: open it with state.unit_of_work()")
+    records = await append_events(
+        uow.session, [(channel, encode(event)) for channel, event in entries]
+    )
+    publish_many_after_commit(uow, uow.hub, records)
+    return records
 
 
 async def publish(hub: Hub, channel: str, event: Event) -> bool:

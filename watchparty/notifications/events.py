@@ -37,6 +37,17 @@ class NotificationsRead(Event):
     unseen_count: int
 
 
+@register("notifications.deleted")
+@dataclass(frozen=True, slots=True)
+class NotificationsDeleted(Event):
+    """Entries were deleted (`deleteNotification`, or all of them: `clearNotifications`)."""
+
+    ids: list[str]  # the entries deleted (empty with `all`)
+    all: bool
+    unread_count: int
+    unseen_count: int
+
+
 @register("notifications.unread_count_changed")
 @dataclass(frozen=True, slots=True)
 class UnreadCountChanged(Event):

@@ -89,6 +89,13 @@ class Notification(IdMixin, TimestampMixin, Base):
             postgresql_where=text(EMAIL_PENDING),
             sqlite_where=text(EMAIL_PENDING),
         ),
+        # Read entries past their retention, for the retention job (`notifications.retention`).
+        Index(
+            "ix_notifications_read_at",
+            "read_at",
+            postgresql_where=text("read_at IS NOT NULL"),
+            sqlite_where=text("read_at IS NOT NULL"),
+        ),
     )
 
     recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -25,6 +25,7 @@ from watchparty.notifications.models import (
 K = NotificationKind
 DAY = timedelta(days=1)
 DEFAULT_RETENTION = 30 * DAY
+SECURITY_RETENTION = 90 * DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class Template:
     body: str = ""
     path: str | None = None
     retention: timedelta = DEFAULT_RETENTION
+    security: bool = False  # account security: cannot be turned off (preferences)
 
 
 TEMPLATES: dict[NotificationKind, Template] = {
@@ -81,21 +83,25 @@ TEMPLATES: dict[NotificationKind, Template] = {
     ),
     K.NEW_SIGN_IN: Template(
         "New sign-in to your account",
-        "Signed in from {device}. Not you? Change your password.",
-        "/settings/security",
-        90 * DAY,
+        "{device}{via}, IP {ip}, at {time}. Not you? Sign it out and change your password.",
+        "/settings/sessions",
+        SECURITY_RETENTION,
+        security=True,
     ),
     K.PASSWORD_CHANGED: Template(
-        "Your password was changed",
-        "Not you? Reset your password now.",
+        "Your password was {changed}",
+        "{summary} Not you? Reset your password now.",
         "/settings/security",
-        90 * DAY,
+        SECURITY_RETENTION,
+        security=True,
     ),
     K.SESSION_REVOKED: Template(
-        "A sign-in was revoked",
-        "A reused sign-in token was detected and that sign-in was ended.",
-        "/settings/security",
-        90 * DAY,
+        "A sign-in was signed out",
+        "A sign-in ({device}) was signed out because its token was used twice, at {time}. "
+        "If it was yours, sign in again; if not, change your password.",
+        "/settings/sessions",
+        SECURITY_RETENTION,
+        security=True,
     ),
     K.PAYMENT_SUCCEEDED: Template(
         "Payment received", "Thank you: {amount} was paid.", "/settings/billing"
@@ -170,3 +176,8 @@ def render(
 
 def retention(kind: NotificationKind) -> timedelta:
     return TEMPLATES[kind].retention
+
+
+def is_security(kind: NotificationKind) -> bool:
+    """Account security kinds: always delivered, whatever the preferences say."""
+    return TEMPLATES[kind].security

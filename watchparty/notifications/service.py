@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from watchparty.accounts.models import User
 from watchparty.db import UnitOfWork
 from watchparty.errors import NotFound, ValidationProblem
-from watchparty.events import record
+from watchparty.events import Event, record, record_many
 from watchparty.jobs import enqueue_after_commit
 from watchparty.kit.pagination import (
     PaginationError,
@@ -41,6 +41,7 @@ from watchparty.notifications import preferences
 from watchparty.notifications.email import EMAIL_JOB
 from watchparty.notifications.events import (
     NotificationAdded,
+    NotificationsDeleted,
     NotificationsRead,
     NotificationUpdated,
     UnreadCountChanged,
@@ -101,9 +102,10 @@ async def notify(
     subject: Subject | None = None,
     data: Mapping[str, Any] | None = None,
     group_key: str | None = None,
+    expires_in: timedelta | None = None,
 ) -> list[Notification]:
     """Create (or, with `group_key`, grow) one entry per recipient and tell their streams.
-    Returns the rows written, new and grown."""
+    Returns the rows written, new and grown. `expires_in` replaces the kind's retention."""
     values = dict(data or {})
     actor_name: str | None = None
     if actor_id is not None:
@@ -113,7 +115,7 @@ async def notify(
     for start in range(0, len(recipients), NOTIFY_BATCH):
         batch = recipients[start : start + NOTIFY_BATCH]
         written += await _notify_batch(
-            uow, batch, kind, actor_id, actor_name, subject, values, group_key
+            uow, batch, kind, actor_id, actor_name, subject, values, group_key, expires_in
         )
     return written
 
@@ -127,9 +129,11 @@ async def _notify_batch(
     subject: Subject | None,
     data: dict[str, Any],
     group_key: str | None,
+    expires_in: timedelta | None = None,
 ) -> list[Notification]:
     session = uow.session
     now = utcnow()
+    expires_at = now + (retention(kind) if expires_in is None else expires_in)
     # Recipients whose account is gone meanwhile are skipped (their row would fail the batch).
     existing_users = set(await session.scalars(select(User.id).where(User.id.in_(batch))))
     settings = await preferences.load_many(session, [r for r in batch if r in existing_users])
@@ -142,7 +146,9 @@ async def _notify_batch(
     pending = batch
     for _ in range(3):  # a group read between the insert and the select is inserted again
         rows = [
-            _new_row(r, kind, actor_id, actor_name, subject, data, group_key, now, plans[r])
+            _new_row(
+                r, kind, actor_id, actor_name, subject, data, group_key, now, expires_at, plans[r]
+            )
             for r in pending
         ]
         inserted = await _insert(session, rows, grouped=group_key is not None)
@@ -151,28 +157,33 @@ async def _notify_batch(
         if not rest:
             break
         assert group_key is not None
-        existing = await _grow(session, rest, group_key, kind, actor_id, actor_name, data, now)
+        existing = await _grow(
+            session, rest, group_key, kind, actor_id, actor_name, data, now, expires_at
+        )
         grown += existing
         pending = [r for r in pending if r in rest - {row.recipient_id for row in existing}]
         if not pending:
             break
     counts = await _counts_of(session, batch, now)
     await _schedule_email(uow, added)
-    added = [row for row in added if row.in_app]  # the others are not in the feed: no events
-    grown = [row for row in grown if row.in_app]
-    for row in added:
-        await record(
-            uow, user_channel(row.recipient_id), NotificationAdded(notification_payload(row))
+    listed_added = [row for row in added if row.in_app]  # the others are not in the feed
+    listed_grown = [row for row in grown if row.in_app]
+    # Per recipient: its entry's event, then its counts; the whole batch in one append.
+    entries: list[tuple[str, Event]] = []
+    for row in listed_added:
+        entries.append(
+            (user_channel(row.recipient_id), NotificationAdded(notification_payload(row)))
         )
-    for row in grown:
-        await record(
-            uow, user_channel(row.recipient_id), NotificationUpdated(notification_payload(row))
+    for row in listed_grown:
+        entries.append(
+            (user_channel(row.recipient_id), NotificationUpdated(notification_payload(row)))
         )
-    for row in (*added, *grown):
+    for row in (*listed_added, *listed_grown):
         count = counts.get(row.recipient_id, Counts(0, 0))
-        await record(
-            uow, user_channel(row.recipient_id), UnreadCountChanged(count.unread, count.unseen)
+        entries.append(
+            (user_channel(row.recipient_id), UnreadCountChanged(count.unread, count.unseen))
         )
+    await record_many(uow, entries)
     return [*added, *grown]
 
 
@@ -185,6 +196,7 @@ def _new_row(
     data: dict[str, Any],
     group_key: str | None,
     now: datetime,
+    expires_at: datetime,
     plan: _Plan,
 ) -> dict[str, Any]:
     actor_count = 0 if actor_id is None else 1
@@ -207,7 +219,7 @@ def _new_row(
         "updated_at": now,
         "seen_at": None,
         "read_at": None,
-        "expires_at": now + retention(kind),
+        "expires_at": expires_at,
         "in_app": plan.in_app,
         "email_due_at": now if plan.email_now else None,
         "emailed_at": None,
@@ -280,6 +292,7 @@ async def _grow(
     actor_name: str | None,
     data: dict[str, Any],
     now: datetime,
+    expires_at: datetime,
 ) -> list[Notification]:
     """The unread entries of `group_key` for `recipients`, locked and grown by one event."""
     rows = list(
@@ -305,7 +318,7 @@ async def _grow(
         row.data = {**row.data, **data}
         text_ = render(kind, row.data, actor_name, row.actor_count)
         row.title, row.body, row.action_path = text_.title, text_.body, text_.action_path
-        row.updated_at, row.seen_at, row.expires_at = now, None, now + retention(kind)
+        row.updated_at, row.seen_at, row.expires_at = now, None, expires_at
     await session.flush()
     return rows
 
@@ -473,7 +486,8 @@ async def delete_notification(uow: UnitOfWork, viewer_id: uuid.UUID, raw_id: str
     if deleted is None:
         raise NotFound("Notification not found.", field="id")
     after = await counts(uow.session, viewer_id)
-    await record(uow, user_channel(viewer_id), UnreadCountChanged(after.unread, after.unseen))
+    event = NotificationsDeleted([str(deleted)], False, after.unread, after.unseen)
+    await record(uow, user_channel(viewer_id), event)
     return after
 
 
@@ -484,5 +498,5 @@ async def clear_notifications(uow: UnitOfWork, viewer_id: uuid.UUID) -> int:
         .where(Notification.recipient_id == viewer_id)
         .execution_options(synchronize_session=False)
     )
-    await record(uow, user_channel(viewer_id), UnreadCountChanged(0, 0))
+    await record(uow, user_channel(viewer_id), NotificationsDeleted([], True, 0, 0))
     return int(result.rowcount or 0)

@@ -36,7 +36,18 @@ class NotificationsRead:
     unseen_count: int
 
 
-@strawberry.type(description="The counts changed (new entries, seen, deleted, cleared).")
+@strawberry.type(
+    description="Entries were deleted (on any of the viewer's devices): remove them from the "
+    "feed; with `all`, every entry is gone."
+)
+class NotificationsDeleted:
+    ids: list[strawberry.ID] = strawberry.field(description="Empty with `all`.")
+    all: bool
+    unread_count: int
+    unseen_count: int
+
+
+@strawberry.type(description="The counts changed (new entries, seen).")
 class UnreadCountChanged:
     unread_count: int
     unseen_count: int
@@ -47,6 +58,7 @@ NotificationEventUnion = Annotated[
     | NotificationAdded
     | NotificationUpdated
     | NotificationsRead
+    | NotificationsDeleted
     | UnreadCountChanged,
     strawberry.union("NotificationEventUnion"),
 ]
@@ -75,6 +87,13 @@ def render(event: Event) -> NotificationEventUnion | None:
             return NotificationUpdated(notification=Notification.from_payload(payload))
         case events.NotificationsRead():
             return NotificationsRead(
+                ids=[strawberry.ID(i) for i in event.ids],
+                all=event.all,
+                unread_count=event.unread_count,
+                unseen_count=event.unseen_count,
+            )
+        case events.NotificationsDeleted():
+            return NotificationsDeleted(
                 ids=[strawberry.ID(i) for i in event.ids],
                 all=event.all,
                 unread_count=event.unread_count,

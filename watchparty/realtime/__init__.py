@@ -22,8 +22,14 @@ from watchparty.realtime.errors import (
     StreamInterrupted,
     SubscriberOverflow,
 )
-from watchparty.realtime.hub import Hub, publish_after_commit
-from watchparty.realtime.log import EventRecord, Retention, append_event, trim_event_log
+from watchparty.realtime.hub import Hub, publish_after_commit, publish_many_after_commit
+from watchparty.realtime.log import (
+    EventRecord,
+    Retention,
+    append_event,
+    append_events,
+    trim_event_log,
+)
 from watchparty.realtime.subscription import Delivery, Subscription
 
 __all__ = [
@@ -38,7 +44,9 @@ __all__ = [
     "SubscriberOverflow",
     "Subscription",
     "append_event",
+    "append_events",
     "create_broadcast",
     "publish_after_commit",
+    "publish_many_after_commit",
     "trim_event_log",
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from broadcaster import Broadcast
@@ -128,10 +128,11 @@ class Hub:
         async with self.engine.connect() as connection:
             return await channel_head(connection, channel)
 
-    async def notify(self, channel: str, seq: int) -> None:
+    async def notify(self, channel: str, seq: int, *, since: int | None = None) -> None:
         """Tell every process that `channel` reached `seq`. Call only after the commit (see
         `publish_after_commit`). Never raises: a lost notification is caught up by the
-        reconnect re-read or the safety poll."""
+        reconnect re-read or the safety poll. `since`: the first seq of a batch that ends at
+        `seq` (`publish_many_after_commit`), so the channel is trimmed as often as one by one."""
         reader = self._readers.get(channel)
         if reader is not None:
             reader.hint(seq)
@@ -145,7 +146,8 @@ class Hub:
                 exc_info=True,
                 extra={"channel": channel, "seq": seq},
             )
-        if seq % self.retention.trim_every == 0:
+        every = self.retention.trim_every
+        if seq // every > ((seq if since is None else since) - 1) // every:  # crossed a multiple
             try:
                 await self.trim(channel)
             except Exception:
@@ -249,6 +251,24 @@ def publish_after_commit(uow: UnitOfWork, hub: Hub, record: EventRecord) -> None
 
     async def _notify() -> None:
         await hub.notify(record.channel, record.seq)
+
+    uow.after_commit(_notify)
+
+
+def publish_many_after_commit(uow: UnitOfWork, hub: Hub, records: Sequence[EventRecord]) -> None:
+    """`publish_after_commit` for many records: once `uow` commits, one notification per channel
+    (its highest seq: readers read everything up to it), trimming as the events one by one
+    would have."""
+    spans: dict[str, tuple[int, int]] = {}
+    for record in records:
+        low, high = spans.get(record.channel, (record.seq, record.seq))
+        spans[record.channel] = (min(low, record.seq), max(high, record.seq))
+    if not spans:
+        return
+
+    async def _notify() -> None:
+        for channel, (low, high) in spans.items():
+            await hub.notify(channel, high, since=low)
 
     uow.after_commit(_notify)
 

@@ -11,20 +11,18 @@ The apps of this module have a database of their own: another app's sweep on the
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from tests.notifications_ops import MARK_READ, entries, feed, mutate, stream
+from tests.ops_support import scratch_database
 from tests.parties_ops import Person, create_party, joined, party_query, person
 from tests.parties_ops import mutate as party_mutate
-from tests.support import PG_ADMIN_URL, Api, live_server, make_settings, running_app
-from watchparty.migrations import upgrade_to_head
+from tests.support import Api, live_server, make_settings, running_app
 from watchparty.parties.reminder_tasks import (
     send_party_reminder,
     start_scheduled_party,
@@ -36,28 +34,10 @@ LEAD = 2  # PARTY_REMINDER_LEAD_SECONDS of these apps
 MEDIA = {"url": "https://videos.example.com/film.mp4", "title": "Film", "durationSeconds": 600}
 
 
-async def fresh_database() -> tuple[str, Callable[[], Awaitable[None]]]:
-    name = f"wp_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    url = f"{base}/{name}"
-    await upgrade_to_head(url)
-
-    async def drop() -> None:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-    return url, drop
-
-
 @pytest.fixture(scope="module")
 async def own_pg() -> AsyncIterator[str]:
-    url, drop = await fresh_database()
-    try:
+    async with scratch_database() as url:
         yield url
-    finally:
-        await drop()
 
 
 @pytest.fixture(scope="module", params=["postgres", "embedded"])
@@ -286,11 +266,8 @@ async def test_the_stream_hears_the_reminder_and_the_start(rapi: Api) -> None:
 
 @pytest.fixture(scope="module")
 async def idle_pg() -> AsyncIterator[str]:
-    url, drop = await fresh_database()
-    try:
+    async with scratch_database() as url:
         yield url
-    finally:
-        await drop()
 
 
 @pytest.fixture

@@ -228,8 +228,14 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
     from watchparty.worker import cron_jobs
 
     jobs = {job.name: job for job in cron_jobs()}
-    assert set(jobs) == {"trim_event_logs", "sweep_presence", "sweep_stale_processing"}
-    trim = jobs["trim_event_logs"]
-    assert trim.second == 0 and trim.minute is None  # every minute, at :00
+    assert set(jobs) == {
+        "trim_event_logs",
+        "sweep_presence",
+        "sweep_stale_processing",
+        "sweep_party_reminders",
+    }
+    for every_minute in ("trim_event_logs", "sweep_party_reminders"):
+        job = jobs[every_minute]
+        assert job.second == 0 and job.minute is None  # every minute, at :00
     assert jobs["sweep_presence"].second == {0, 10, 20, 30, 40, 50}
     assert all(job.unique for job in jobs.values())  # one worker runs each tick

@@ -235,9 +235,11 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         "send_due_emails",
         "send_daily_digests",
         "purge_notifications",
+        "sweep_party_reminders",
     }
-    trim = jobs["trim_event_logs"]
-    assert trim.second == 0 and trim.minute is None  # every minute, at :00
+    for every_minute in ("trim_event_logs", "sweep_party_reminders"):
+        job = jobs[every_minute]
+        assert job.second == 0 and job.minute is None  # every minute, at :00
     assert jobs["sweep_presence"].second == {0, 10, 20, 30, 40, 50}
     digests = jobs["send_daily_digests"]
     assert digests.second == 0 and digests.minute == set(range(0, 60, 5))  # every 5 minutes

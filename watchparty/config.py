@@ -123,6 +123,8 @@ class Settings(BaseSettings):
     rate_limit_reactions: str = "20/10"  # sendReaction, per member of a party
     rate_limit_typing: str = "1/2"  # setTyping(true), per member of a party (extra ones ignored)
     rate_limit_signals: str = "50/1"  # sendSignal, per member of a party
+    rate_limit_party_invites: str = "50/3600"  # inviteToParty: invitees per inviter
+    rate_limit_mentions: str = "30/60"  # MENTION notifications per message author
     rate_limit_refresh_ip: str = "60/60"  # POST /auth/refresh, per client IP
     rate_limit_refresh_token: str = "10/60"  # noqa: S105 - POST /auth/refresh, per cookie
 
@@ -163,6 +165,10 @@ class Settings(BaseSettings):
     processing_heights: str = "1080,720,480,360"  # comma-separated
     processing_stale_seconds: float = Field(default=15.0, ge=1.0, le=3600.0)
     processing_timeout_factor: float = Field(default=4.0, gt=0.0, le=100.0)
+
+    # Scheduled parties (parties/reminders.py): PARTY_STARTING_SOON this long before
+    # `scheduledStart` (0: none), PARTY_STARTED and the automatic start at it.
+    party_reminder_lead_seconds: int = Field(default=900, ge=0, le=86_400)
 
     # GraphQL protection.
     graphql_max_depth: int = 12

@@ -9,7 +9,7 @@ worker registers them as its functions and cron jobs (`worker.py`). A domain add
 Parties never imports the domains built on it; where it must call one, it takes a registration
 (`register_callbacks`, run when this module is imported: the API server, the worker and the seeder
 all import it, and each of them may announce members offline, check party media or change
-memberships).
+memberships, or remind, start and invite).
 
 It also imports every domain's event declarations (`EVENT_MODULES`): an event type is registered
 when its module is imported, and every process that reads or writes the event log (API, worker,
@@ -29,14 +29,20 @@ from watchparty.notifications.email import (
     send_daily_digests,
     send_due_emails,
 )
-from watchparty.notifications.party_notices import member_changed
+from watchparty.notifications.party_notices import member_changed, open_invitation, party_noticed
 from watchparty.notifications.retention import purge_notifications
 from watchparty.notifications.security_notices import security_event
 from watchparty.parties import events as party_events
 from watchparty.parties.failover import host_failover_check
 from watchparty.parties.member_hooks import on_member_change
+from watchparty.parties.notice_hooks import on_party_notice, use_invitation_inbox
 from watchparty.parties.presence import sweep_presence
 from watchparty.parties.presence.hooks import on_member_offline
+from watchparty.parties.reminder_tasks import (
+    send_party_reminder,
+    start_scheduled_party,
+    sweep_party_reminders,
+)
 from watchparty.parties.tasks import advance_finished_item, end_buffering_wait
 from watchparty.parties.validation import use_library_media
 from watchparty.polls import events as poll_events
@@ -68,6 +74,8 @@ def job_functions() -> dict[str, JobFunction]:
         advance_finished_item,
         end_buffering_wait,
         host_failover_check,
+        send_party_reminder,
+        start_scheduled_party,
         close_due_poll,
         fetch_external_metadata,
         process_video,
@@ -87,6 +95,7 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(send_due_emails, 60),
         Periodic(send_daily_digests, 300),
         Periodic(purge_notifications, 600),
+        Periodic(sweep_party_reminders, 60),  # reminders and starts whose jobs were lost
     ]
 
 
@@ -96,6 +105,8 @@ def register_callbacks() -> None:
     use_library_media(library_media)  # `media: {videoId}` in createParty and addToQueue
     on_member_change(member_changed)  # join requests, roles, handovers, kicks: notifications
     on_security_event(security_event)  # new devices, passwords, token reuse: notifications
+    on_party_notice(party_noticed)  # reminders, starts, invitations: notifications
+    use_invitation_inbox(open_invitation)  # acceptPartyInvite / declinePartyInvite
 
 
 register_callbacks()

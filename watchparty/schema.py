@@ -25,6 +25,7 @@ from watchparty.notifications.resolvers import (
     NotificationQueries,
     NotificationSubscriptions,
 )
+from watchparty.parties.invitation_resolvers import InvitationMutations
 from watchparty.parties.playback_resolvers import PlaybackMutations, PlaybackQueries
 from watchparty.parties.resolvers import PartyMutations, PartyQueries
 from watchparty.parties.types import Party
@@ -71,6 +72,7 @@ class Mutation(
     AccountMutations,
     PlaybackMutations,
     PartyMutations,
+    InvitationMutations,
     ChatMutations,
     ModerationMutations,
     PollMutations,

@@ -4,7 +4,7 @@ The retention job (issue 11) deletes read entries older than NOTIFICATION_READ_R
 in bounded batches: a partial index on `read_at` (read entries only) finds them without a scan.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-06 12:00:00.000000
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

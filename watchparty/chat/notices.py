@@ -8,6 +8,9 @@ sends it (so they exist exactly when the message does).
   `@` the longest name wins ("@Bob Smith" is Bob Smith, not Bob). At most `MAX_MENTIONS`
   people per message, in the order they are first named; never the author; whoever is
   replied to gets the REPLY only.
+- At most RATE_LIMIT_MENTIONS (30 a minute) MENTION notifications per author, counted per
+  person told, across parties: beyond it the message is still sent, with no further MENTION
+  (REPLY is not limited: one per message, under the chat flood limit already).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from sqlalchemy import select
 
 from watchparty.accounts.models import User
 from watchparty.chat.models import ChatMessage
+from watchparty.errors import RateLimited
+from watchparty.kit.ratelimit import Limit
 from watchparty.notifications.models import NotificationKind, SubjectType
 from watchparty.notifications.service import Subject, notify
 from watchparty.parties.models import MemberStatus, Party, PartyMember
@@ -87,7 +92,9 @@ async def notify_message(
         .where(PartyMember.party_id == party.id, PartyMember.status == MemberStatus.ACTIVE)
     )
     named = [u for u in mentioned(body, [(r[0], r[1]) for r in rows]) if u != author]
-    recipients = [u for u in named[:MAX_MENTIONS] if u != replied_to]
+    recipients = await _within_limit(
+        uow, author, [u for u in named[:MAX_MENTIONS] if u != replied_to]
+    )
     if recipients:
         await notify(
             uow,
@@ -97,3 +104,20 @@ async def notify_message(
             subject=Subject(SubjectType.MESSAGE, str(message.id)),
             data=data,
         )
+
+
+async def _within_limit(
+    uow: UnitOfWork, author: uuid.UUID | None, recipients: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The first of `recipients` the author's mention limit still allows (one hit each)."""
+    if author is None:
+        return recipients
+    limit = Limit.parse(uow.app.settings.rate_limit_mentions)
+    allowed: list[uuid.UUID] = []
+    for user_id in recipients:
+        try:
+            await uow.app.limiter.hit(f"mention:{author}", limit)
+        except RateLimited:
+            break
+        allowed.append(user_id)
+    return allowed

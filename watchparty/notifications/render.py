@@ -61,7 +61,7 @@ TEMPLATES: dict[NotificationKind, Template] = {
     K.KICKED: Template("You were removed from {partyTitle}"),
     K.BANNED: Template("You were banned from {partyTitle}"),
     K.PARTY_STARTING_SOON: Template(
-        "{partyTitle} starts in {minutes} minutes", "Get ready.", "/parties/{partyId}", DAY
+        "{partyTitle} starts in {startsIn}", "Get ready.", "/parties/{partyId}", DAY
     ),
     K.PARTY_STARTED: Template("{partyTitle} has started", "Join in.", "/parties/{partyId}", DAY),
     K.MENTION: Template(

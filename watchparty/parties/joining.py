@@ -11,6 +11,8 @@ Decisions (see the README):
   toward `maxMembers`; approval checks capacity again. Approving and rejecting need MODERATOR
   or above.
 - Joining again after leaving or being kicked works; a ban blocks until it expires.
+- Accepting a direct invitation (`join_invited`) is joining by an invite link: any visibility,
+  no approval, bans and capacity still apply.
 - A leaving host hands hosting over (`hosting`), or ends the party when nobody is left.
 """
 
@@ -45,6 +47,7 @@ from watchparty.parties.member_actions import (
 )
 from watchparty.parties.member_hooks import MemberChange, MemberChangeKind, member_changed
 from watchparty.parties.models import (
+    InviteLink,
     MemberRole,
     MemberStatus,
     Party,
@@ -102,12 +105,38 @@ async def join_party(
         return JoinResult(party, row)  # already in: nothing to do
     if party_id is not None and party.visibility is not PartyVisibility.PUBLIC:
         raise NotAllowed("This party is joined with its code or an invite link.", field="partyId")
+    return await _join(uow, viewer_id, access, invite=invite, invited=invite is not None)
+
+
+async def join_invited(uow: UnitOfWork, viewer_id: uuid.UUID, party_id: uuid.UUID) -> JoinResult:
+    """Join a party the viewer was invited to in person (`acceptPartyInvite`): like an invite
+    link, whatever the visibility and without approval; bans, capacity and an ended party
+    refuse it the same way."""
+    access = await _load_reachable(uow.session, party_id, viewer_id)
+    row = access.row
+    if row is not None and row.status is MemberStatus.ACTIVE:
+        return JoinResult(access.party, row)
+    return await _join(uow, viewer_id, access, invite=None, invited=True)
+
+
+async def _join(
+    uow: UnitOfWork,
+    viewer_id: uuid.UUID,
+    access: PartyAccess,
+    *,
+    invite: InviteLink | None,
+    invited: bool,
+) -> JoinResult:
+    """The viewer (not an active member of the locked party) joins, or asks to; `invited`
+    (an invite link or a direct invitation) skips approval."""
+    session = uow.session
+    party, row = access.party, access.row
     now = utcnow()
     if is_banned(row):
         assert row is not None
         raise Banned(row.banned_until)
     require_not_ended(party)
-    approval = party.require_approval and invite is None
+    approval = party.require_approval and not invited
     if approval and row is not None and row.status is MemberStatus.PENDING:
         return JoinResult(party, row)  # asked already
     if not approval and await active_member_count(session, party.id) >= party.max_members:

@@ -92,7 +92,11 @@ def _enum(cls: type[StrEnum]) -> Enum:
 
 class Party(IdMixin, TimestampMixin, Base):
     __tablename__ = "parties"
-    __table_args__ = (Index("ix_parties_visibility_status", "visibility", "status"),)
+    __table_args__ = (
+        Index("ix_parties_visibility_status", "visibility", "status"),
+        # The reminder sweep: SCHEDULED parties whose start is due (parties/reminders.py).
+        Index("ix_parties_status_scheduled_start", "status", "scheduled_start"),
+    )
 
     title: Mapped[str] = mapped_column(String(TITLE_MAX_LENGTH))
     description: Mapped[str | None] = mapped_column(String(DESCRIPTION_MAX_LENGTH))
@@ -198,6 +202,28 @@ class InviteLink(IdMixin, TimestampMixin, Base):
     max_uses: Mapped[int | None] = mapped_column(Integer)
     uses: Mapped[int] = mapped_column(Integer, default=0)
     revoked_at: Mapped[datetime | None]
+
+
+class ReminderKind(StrEnum):
+    STARTING_SOON = "STARTING_SOON"
+    STARTED = "STARTED"
+
+
+class PartyReminder(IdMixin, Base):
+    """A scheduled party's reminder that was handled for one `scheduledStart`: sent, or skipped
+    (`skipped`: the party was scheduled less than the lead time ahead). Inserted in the
+    transaction that writes the notifications; the unique key makes each reminder fire at most
+    once per party and start time, however many jobs, workers and sweeps try
+    (`parties/reminders.py`)."""
+
+    __tablename__ = "party_reminders"
+    __table_args__ = (UniqueConstraint("party_id", "kind", "scheduled_start"),)
+
+    party_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("parties.id", ondelete="CASCADE"))
+    kind: Mapped[ReminderKind] = mapped_column(_enum(ReminderKind))
+    scheduled_start: Mapped[datetime]
+    skipped: Mapped[bool] = mapped_column(default=False)
+    handled_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ModerationAction(StrEnum):

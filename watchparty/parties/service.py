@@ -7,7 +7,8 @@ commits.
 
 Decisions (see the README):
 - A party without `scheduledStart` (or with one already past) starts LIVE; a future one makes
-  it SCHEDULED until `startParty`. ENDED is final.
+  it SCHEDULED until `startParty` or that time, when it starts by itself (`reminders.py`: the
+  reminder before, PARTY_STARTED at the start). ENDED is final.
 - `maxMembers` is 2..1000 (default 50) and cannot go below the current member count;
   `bufferingTimeoutSeconds` 1..60 (default 8); `scheduledStart` at most a year ahead.
 - The first media item becomes queue item 0 and the current item, PAUSED at 0 (revision 1).
@@ -57,6 +58,7 @@ from watchparty.parties.models import (
     timeline_values,
 )
 from watchparty.parties.payloads import member_payload, party_payload
+from watchparty.parties.reminders import announce_started, schedule_reminders
 from watchparty.parties.timeline import MIN_LEAD_MS, Timeline
 from watchparty.parties.validation import Media as Media  # re-exported: playback uses them
 from watchparty.parties.validation import (
@@ -205,6 +207,7 @@ async def create_party(
             setattr(party, key, value)
         party.playback_updated_by_id = host_id
     await session.flush()
+    await schedule_reminders(uow, party)
     return party
 
 
@@ -261,6 +264,8 @@ async def update_party(
         party.updated_at = utcnow()
         await session.flush()
         await record_party_updated(uow, party)
+        if "scheduled_start" in changed:
+            await schedule_reminders(uow, party)  # the old time's jobs find it changed
     return party
 
 
@@ -272,17 +277,24 @@ async def record_party_updated(uow: UnitOfWork, party: Party) -> None:
 
 async def start_party(uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str) -> Party:
     """SCHEDULED -> LIVE (host and co-hosts); starting a LIVE party changes nothing."""
-    session = uow.session
-    access = await load_party(session, party_id, viewer_id, for_update=True)
+    access = await load_party(uow.session, party_id, viewer_id, for_update=True)
     require_role(access, MemberRole.COHOST)
     party = access.party
     require_not_ended(party)
     if party.status is PartyStatus.SCHEDULED:
-        party.status = PartyStatus.LIVE
-        party.started_at = utcnow()
-        await session.flush()
-        await record_party_updated(uow, party)
+        await mark_started(uow, party, viewer_id)
     return party
+
+
+async def mark_started(uow: UnitOfWork, party: Party, actor_id: uuid.UUID | None) -> None:
+    """SCHEDULED -> LIVE for a (locked) party, by `startParty` (`actor_id`) or at its scheduled
+    time (None). Playback is left as it is (PAUSED at 0 until someone presses play); the
+    members hear PARTY_STARTED (not whoever started it)."""
+    party.status = PartyStatus.LIVE
+    party.started_at = utcnow()
+    await uow.session.flush()
+    await record_party_updated(uow, party)
+    await announce_started(uow, party, actor_id)
 
 
 async def end_party(uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str) -> Party:

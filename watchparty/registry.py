@@ -6,10 +6,10 @@ parameters, so its arrows point down. The API server and the seeder hand them to
 `state.build_state` (the in-process queue and periodic loops of the embedded mode); the ARQ
 worker registers them as its functions and cron jobs (`worker.py`). A domain adds a job here.
 
-Parties never imports the domains built on it; where it must call one, it takes a registration
-(`register_callbacks`, run when this module is imported: the API server, the worker and the seeder
-all import it, and each of them may announce members offline, check party media or change
-memberships).
+Parties and accounts never import the domains built on them; where one must call them, it takes
+a registration (`register_callbacks`, run when this module is imported: the API server, the
+worker and the seeder all import it, and each of them may announce members offline, check party
+media, change memberships or revoke sign-ins).
 
 It also imports every domain's event declarations (`EVENT_MODULES`): an event type is registered
 when its module is imported, and every process that reads or writes the event log (API, worker,
@@ -18,11 +18,14 @@ CLI) imports this module, so each of them can read every kind. A domain adds its
 
 from __future__ import annotations
 
+from watchparty.accounts.session_hooks import on_sessions_revoked
 from watchparty.chat import events as chat_events
 from watchparty.jobs import JobFunction, Periodic
 from watchparty.mail import send_email
 from watchparty.notifications import events as notification_events
 from watchparty.notifications.party_notices import member_changed
+from watchparty.notifications.push import push_notifications
+from watchparty.notifications.push_devices import sessions_revoked as forget_revoked_devices
 from watchparty.parties import events as party_events
 from watchparty.parties.failover import host_failover_check
 from watchparty.parties.member_hooks import on_member_change
@@ -63,6 +66,7 @@ def job_functions() -> dict[str, JobFunction]:
         fetch_external_metadata,
         process_video,
         remove_video_files,
+        push_notifications,
     ]
     return {f.__name__: f for f in functions}
 
@@ -81,6 +85,7 @@ def register_callbacks() -> None:
     on_member_offline(member_offline)  # an offline member leaves voice and stops sharing
     use_library_media(library_media)  # `media: {videoId}` in createParty and addToQueue
     on_member_change(member_changed)  # join requests, roles, handovers, kicks: notifications
+    on_sessions_revoked(forget_revoked_devices)  # a revoked sign-in's push devices go
 
 
 register_callbacks()

@@ -20,6 +20,7 @@ from watchparty.gql.extensions import schema_extensions
 from watchparty.gql.inputs import guard_arguments
 from watchparty.gql.scalars import SCALAR_OVERRIDES
 from watchparty.gql.sharing import SharedEventExecutor
+from watchparty.notifications.push_resolvers import PushMutations, PushQueries
 from watchparty.notifications.resolvers import (
     NotificationMutations,
     NotificationQueries,
@@ -62,6 +63,7 @@ class Query(
     VoiceQueries,
     VideoQueries,
     NotificationQueries,
+    PushQueries,
 ):
     pass
 
@@ -79,6 +81,7 @@ class Mutation(
     VideoMutations,
     ExternalVideoMutations,
     NotificationMutations,
+    PushMutations,
 ):
     pass
 

@@ -28,6 +28,7 @@ import json
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -101,6 +102,16 @@ def message(push: Push) -> messaging.Message:
     if push.collapse_key is not None:
         apns_headers["apns-collapse-id"] = push.collapse_key
         webpush_headers["Topic"] = push.collapse_key
+    with warnings.catch_warnings():
+        # firebase-admin 7 deprecates `token` for Firebase installation ids (`fid`); the web and
+        # mobile SDKs' getToken() still hands out registration tokens, sent as `token`.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return _message(push, apns_headers, webpush_headers, seconds)
+
+
+def _message(
+    push: Push, apns_headers: dict[str, str], webpush_headers: dict[str, str], seconds: int
+) -> messaging.Message:
     return messaging.Message(
         token=push.token,
         notification=messaging.Notification(title=push.title, body=push.body),

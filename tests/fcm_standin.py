@@ -104,6 +104,8 @@ class FcmStandIn:
         QUOTA_EXCEEDED:<retry-after seconds>, or HANG (wait until `release()`)."""
         with self._lock:
             self._scripts[token] = list(answers)
+            if "HANG" in answers:
+                self._release.clear()
 
     def release(self) -> None:
         self._release.set()

@@ -146,13 +146,24 @@ async def pushed(api: Api, recipients: list[Person], **kwargs: Any) -> list[str]
         return [str(i) for i in rows]
 
 
-async def deliveries(api: Api, notification_id: str) -> dict[str, tuple[str, int, str | None]]:
-    """token -> (state, attempts, error) of one notification's pushes."""
-    async with api.state.sessionmaker() as session:
-        rows = await session.scalars(
-            select(PushDelivery).where(PushDelivery.notification_id == uuid.UUID(notification_id))
-        )
-        return {r.token: (r.state.value, r.attempts, r.error) for r in rows}
+async def deliveries(
+    api: Api, notification_id: str, *, settled: bool = True, timeout: float = 15.0
+) -> dict[str, tuple[str, int, str | None]]:
+    """token -> (state, attempts, error) of one notification's pushes; with `settled`, once no
+    send is in flight (FCM may have answered before the job recorded it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        async with api.state.sessionmaker() as session:
+            rows = await session.scalars(
+                select(PushDelivery).where(
+                    PushDelivery.notification_id == uuid.UUID(notification_id)
+                )
+            )
+            found = {r.token: (r.state.value, r.attempts, r.error) for r in rows}
+        in_flight = any(state == "SENDING" for state, _, _ in found.values())
+        if not settled or not in_flight or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.05)
 
 
 def job_ctx(api: Api, job_try: int = 1) -> dict[str, Any]:
@@ -224,7 +235,11 @@ async def test_a_notification_reaches_fcm_as_sent(
                 "fcm_options": {"link": f"{FRONTEND}/parties/p1?message=m1"},
             },
         }
-        assert "Zoë replied to you".encode() in sent.body or b"Zo\\u00eb" in sent.body
+        # On the wire: compact UTF-8 JSON, nothing else (with the values above: every byte).
+        assert (
+            sent.body == json.dumps(sent.json, ensure_ascii=False, separators=(",", ":")).encode()
+        )
+        assert "Zoë replied to you".encode() in sent.body
     assert await deliveries(api, notification_id) == {
         web: ("SENT", 1, None),
         phone: ("SENT", 1, None),
@@ -340,7 +355,9 @@ async def test_a_worker_killed_mid_send_does_not_resend(
     await fcm.wait_for(lambda f: len(f.sent_to(token)) == 1)
     run.cancel()  # the worker dies mid-send
     await asyncio.gather(run, return_exceptions=True)
-    assert await deliveries(push_api, notification_id) == {token: ("SENDING", 1, None)}
+    assert await deliveries(push_api, notification_id, settled=False) == {
+        token: ("SENDING", 1, None)
+    }
     again = await push_notifications(job_ctx(push_api, 2), notification_ids=[notification_id])
     assert again == {"claimed": 0}
     fcm.release()

@@ -26,7 +26,9 @@ RegisterPushTokenResult = Annotated[
     strawberry.union("RegisterPushTokenResult"),
 ]
 UnregisterPushTokenResult = Annotated[
-    UnregisterPushTokenPayload | NotAuthenticated | NotFound,
+    # ValidationError: text that is not valid Unicode (`gql.inputs`); any other unknown token is
+    # NotFound.
+    UnregisterPushTokenPayload | NotAuthenticated | NotFound | ValidationError,
     strawberry.union("UnregisterPushTokenResult"),
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -142,3 +143,47 @@ def test_env_example_documents_every_setting() -> None:
     expected = {name.upper() for name in Settings.model_fields}
     assert sorted(expected - documented) == [], "add these to .env.example"
     assert sorted(documented - expected) == [], ".env.example names settings that do not exist"
+
+
+def test_push_is_off_without_credentials_and_checked_when_set(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    off = from_env(env)
+    assert (off.push_enabled, off.firebase_service_account, off.firebase_project) == (
+        False,
+        None,
+        "",
+    )
+    account = {
+        "type": "service_account",
+        "project_id": "wp-push",
+        "private_key": "-----BEGIN PRIVATE KEY-----\n...",
+        "client_email": "push@wp-push.iam.gserviceaccount.com",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    inline = from_env(env, FIREBASE_CREDENTIALS=json.dumps(account))
+    assert inline.push_enabled and inline.firebase_service_account == account
+    assert inline.firebase_project == "wp-push"
+    inline.check()
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps(account))
+    from_file = from_env(env, FIREBASE_CREDENTIALS=str(path), FIREBASE_PROJECT_ID="other")
+    assert from_file.firebase_service_account == account
+    assert from_file.firebase_project == "other"
+    env.delenv("FIREBASE_PROJECT_ID")
+
+    for value, problem in [
+        (str(tmp_path / "missing.json"), "FIREBASE_CREDENTIALS: cannot read"),
+        ("{not json", "FIREBASE_CREDENTIALS is not valid JSON"),
+        (json.dumps({**account, "type": "authorized_user"}), "must be a service-account key"),
+        (json.dumps({**account, "private_key": ""}), "must be a service-account key"),
+    ]:
+        with pytest.raises(ConfigurationError, match=re.escape(problem)):
+            from_env(env, FIREBASE_CREDENTIALS=value).check()
+    without_project = {k: v for k, v in account.items() if k != "project_id"}
+    with pytest.raises(ConfigurationError, match="FIREBASE_PROJECT_ID must be set"):
+        from_env(env, FIREBASE_CREDENTIALS=json.dumps(without_project)).check()
+    with pytest.raises(ConfigurationError, match="FIREBASE_FCM_URL must be https"):
+        production(
+            env, FIREBASE_CREDENTIALS=json.dumps(account), FIREBASE_FCM_URL="http://fcm.local"
+        ).check()

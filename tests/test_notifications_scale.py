@@ -18,10 +18,11 @@ from watchparty.notifications import service
 from watchparty.notifications.models import NotificationKind
 from watchparty.notifications.service import NOTIFY_BATCH
 
-# Per batch: which recipients still exist; the multi-row INSERT of the entries; their counts;
+# Per batch: which recipients still exist; their preferences; the multi-row INSERT of the entries; their counts;
 # the channels' seq blocks (one upsert); the events (one multi-row INSERT).
 PER_BATCH = [
     "SELECT users",
+    "SELECT notification_preferences",
     "INSERT notifications",
     "SELECT notifications",
     "INSERT event_channels",
@@ -31,6 +32,7 @@ PER_BATCH = [
 # the UPDATE (one executemany) grow them.
 PER_GROWN_BATCH = [
     "SELECT users",
+    "SELECT notification_preferences",
     "INSERT notifications",
     "SELECT notifications",
     "UPDATE notifications",

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -156,6 +157,24 @@ class Settings(BaseSettings):
     oembed_vimeo_url: str = "https://vimeo.com/api/oembed.json"
     oembed_twitch_url: str = ""
 
+    # Push notifications through Firebase Cloud Messaging (notifications/push.py). Off while
+    # FIREBASE_CREDENTIALS is empty: a service-account JSON, or the path of its file (its
+    # `token_uri` is where the OAuth token comes from). FIREBASE_PROJECT_ID defaults to the
+    # service account's. FIREBASE_FCM_URL is for tests and emulators only: the FCM API's base URL.
+    firebase_credentials: str = ""
+    firebase_project_id: str = ""
+    firebase_fcm_url: str = ""
+    # The Firebase web config the frontend needs to obtain tokens (public values, `pushConfig`).
+    firebase_web_api_key: str = ""
+    firebase_web_auth_domain: str = ""  # default: <project id>.firebaseapp.com
+    firebase_web_app_id: str = ""
+    firebase_web_messaging_sender_id: str = ""
+    firebase_web_vapid_key: str = ""
+    # Registering past PUSH_DEVICES_PER_USER drops the user's least recently seen device. A
+    # transient FCM failure is retried after a backoff, or FCM's Retry-After, at most this long.
+    push_devices_per_user: int = Field(default=10, ge=1, le=100)
+    push_retry_max_seconds: float = Field(default=300.0, ge=1.0, le=3600.0)
+
     # Video processing (videos/tasks.py): ffmpeg binaries, the HLS ladder's heights (up to the
     # source's, never upscaled), a heartbeat (every 2 s) older than PROCESSING_STALE_SECONDS means
     # the job's worker died (the sweeper, every 5 s, re-queues it), and the transcode timeout per
@@ -262,6 +281,50 @@ class Settings(BaseSettings):
         """Jobs run in-process and limits live in memory when no Redis is configured."""
         return not self.redis_url
 
+    @property
+    def push_enabled(self) -> bool:
+        """Push through FCM is on when service-account credentials are configured."""
+        return bool(self.firebase_credentials.strip())
+
+    @functools.cached_property
+    def firebase_service_account(self) -> dict[str, Any] | None:
+        """FIREBASE_CREDENTIALS as a dict: the JSON itself, or read from the file it names.
+        None when push is off; ConfigurationError when it cannot be read."""
+        raw = self.firebase_credentials.strip()
+        if not raw:
+            return None
+        if not raw.startswith("{"):
+            try:
+                raw = Path(raw).expanduser().read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"FIREBASE_CREDENTIALS: cannot read {raw!r} ({type(exc).__name__})"
+                ) from None
+        try:
+            account = json.loads(raw)
+        except ValueError:
+            raise ConfigurationError("FIREBASE_CREDENTIALS is not valid JSON") from None
+        missing = [
+            key
+            for key in ("private_key", "client_email", "token_uri")
+            if not isinstance(account, dict) or not account.get(key)
+        ]
+        if missing or account.get("type") != "service_account":
+            raise ConfigurationError(
+                "FIREBASE_CREDENTIALS must be a service-account key (type service_account with "
+                "private_key, client_email and token_uri)"
+            )
+        result: dict[str, Any] = account
+        return result
+
+    @property
+    def firebase_project(self) -> str:
+        """FIREBASE_PROJECT_ID, else the service account's project ("" when push is off)."""
+        if self.firebase_project_id:
+            return self.firebase_project_id
+        account = self.firebase_service_account
+        return str((account or {}).get("project_id") or "")
+
     @functools.cached_property
     def signing_keys(self) -> dict[str, str]:
         keys: dict[str, str] = {}
@@ -276,6 +339,12 @@ class Settings(BaseSettings):
         keys = self.signing_keys
         if self.jwt_active_kid not in keys:
             raise ConfigurationError(f"JWT_ACTIVE_KID {self.jwt_active_kid!r} is not in JWT_KEYS")
+        if self.push_enabled:
+            self.firebase_service_account  # noqa: B018 - raises ConfigurationError when unusable
+            if not self.firebase_project:
+                raise ConfigurationError(
+                    "FIREBASE_PROJECT_ID must be set (the service account names no project_id)"
+                )
         if not self.is_production:
             return
         problems = []
@@ -296,6 +365,8 @@ class Settings(BaseSettings):
             problems.append("S3_BUCKET must be set with STORAGE_BACKEND=s3")
         if not self.cookie_secure:
             problems.append("PUBLIC_URL must be https:// (refresh cookies are Secure)")
+        if self.firebase_fcm_url and not self.firebase_fcm_url.startswith("https://"):
+            problems.append("FIREBASE_FCM_URL must be https:// (or unset: Google's FCM)")
         if problems:
             raise ConfigurationError("refusing to start in production: " + "; ".join(problems))
 

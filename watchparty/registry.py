@@ -6,10 +6,10 @@ parameters, so its arrows point down. The API server and the seeder hand them to
 `state.build_state` (the in-process queue and periodic loops of the embedded mode); the ARQ
 worker registers them as its functions and cron jobs (`worker.py`). A domain adds a job here.
 
-Parties never imports the domains built on it; where it must call one, it takes a registration
-(`register_callbacks`, run when this module is imported: the API server, the worker and the seeder
-all import it, and each of them may announce members offline, check party media or change
-memberships, or remind, start and invite).
+Parties and accounts never import the domains built on them; where one must call them, it takes
+a registration (`register_callbacks`, run when this module is imported: the API server, the
+worker and the seeder all import it, and each of them may announce members offline, check party
+media, change memberships, remind, start and invite, or sign in and revoke sign-ins).
 
 It also imports every domain's event declarations (`EVENT_MODULES`): an event type is registered
 when its module is imported, and every process that reads or writes the event log (API, worker,
@@ -19,6 +19,7 @@ CLI) imports this module, so each of them can read every kind. A domain adds its
 from __future__ import annotations
 
 from watchparty.accounts.security_hooks import on_security_event
+from watchparty.accounts.session_hooks import on_sessions_revoked
 from watchparty.chat import events as chat_events
 from watchparty.jobs import JobFunction, Periodic
 from watchparty.mail import send_email
@@ -30,6 +31,8 @@ from watchparty.notifications.email import (
     send_due_emails,
 )
 from watchparty.notifications.party_notices import member_changed, open_invitation, party_noticed
+from watchparty.notifications.push import push_notifications
+from watchparty.notifications.push_devices import sessions_revoked as forget_revoked_devices
 from watchparty.notifications.retention import purge_notifications
 from watchparty.notifications.security_notices import security_event
 from watchparty.parties import events as party_events
@@ -82,6 +85,7 @@ def job_functions() -> dict[str, JobFunction]:
         remove_video_files,
         email_notifications,
         email_digest,
+        push_notifications,
     ]
     return {f.__name__: f for f in functions}
 
@@ -107,6 +111,7 @@ def register_callbacks() -> None:
     on_security_event(security_event)  # new devices, passwords, token reuse: notifications
     on_party_notice(party_noticed)  # reminders, starts, invitations: notifications
     use_invitation_inbox(open_invitation)  # acceptPartyInvite / declinePartyInvite
+    on_sessions_revoked(forget_revoked_devices)  # a revoked sign-in's push devices go
 
 
 register_callbacks()

@@ -20,6 +20,7 @@ from watchparty.gql.extensions import schema_extensions
 from watchparty.gql.inputs import guard_arguments
 from watchparty.gql.scalars import SCALAR_OVERRIDES
 from watchparty.gql.sharing import SharedEventExecutor
+from watchparty.notifications.push_resolvers import PushMutations, PushQueries
 from watchparty.notifications.resolvers import (
     NotificationMutations,
     NotificationQueries,
@@ -63,6 +64,7 @@ class Query(
     VoiceQueries,
     VideoQueries,
     NotificationQueries,
+    PushQueries,
 ):
     pass
 
@@ -81,6 +83,7 @@ class Mutation(
     VideoMutations,
     ExternalVideoMutations,
     NotificationMutations,
+    PushMutations,
 ):
     pass
 

@@ -4,7 +4,7 @@ Per-user notification settings (only what differs from the defaults is stored), 
 entry whether it is in the feed and when its instant email was due and sent (issue 11).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06 11:00:00.000000
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import watchparty.db
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

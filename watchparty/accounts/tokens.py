@@ -8,7 +8,8 @@ refresh at the same moment, so a token rotated less than that long ago yields a 
 token in the same family) instead of a revocation. Reuse after the window still revokes.
 
 Revocations are noted on the SQLAlchemy session (`revoked_in`), so the boundary that commits can
-end the revoked sign-ins' open sockets everywhere (`accounts.revocations`).
+end the revoked sign-ins' open sockets everywhere (`accounts.revocations`), and run the hooks
+other domains registered (`accounts.session_hooks`) in the same transaction.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import AuthSession, RefreshToken, User
+from watchparty.accounts.session_hooks import sessions_revoked
 from watchparty.config import Settings
 from watchparty.kit.time import utcnow
 
@@ -160,6 +162,7 @@ async def revoke_family(session: AsyncSession, family_id: uuid.UUID, *, reason: 
     )
     # Noted even when it was already revoked: announcing twice is harmless, missing one is not.
     revoked_in(session).add(family_id)
+    await sessions_revoked(session, frozenset({family_id}))  # e.g. its push devices go
     return bool(result.rowcount)
 
 
@@ -171,7 +174,10 @@ async def revoke_user_sessions(
     )
     if keep is not None:
         stmt = stmt.where(AuthSession.id != keep)
-    revoked = await session.scalars(
-        stmt.values(revoked_at=utcnow(), revoked_reason=reason).returning(AuthSession.id)
+    revoked = frozenset(
+        await session.scalars(
+            stmt.values(revoked_at=utcnow(), revoked_reason=reason).returning(AuthSession.id)
+        )
     )
     revoked_in(session).update(revoked)
+    await sessions_revoked(session, revoked)

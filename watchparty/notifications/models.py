@@ -7,6 +7,11 @@ conflicted under a row lock (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite has o
 Reading a group's row takes it out of the index, so the next one starts a fresh row.
 
 Enumerations are VARCHAR columns holding member names (like the other domains).
+
+Push: `PushDevice` is one registered FCM token (a token belongs to one account at a time and,
+when registered from a sign-in, to that sign-in: revoking it removes the device).
+`PushDelivery` is the idempotency record of one notification to one token: claimed (committed)
+before the send, so a notification is never pushed twice to one device (`notifications.push`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,18 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from watchparty.db import Base, IdMixin, TimestampMixin
@@ -27,6 +43,8 @@ BODY_MAX_LENGTH = 180
 GROUP_KEY_MAX_LENGTH = 200
 ACTION_PATH_MAX_LENGTH = 300
 EMAIL_PENDING = "email_due_at IS NOT NULL AND emailed_at IS NULL"
+PUSH_TOKEN_MAX_LENGTH = 1024
+DEVICE_NAME_MAX_LENGTH = 100
 RECENT_ACTORS = 20  # distinct actors remembered per collapsed entry (counted exactly up to this)
 
 
@@ -155,3 +173,51 @@ class NotificationPreference(TimestampMixin, Base):
     paused_until: Mapped[datetime | None]
     # The local date of the last daily digest (claimed before it is sent: one per day).
     digest_sent_on: Mapped[date | None] = mapped_column(Date)
+
+
+class PushPlatform(StrEnum):
+    WEB = "WEB"
+    ANDROID = "ANDROID"
+    IOS = "IOS"
+
+
+class PushDevice(IdMixin, TimestampMixin, Base):
+    __tablename__ = "push_devices"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # The sign-in that registered it: revoking that sign-in removes the device.
+    auth_session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
+    )
+    token: Mapped[str] = mapped_column(String(PUSH_TOKEN_MAX_LENGTH), unique=True)
+    platform: Mapped[PushPlatform] = mapped_column(_enum(PushPlatform, 10))
+    device_name: Mapped[str | None] = mapped_column(String(DEVICE_NAME_MAX_LENGTH))
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PushDeliveryState(StrEnum):
+    SENDING = "SENDING"  # claimed: a send is (or was, if its worker died) in flight; never again
+    SENT = "SENT"
+    RETRY = "RETRY"  # FCM failed for a moment: the job's next run claims it again
+    FAILED = "FAILED"  # for good (a dead token, a rejected message, retries used up)
+
+
+class PushDelivery(IdMixin, TimestampMixin, Base):
+    """One notification to one token: at most one send, ever (see `notifications.push`)."""
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (UniqueConstraint("notification_id", "token"),)
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE")
+    )
+    # The token, not the device: the record outlives a device that is removed and registered
+    # again, so the same notification still never reaches that token twice.
+    token: Mapped[str] = mapped_column(String(PUSH_TOKEN_MAX_LENGTH))
+    state: Mapped[PushDeliveryState] = mapped_column(_enum(PushDeliveryState, 10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(40))  # the FCM error code of a failure
+    message_id: Mapped[str | None] = mapped_column(String(200))  # FCM's name of a sent message
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,4 +1,5 @@
-"""Title, body, action path and retention of each kind: one table, rendered on the server.
+"""Title, body, action path, retention and push TTL of each kind: one table, rendered on the
+server.
 
 Plain text sized for a push banner (title at most 80 characters, body at most 180; longer text
 is cut with an ellipsis). Templates name `{actors}` ("Bob", "Bob and Carol", "Bob and 3
@@ -6,6 +7,10 @@ others": the latest actor and how many distinct others a collapsed entry holds) 
 notification's `data`; a missing key renders empty, and an action path with a missing key is
 none. Producers put what the text needs in `data` (a party's title, a video's title...), so
 rendering never reads the database.
+
+The push TTL is how long FCM may hold a push for an offline device (and how long the delivery
+job keeps trying): a reminder is worthless after 15 minutes, a chat mention after an hour; the
+default, security kinds included, is a day.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from watchparty.notifications.models import (
 
 K = NotificationKind
 DAY = timedelta(days=1)
+HOUR = timedelta(hours=1)
 DEFAULT_RETENTION = 30 * DAY
 SECURITY_RETENTION = 90 * DAY
+DEFAULT_PUSH_TTL = DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,7 @@ class Template:
     path: str | None = None
     retention: timedelta = DEFAULT_RETENTION
     security: bool = False  # account security: cannot be turned off (preferences)
+    push_ttl: timedelta = DEFAULT_PUSH_TTL
 
 
 TEMPLATES: dict[NotificationKind, Template] = {
@@ -61,19 +69,29 @@ TEMPLATES: dict[NotificationKind, Template] = {
     K.KICKED: Template("You were removed from {partyTitle}"),
     K.BANNED: Template("You were banned from {partyTitle}"),
     K.PARTY_STARTING_SOON: Template(
-        "{partyTitle} starts in {startsIn}", "Get ready.", "/parties/{partyId}", DAY
+        "{partyTitle} starts in {startsIn}",
+        "Get ready.",
+        "/parties/{partyId}",
+        DAY,
+        push_ttl=timedelta(minutes=15),
     ),
-    K.PARTY_STARTED: Template("{partyTitle} has started", "Join in.", "/parties/{partyId}", DAY),
+    K.PARTY_STARTED: Template(
+        "{partyTitle} has started", "Join in.", "/parties/{partyId}", DAY, push_ttl=HOUR
+    ),
     K.MENTION: Template(
         "{actors} mentioned you in {partyTitle}",
         "{excerpt}",
         "/parties/{partyId}?message={messageId}",
+        push_ttl=HOUR,
     ),
     K.REPLY: Template(
-        "{actors} replied to you", "{excerpt}", "/parties/{partyId}?message={messageId}"
+        "{actors} replied to you",
+        "{excerpt}",
+        "/parties/{partyId}?message={messageId}",
+        push_ttl=HOUR,
     ),
     K.POLL_OPENED: Template(
-        "New poll in {partyTitle}", "{question}", "/parties/{partyId}", 7 * DAY
+        "New poll in {partyTitle}", "{question}", "/parties/{partyId}", 7 * DAY, push_ttl=HOUR
     ),
     K.VIDEO_READY: Template(
         "Your video is ready", "{videoTitle} is ready to watch.", "/videos/{videoId}"
@@ -181,3 +199,7 @@ def retention(kind: NotificationKind) -> timedelta:
 def is_security(kind: NotificationKind) -> bool:
     """Account security kinds: always delivered, whatever the preferences say."""
     return TEMPLATES[kind].security
+
+
+def push_ttl(kind: NotificationKind) -> timedelta:
+    return TEMPLATES[kind].push_ttl

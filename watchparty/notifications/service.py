@@ -7,6 +7,8 @@
   group already exists, one locked SELECT and one UPDATE (executemany) that grow them. A row
   read between the two (its group freed) is retried as an insert. The actor is never notified
   of their own action; recipients whose account is gone are skipped.
+- Push: each batch's rows are handed to `notifications.push` (one job per batch, after the
+  commit, only when push is configured).
 - Counts: `unread` (read_at null) and `unseen` (neither seen nor read: the badge; a collapsed
   entry that grows is unseen again). Expired entries are never listed nor counted.
 - Another user's notification is `NotFound`, the same answer as a missing one.
@@ -56,6 +58,7 @@ from watchparty.notifications.models import (
 )
 from watchparty.notifications.payloads import notification_payload
 from watchparty.notifications.preferences import Channel
+from watchparty.notifications.push import enqueue_push
 from watchparty.notifications.render import render, retention
 
 NOTIFY_BATCH = 500
@@ -114,9 +117,11 @@ async def notify(
     written: list[Notification] = []
     for start in range(0, len(recipients), NOTIFY_BATCH):
         batch = recipients[start : start + NOTIFY_BATCH]
-        written += await _notify_batch(
+        rows = await _notify_batch(
             uow, batch, kind, actor_id, actor_name, subject, values, group_key, expires_in
         )
+        enqueue_push(uow, rows)  # one push job per batch, after the commit (when configured)
+        written += rows
     return written
 
 

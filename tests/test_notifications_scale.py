@@ -18,8 +18,8 @@ from watchparty.notifications import service
 from watchparty.notifications.models import NotificationKind
 from watchparty.notifications.service import NOTIFY_BATCH
 
-# Per batch: which recipients still exist; their preferences; the multi-row INSERT of the entries; their counts;
-# the channels' seq blocks (one upsert); the events (one multi-row INSERT).
+# Per batch: which recipients still exist; their preferences; the multi-row INSERT of the
+# entries; their counts; the channels' seq blocks (one upsert); the events (one multi-row INSERT).
 PER_BATCH = [
     "SELECT users",
     "SELECT notification_preferences",

@@ -25,7 +25,6 @@ from watchparty.notifications import preferences
 from watchparty.notifications.models import Notification
 from watchparty.notifications.preferences import Channel
 
-
 EARLY = timedelta(seconds=5)
 
 

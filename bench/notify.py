@@ -3,6 +3,7 @@ delivery latency for one user with 3 open sockets.
 
     .venv/bin/python bench/notify.py                         # 10,000 recipients, 30 singles
     .venv/bin/python bench/notify.py --recipients 2000 --singles 50
+    .venv/bin/python bench/notify.py --push                  # + one device each, a worker, FCM
 
 A scratch PostgreSQL database and Redis key prefix (`common.Stack`), one `watchparty serve`
 process (the sockets' server), and in this process the producer: `notifications.service.notify`
@@ -16,20 +17,37 @@ Printed:
   watcher (the last recipient) has the entry on each of its 3 sockets;
 - single: `--singles` one-recipient notifications to the watcher, each timed from commit to
   its arrival on each of the 3 sockets (p50 / p99 / max, milliseconds).
+- with `--push`: every recipient has one registered device, a `watchparty worker` process runs
+  the push jobs against the loopback FCM stand-in of the tests (`tests/fcm_standin.py`, in a
+  thread of this process): the time from commit until FCM has every push, and pushes per
+  second.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import websockets
-from common import Stack, log, percentile, seed_accounts, stop_on_sigterm, watchparty_server
+from common import (
+    BIN,
+    Stack,
+    log,
+    percentile,
+    seed_accounts,
+    stop_on_sigterm,
+    watchparty_server,
+)
 from sqlalchemy import event, insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' FCM stand-in
 
 SUBSCRIPTION = """subscription { notificationEvents { cursor event { __typename
   ... on NotificationAdded { notification { id title } } } } }"""
@@ -59,9 +77,31 @@ async def insert_users(stack: Stack, count: int) -> list[uuid.UUID]:
     return ids
 
 
+async def insert_devices(stack: Stack, user_ids: list[uuid.UUID]) -> None:
+    from watchparty.db import create_engine
+    from watchparty.notifications.models import PushDevice, PushPlatform
+
+    engine = create_engine(stack.settings().database_url)
+    try:
+        async with engine.begin() as connection:
+            for start in range(0, len(user_ids), 2000):
+                rows = [
+                    {
+                        "id": uuid.uuid4(),
+                        "user_id": user_id,
+                        "token": f"bench{user_id.hex}:APA91b{uuid.uuid4().hex}",
+                        "platform": PushPlatform.ANDROID,
+                    }
+                    for user_id in user_ids[start : start + 2000]
+                ]
+                await connection.execute(insert(PushDevice), rows)
+    finally:
+        await engine.dispose()
+
+
 class Socket:
     """One graphql-transport-ws connection following `notificationEvents`; records when each
-    NotificationAdded title arrives (time.perf_counter)."""
+    NotificationAdded title arrives (time.monotonic)."""
 
     def __init__(self, url: str, token: str) -> None:
         self.url, self.token = url, token
@@ -85,7 +125,7 @@ class Socket:
                 json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
             )
             async for raw in ws:
-                now = time.perf_counter()
+                now = time.monotonic()
                 message = json.loads(raw)
                 if message.get("type") == "ping":
                     await ws.send(json.dumps({"type": "pong"}))
@@ -100,7 +140,8 @@ class Socket:
                     self.arrivals[title] = now
                     self.waiters.setdefault(title, asyncio.Event()).set()
 
-    async def arrival(self, title: str, timeout: float = 60.0) -> float:
+    async def arrival(self, name: str, timeout: float = 60.0) -> float:
+        title = f"{name} has started"
         waiter = self.waiters.setdefault(title, asyncio.Event())
         await asyncio.wait_for(waiter.wait(), timeout)
         return self.arrivals[title]
@@ -110,19 +151,41 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--singles", type=int, default=30)
+    parser.add_argument("--push", action="store_true", help="devices, a worker and FCM too")
+    parser.add_argument("--push-timeout", type=float, default=300.0)
     args = parser.parse_args()
     stop_on_sigterm()
+    fcm: Any = None
+    extra_env: dict[str, str] = {}
+    if args.push:
+        from tests.fcm_standin import FcmStandIn
+
+        fcm = FcmStandIn()
+        fcm.start()
+        extra_env = {
+            "FIREBASE_CREDENTIALS": json.dumps(fcm.service_account()[0]),
+            "FIREBASE_FCM_URL": fcm.url,
+            "FRONTEND_URL": "https://app.watchparty.test",
+        }
 
     from watchparty.notifications import service
     from watchparty.notifications.models import NotificationKind
     from watchparty.registry import job_functions
     from watchparty.state import build_state
 
-    stack = await Stack.create("postgres")
+    stack = await Stack.create("postgres", **extra_env)
+    worker: asyncio.subprocess.Process | None = None
     try:
         log(f"inserting {args.recipients} accounts")
         recipients = await insert_users(stack, args.recipients)
         [watcher] = await seed_accounts(stack, 1, "watcher")
+        if args.push:
+            await insert_devices(stack, recipients)
+            log_file = (stack.workdir / "worker.log").open("wb")
+            worker = await asyncio.create_subprocess_exec(
+                str(BIN / "watchparty"), "worker", env=stack.env, cwd=stack.workdir,
+                stdout=log_file, stderr=log_file,
+            )  # fmt: skip
         server = watchparty_server(stack, "api")
         await server.start()
         try:
@@ -145,20 +208,21 @@ async def main() -> None:
                     marks the commit, before the events are announced."""
                     nonlocal statements
                     statements = 0
-                    started = time.perf_counter()
+                    started = time.monotonic()
                     committed = 0.0
 
                     async def mark() -> None:
                         nonlocal committed
-                        committed = time.perf_counter()
+                        committed = time.monotonic()
 
                     async with state.unit_of_work() as uow:
                         uow.after_commit(mark)
                         await service.notify(
                             uow,
                             to,
-                            NotificationKind.ANNOUNCEMENT,
-                            data={"title": title, "body": "Bench", "path": "/"},
+                            # "<title> has started": a kind whose push is on by default.
+                            NotificationKind.PARTY_STARTED,
+                            data={"partyTitle": title, "partyId": "bench"},
                         )
                     return started, committed
 
@@ -182,6 +246,21 @@ async def main() -> None:
                     "  commit -> watcher's 3 sockets: "
                     + ", ".join(f"{(a - committed) * 1000:.1f} ms" for a in arrivals)
                 )
+                if fcm is not None:
+                    wanted = len(recipients)
+                    deadline = time.monotonic() + args.push_timeout
+                    while len(fcm.sends) < wanted and time.monotonic() < deadline:
+                        await asyncio.sleep(0.05)
+                    times = [record.at for record in fcm.sends]
+                    if not times:
+                        log_path = stack.workdir / "worker.log"
+                        raise RuntimeError(f"no push reached FCM:\n{log_path.read_text()[-3000:]}")
+                    print(
+                        f"  commit -> FCM has {len(times)}/{wanted} pushes  "
+                        f"{max(times) - committed:6.2f} s (first after "
+                        f"{min(times) - committed:.2f} s; "
+                        f"{len(times) / (max(times) - min(times)):.0f} pushes/s while sending)"
+                    )
 
                 small_statements = []
                 latencies: list[float] = []
@@ -203,6 +282,12 @@ async def main() -> None:
                     socket.task.cancel()
             await server.stop()
     finally:
+        if worker is not None and worker.returncode is None:
+            worker.terminate()
+            await worker.wait()
+        if fcm is not None:
+            with contextlib.suppress(Exception):
+                fcm.stop()
         await stack.close()
 
 

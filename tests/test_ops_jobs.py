@@ -233,11 +233,12 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         "sweep_presence",
         "sweep_stale_processing",
         "send_due_emails",
+        "send_due_pushes",
         "send_daily_digests",
         "purge_notifications",
         "sweep_party_reminders",
     }
-    for every_minute in ("trim_event_logs", "sweep_party_reminders"):
+    for every_minute in ("trim_event_logs", "sweep_party_reminders", "send_due_pushes"):
         job = jobs[every_minute]
         assert job.second == 0 and job.minute is None  # every minute, at :00
     assert jobs["sweep_presence"].second == {0, 10, 20, 30, 40, 50}

@@ -240,6 +240,9 @@ class Settings(BaseSettings):
     sentry_release: str = ""  # default: watchparty@<package version>
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     worker_concurrency: int = 10
+    # A running job's in-progress lock in Redis (renewed every quarter of it while the job
+    # runs): the jobs of a killed worker run again on another worker once it lapses.
+    worker_job_lease_seconds: float = Field(default=60.0, ge=2.0, le=3600.0)
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

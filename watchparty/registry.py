@@ -31,7 +31,7 @@ from watchparty.notifications.email import (
     send_due_emails,
 )
 from watchparty.notifications.party_notices import member_changed, open_invitation, party_noticed
-from watchparty.notifications.push import push_notifications
+from watchparty.notifications.push import push_notifications, send_due_pushes
 from watchparty.notifications.push_devices import sessions_revoked as forget_revoked_devices
 from watchparty.notifications.retention import purge_notifications
 from watchparty.notifications.security_notices import security_event
@@ -97,6 +97,7 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(sweep_presence, 10),
         Periodic(sweep_stale_processing, 5),
         Periodic(send_due_emails, 60),
+        Periodic(send_due_pushes, 60),  # pushes whose job was lost
         Periodic(send_daily_digests, 300),
         Periodic(purge_notifications, 600),
         Periodic(sweep_party_reminders, 60),  # reminders and starts whose jobs were lost

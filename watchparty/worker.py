@@ -137,6 +137,7 @@ def create_worker(
         "functions": worker_functions(functions),
         "cron_jobs": cron_jobs(prefix=settings.redis_key_prefix),
         "pool_factory": functools.partial(job_pool, settings),
+        "job_lease_seconds": settings.worker_job_lease_seconds,
         "queue_name": queue_name(settings),
         "on_startup": startup,
         "on_shutdown": shutdown,

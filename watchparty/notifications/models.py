@@ -107,6 +107,13 @@ class Notification(IdMixin, TimestampMixin, Base):
             postgresql_where=text(EMAIL_PENDING),
             sqlite_where=text(EMAIL_PENDING),
         ),
+        # Unread entries by last update: the push sweep's window (`push.send_due_pushes`).
+        Index(
+            "ix_notifications_unread_updated",
+            "updated_at",
+            postgresql_where=text("read_at IS NULL"),
+            sqlite_where=text("read_at IS NULL"),
+        ),
         # Read entries past their retention, for the retention job (`notifications.retention`).
         Index(
             "ix_notifications_read_at",

@@ -26,6 +26,15 @@ phone buzzing twice for one reply). A push whose FCM answer was lost in transit 
 retried: FCM may have delivered it, and the collapse key makes a duplicate replace the first
 banner rather than stack.
 
+**Lost jobs.** A job can be lost between the commit and Redis (the API process died with it
+in its memory buffer while Redis was down; a Redis without persistence restarted). The
+periodic `send_due_pushes` (every minute) finds entries that would have been pushed and were
+not: unread, unexpired, updated more than `SWEEP_AFTER` (1 minute) ago and less than their
+push TTL ago, without any `push_deliveries` row, whose recipient has a live device registered
+before the entry's last update; passes them through `push_targets` (so a group with push off,
+a pause or quiet hours keep them out) and enqueues `push_notifications` for them. The claims
+keep a job the sweep doubles from sending anything twice.
+
 A collapsed entry that grows keeps its id: its recipient's devices are not pushed again while
 it stays unread (the banner already says something is waiting; the feed has the count). Once
 read, the group's next entry is a new notification, pushed again under the same collapse key.
@@ -43,7 +52,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from arq.worker import Retry
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, exists, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +66,7 @@ from watchparty.notifications import fcm
 from watchparty.notifications.delivery_policy import push_targets
 from watchparty.notifications.models import (
     Notification,
+    NotificationKind,
     PushDelivery,
     PushDeliveryState,
     PushDevice,
@@ -70,6 +80,9 @@ log = logging.getLogger(__name__)
 
 PUSH_JOB = "push_notifications"
 INSERT_CHUNK = 500  # claim rows per INSERT (7 parameters each)
+SWEEP_AFTER = timedelta(minutes=1)  # a push job is presumed lost after this
+SWEEP_PAGE = 500  # entries per sweep query, and per job it enqueues
+SWEEP_MAX_PAGES = 20  # per run; the rest waits for the next minute
 
 S = PushDeliveryState
 
@@ -87,6 +100,71 @@ def enqueue_push(uow: UnitOfWork, rows: Sequence[Notification]) -> None:
         return
     ids = sorted({str(row.id) for row in rows})
     enqueue_after_commit(uow, state.jobs, PUSH_JOB, job_id=push_job_id(ids), notification_ids=ids)
+
+
+def _live_session(now: datetime) -> Any:
+    """A device whose sign-in is neither revoked nor expired (or that has none)."""
+    return or_(
+        PushDevice.auth_session_id.is_(None),
+        and_(AuthSession.revoked_at.is_(None), AuthSession.expires_at > now),
+    )
+
+
+async def send_due_pushes(ctx: dict[str, Any]) -> int:
+    """Periodic: enqueue the pushes whose job was lost (see the module); how many entries."""
+    state: AppState = ctx["state"]
+    if not state.settings.push_enabled:
+        return 0
+    now = utcnow()
+    window = max(push_ttl(kind) for kind in NotificationKind)
+    has_device = exists(
+        select(PushDevice.id)
+        .outerjoin(AuthSession, AuthSession.id == PushDevice.auth_session_id)
+        .where(
+            PushDevice.user_id == Notification.recipient_id,
+            PushDevice.created_at <= Notification.updated_at,
+            _live_session(now),
+        )
+    )
+    never_claimed = ~exists(
+        select(PushDelivery.id).where(PushDelivery.notification_id == Notification.id)
+    )
+    query = (
+        select(Notification)
+        .where(
+            Notification.read_at.is_(None),
+            Notification.expires_at > now,
+            Notification.updated_at > now - window,
+            Notification.updated_at <= now - SWEEP_AFTER,
+            never_claimed,
+            has_device,
+        )
+        .order_by(Notification.updated_at, Notification.id)
+        .limit(SWEEP_PAGE)
+    )
+    found = 0
+    after: tuple[datetime, uuid.UUID] | None = None
+    for _ in range(SWEEP_MAX_PAGES):
+        async with state.sessionmaker() as session:
+            page_query = query
+            if after is not None:
+                page_query = query.where(tuple_(Notification.updated_at, Notification.id) > after)
+            rows = list(await session.scalars(page_query))
+            if not rows:
+                break
+            after = (rows[-1].updated_at, rows[-1].id)
+            live = [row for row in rows if push_ttl(row.kind) > now - row.updated_at]
+            due = (await push_targets(session, live, now)).now if live else []
+        if due:
+            ids = sorted(str(row.id) for row in due)
+            job_id = f"{push_job_id(ids)}:sweep"
+            await state.jobs.enqueue(PUSH_JOB, job_id=job_id, notification_ids=ids)
+            found += len(ids)
+        if len(rows) < SWEEP_PAGE:
+            break
+    if found:
+        log.warning("re-queued pushes whose job was lost", extra={"notifications": found})
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +236,7 @@ async def _claim(
     rows = targets.now
     if not rows:
         return []
-    live_session = or_(
-        PushDevice.auth_session_id.is_(None),
-        and_(AuthSession.revoked_at.is_(None), AuthSession.expires_at > now),
-    )
+    live_session = _live_session(now)
     devices = await session.execute(
         select(PushDevice.user_id, PushDevice.token)
         .outerjoin(AuthSession, AuthSession.id == PushDevice.auth_session_id)

@@ -149,9 +149,11 @@ class Api:
             await self.state.jobs.drain()
 
     async def emails(
-        self, to: str, *, count: int = 1, timeout: float = 10.0
+        self, to: str, *, count: int = 1, timeout: float = 10.0, notifications: bool = False
     ) -> list[dict[str, Any]]:
-        """Wait until `count` emails to `to` are in the outbox; return them oldest first."""
+        """Wait until `count` emails to `to` are in the outbox; return them oldest first.
+        Notification emails (kind `notification:…`, e.g. the security notice a password reset
+        sends) only with `notifications`."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             await self.drain_jobs()
@@ -159,7 +161,9 @@ class Api:
             if self.outbox.exists():
                 for path in sorted(self.outbox.glob("*.json")):
                     record = json.loads(path.read_text())
-                    if record["to"] == to:
+                    if record["to"] != to:
+                        continue
+                    if notifications or not record["kind"].startswith("notification:"):
                         found.append(record)
             if len(found) >= count or asyncio.get_running_loop().time() > deadline:
                 return found

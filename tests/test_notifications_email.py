@@ -38,7 +38,7 @@ async def verified(api: Api, name: str) -> tuple[Person, str]:
 
 
 async def notification_mails(api: Api, to: str, count: int, timeout: float = 10.0) -> Any:
-    mails = await api.emails(to, count=count + 1, timeout=timeout)
+    mails = await api.emails(to, count=count + 1, timeout=timeout, notifications=True)
     return [m for m in mails if m["kind"].startswith("notification:")]
 
 

@@ -279,7 +279,7 @@ async def test_a_frozen_redis_delays_but_loses_nothing(
         # Once Redis answers: pushed once, mailed once, and a reconnect resumes by cursor.
         await fcm.wait_for(lambda f: len(f.sent_to(token)) == 1, timeout=BOUND_SECONDS)
         assert fcm.sent_to(token)[0].json["message"]["notification"]["title"] == ASKED
-        mails = await api.emails(host_email, count=2, timeout=BOUND_SECONDS)
+        mails = await api.emails(host_email, count=2, timeout=BOUND_SECONDS, notifications=True)
         assert [m["subject"] for m in mails if m["kind"] == "notification:JOIN_REQUEST"] == [ASKED]
         async with stream(base, host, after=snapshot["cursor"]) as again:
             resumed = await again.next()
@@ -346,7 +346,7 @@ async def test_jobs_lost_with_redis_are_swept_up(
     assert await send_due_emails(ctx) >= 1
     await run_queue(app)
     assert [r.json["message"]["notification"]["title"] for r in fcm.sent_to(token)] == [ASKED]
-    mails = await app.emails(host_email, count=2, timeout=5.0)
+    mails = await app.emails(host_email, count=2, timeout=5.0, notifications=True)
     assert [m["subject"] for m in mails if m["kind"] == "notification:JOIN_REQUEST"] == [ASKED]
     # Claimed now: sweeping again sends nothing more.
     await send_due_pushes(ctx)
@@ -354,7 +354,7 @@ async def test_jobs_lost_with_redis_are_swept_up(
     await run_queue(app)
     assert len(fcm.sent_to(token)) == 1
     assert fcm.sent_to(newcomer_token) == []
-    assert len(await app.emails(host_email, count=3, timeout=0.5)) == len(mails)
+    assert len(await app.emails(host_email, count=3, timeout=0.5, notifications=True)) == len(mails)
 
 
 @asynccontextmanager

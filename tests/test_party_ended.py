@@ -100,6 +100,7 @@ REFUSED: dict[str, Op] = {
     "banMember": (lambda e: e.c.moderator, lambda e: {"partyId": e.pid, "userId": e.c.member.id}),
     "unbanMember": (lambda e: e.c.moderator, lambda e: {"partyId": e.pid, "userId": ANY_ID}),
     "createInviteLink": (lambda e: e.c.host, lambda e: {"partyId": e.pid}),
+    "inviteToParty": (lambda e: e.c.host, lambda e: {"partyId": e.pid, "userIds": [ANY_ID]}),
     # chat and its moderation
     "sendMessage": (lambda e: e.c.member, lambda e: {"partyId": e.pid, "body": "late"}),
     "editMessage": (lambda e: e.c.member, lambda e: {"messageId": e.message_id, "body": "x"}),
@@ -191,6 +192,9 @@ NOT_ON_A_PARTY = {
     "deleteVideo",
     "addExternalVideo",
     "markNotificationsRead",
+    "updateNotificationPreferences",
+    "registerPushToken",
+    "unregisterPushToken",
 }
 
 

@@ -25,6 +25,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import ValidationProblem
@@ -232,6 +234,34 @@ def check_minute(value: int, field: str) -> int:
     return value
 
 
+async def _locked_row(
+    session: AsyncSession, user_id: uuid.UUID, now: datetime
+) -> NotificationPreference:
+    """The user's row, created with the defaults if missing, locked for this transaction. Two
+    first changes at once both insert: ON CONFLICT DO NOTHING lets one win, the other waits."""
+    dialect = session.get_bind().dialect.name
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        upsert(NotificationPreference)
+        .values(
+            user_id=user_id,
+            channels={},
+            email_frequency=DEFAULT_FREQUENCY,
+            time_zone=DEFAULT_TIME_ZONE,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["user_id"])
+    )
+    row = await session.scalar(
+        select(NotificationPreference)
+        .where(NotificationPreference.user_id == user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row
+
+
 async def update(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -245,15 +275,7 @@ async def update(
 ) -> Preferences:
     """Apply the given changes (omitted ones keep their value); `quiet_hours=None` turns quiet
     hours off, `paused_until=None` resumes."""
-    row = await session.get(NotificationPreference, user_id, with_for_update=True)
-    if row is None:
-        row = NotificationPreference(
-            user_id=user_id,
-            channels={},
-            email_frequency=DEFAULT_FREQUENCY,
-            time_zone=DEFAULT_TIME_ZONE,
-        )
-        session.add(row)
+    row = await _locked_row(session, user_id, now)
     if groups is not None:
         if len(groups) > len(NotificationGroup):
             raise ValidationProblem("At most one entry per group.", field="groups")

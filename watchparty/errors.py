@@ -94,6 +94,30 @@ class ServiceUnavailable(Problem):
         self.retry_after_seconds = retry_after_seconds
 
 
+class PlanLimitExceeded(Problem):
+    """New use past the viewer's (or the party host's) plan: `limit` is which (a
+    `billing.plans.Limit` name), `value` its value on the current plan, `upgrade_to` the
+    cheapest plan that would lift it (None: none does)."""
+
+    code = ErrorCode.PLAN_LIMIT_EXCEEDED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        value: int,
+        plan: str,
+        upgrade_to: str | None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.limit = limit
+        self.value = value
+        self.plan = plan
+        self.upgrade_to = upgrade_to
+
+
 class Conflict(Problem):
     code = ErrorCode.CONFLICT
 

@@ -23,13 +23,8 @@ from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from watchparty.db import Base, IdMixin, TimestampMixin
+from watchparty.errors import PlanId as PlanId  # the floor names the plans (errors.py)
 from watchparty.kit.time import utcnow
-
-
-class PlanId(StrEnum):
-    FREE = "FREE"
-    PLUS = "PLUS"
-    PREMIUM = "PREMIUM"
 
 
 class BillingInterval(StrEnum):

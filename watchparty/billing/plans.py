@@ -14,24 +14,15 @@ buy anything, so nothing is gated: the free plan's entitlements are the instance
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from enum import StrEnum
 
 from watchparty.billing.models import BillingInterval, PlanId
 from watchparty.config import Settings
+from watchparty.errors import PlanLimit
 
 GIB = 1024**3
 
 
-class Limit(StrEnum):
-    """Each entitlement a plan bounds (`PlanLimitExceeded.limit`)."""
-
-    PARTY_MEMBERS = "PARTY_MEMBERS"  # members of a party you host
-    HOSTED_PARTIES = "HOSTED_PARTIES"  # parties you host that have not ended
-    STORAGE_BYTES = "STORAGE_BYTES"  # your videos' uploads together
-    UPLOAD_BYTES = "UPLOAD_BYTES"  # one upload
-    PROCESSING_HEIGHT = "PROCESSING_HEIGHT"  # the highest rendition made of your uploads
-    SCREEN_SHARES = "SCREEN_SHARES"  # screens shared at once in a party you host
-    PREMIUM_VIDEOS = "PREMIUM_VIDEOS"  # may play videos marked premium-only (1 or 0)
+Limit = PlanLimit  # each entitlement a plan bounds (named in the floor: errors.py)
 
 
 @dataclass(frozen=True, slots=True)

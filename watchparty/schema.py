@@ -18,6 +18,7 @@ from watchparty.chat.moderation_resolvers import ModerationMutations, Moderation
 from watchparty.chat.party_fields import ChatModerationPartyFields, ChatPartyFields
 from watchparty.chat.resolvers import ChatMutations, ChatQueries
 from watchparty.config import Settings
+from watchparty.gql.cost import bound_list
 from watchparty.gql.errors import UserError
 from watchparty.gql.extend import extend_type, widen_union
 from watchparty.gql.extensions import schema_extensions
@@ -60,6 +61,8 @@ extend_type(User, BillingUserFields)
 # Billing's items of the per-user stream (`notificationEvents`).
 widen_union(notification_stream.NotificationEvent, "event", *billing_types.STREAM_TYPES)
 notification_stream.use_renderers(billing_types.RENDERERS)
+for type_name, field_name, bound in billing_types.BOUNDED_LISTS:
+    bound_list(type_name, field_name, bound)
 
 
 @strawberry.type

@@ -11,7 +11,7 @@ from watchparty.accounts.types import User
 from watchparty.billing import service
 from watchparty.billing.loaders import effective_of
 from watchparty.billing.models import BillingInterval
-from watchparty.billing.plans import available_plans, price_id
+from watchparty.billing.plans import available_plans, plan_entitlements, price_id
 from watchparty.billing.types import BillingConfig, BillingSubscription, Entitlements, Plan
 from watchparty.context import Info
 from watchparty.kit.time import utcnow
@@ -28,14 +28,16 @@ async def _subscription(info: Info, user_id: uuid.UUID) -> BillingSubscription |
 class BillingQueries:
     @strawberry.field(
         description="The plans on offer, cheapest first: the free plan always, paid plans with "
-        "their prices when billing is on. Public; the same for everybody."
+        "their prices when billing is on (off: the free plan with this server's own limits). "
+        "Public; the same for everybody."
     )
     def plans(self, info: Info) -> list[Plan]:
         settings = info.context.state.settings
         found = []
         for plan in available_plans(settings):
             ids = {i: price_id(settings, plan.id, i) for i in BillingInterval}
-            found.append(Plan.of(plan, {i: v for i, v in ids.items() if v is not None}))
+            prices = {i: v for i, v in ids.items() if v is not None}
+            found.append(Plan.of(plan, prices, plan_entitlements(plan.id, settings)))
         return found
 
     @strawberry.field(description="Whether billing is on, and Stripe's publishable key. Public.")

@@ -80,7 +80,12 @@ class Plan:
     entitlements: Entitlements
 
     @classmethod
-    def of(cls, plan: catalog.Plan, price_ids: dict[models.BillingInterval, str]) -> Plan:
+    def of(
+        cls,
+        plan: catalog.Plan,
+        price_ids: dict[models.BillingInterval, str],
+        entitlements: catalog.Entitlements,
+    ) -> Plan:
         return cls(
             id=plan.id,
             name=plan.name,
@@ -94,7 +99,7 @@ class Plan:
                 for p in plan.prices
                 if p.interval in price_ids
             ],
-            entitlements=Entitlements.of(plan.id, plan.entitlements),
+            entitlements=Entitlements.of(plan.id, entitlements),
         )
 
 
@@ -163,3 +168,5 @@ RENDERERS: dict[type[Event], Callable[[Any], Any]] = {
     EntitlementsChangedEvent: render_entitlements_changed
 }
 STREAM_TYPES = (EntitlementsChanged,)
+# The lists the schema bounds (the query cost model's `BOUNDED_LISTS`; registered by `schema.py`).
+BOUNDED_LISTS = (("Query", "plans", len(models.PlanId)), ("Plan", "prices", len(BillingInterval)))

@@ -43,6 +43,7 @@ FLOOR = (
 # What the floor must not import: the domains, and the composition root that wires them.
 UPPER = (
     "watchparty.accounts",
+    "watchparty.billing",
     "watchparty.chat",
     "watchparty.parties",
     "watchparty.party_stream",

@@ -13,12 +13,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import pytest
-
 from tests.parties_ops import Person, create_party, joined, mutate, person
 from tests.playback_ops import queue_op
 from tests.support import Api
-from watchparty.videos import entitlements
 from watchparty.videos.models import Video, VideoProvider, VideoStatus, VideoVisibility
 from watchparty.videos.storage import get_storage
 
@@ -161,54 +158,5 @@ async def test_party_members_get_urls_of_a_private_queued_video(any_api: Api) ->
     assert await video_as(any_api, video_id, member) is None
 
 
-TWO_LEVEL_MASTER = (
-    b"#EXTM3U\n#EXT-X-VERSION:3\n"
-    b"#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=426x240\n240p/index.m3u8\n"
-    b"#EXT-X-STREAM-INF:BANDWIDTH=1400000,RESOLUTION=854x480\n480p/index.m3u8\n"
-)
-
-
-async def test_premium_hooks_cap_renditions_and_refuse_playback(
-    any_api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    owner = await person(any_api, "Owner")
-    viewer = await person(any_api, "Viewer")
-    video_id = await ready_video(any_api, owner, VideoVisibility.PUBLIC)
-    prefix = f"videos/{video_id}/"
-    async with any_api.state.unit_of_work() as uow:
-        row = await uow.session.get(Video, uuid.UUID(video_id))
-        assert row is not None
-        row.renditions = [
-            *row.renditions,
-            {"height": 480, "bitrateKbps": 1400, "playlistKey": prefix + "hls/480p/index.m3u8"},
-        ]
-    storage = get_storage(any_api.state)
-    await storage.write(prefix + "hls/master.m3u8", _chunks(TWO_LEVEL_MASTER))
-    await storage.write(prefix + "hls/480p/index.m3u8", _chunks(MEDIA))
-
-    full = await video_as(any_api, video_id, viewer)
-    assert (await fetch(any_api, full["hlsUrl"])).content == TWO_LEVEL_MASTER
-    assert [r["url"] is not None for r in full["renditions"]] == [True, True]
-
-    monkeypatch.setattr(entitlements, "max_rendition_height", lambda user: 240)
-    capped = await video_as(any_api, video_id, viewer)
-    master = await fetch(any_api, capped["hlsUrl"])
-    assert master.status_code == 200
-    assert master.content == (
-        b"#EXTM3U\n#EXT-X-VERSION:3\n"
-        b"#EXT-X-STREAM-INF:BANDWIDTH=400000,RESOLUTION=426x240\n240p/index.m3u8\n"
-    )
-    assert master.headers["content-length"] == str(len(master.content))
-    assert [(r["height"], r["url"] is not None) for r in capped["renditions"]] == [
-        (240, True),
-        (480, False),
-    ]
-    tall = await fetch(any_api, urljoin(capped["hlsUrl"], "480p/index.m3u8"))
-    assert tall.status_code == 403
-    low = await fetch(any_api, urljoin(capped["hlsUrl"], "240p/seg_00001.ts"))
-    assert (low.status_code, low.content) == (200, SEGMENT)
-
-    monkeypatch.setattr(entitlements, "can_play", lambda user, video: False)
-    refused = await video_as(any_api, video_id, viewer)
-    assert (refused["hlsUrl"], refused["thumbnailUrl"]) == (None, None)
-    assert [r["url"] for r in refused["renditions"]] == [None, None]
+# Premium gating (a plan's cap on renditions, premium-only videos) is billing's: see
+# tests/test_billing_videos.py.

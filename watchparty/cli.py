@@ -1,4 +1,4 @@
-"""`watchparty serve | worker | migrate | export-schema | seed-demo | notify`."""
+"""`watchparty serve | worker | migrate | export-schema | seed-demo | notify | billing`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from watchparty.billing import cli as billing_cli
 from watchparty.config import ConfigurationError, load_settings
+from watchparty.errors import Problem
 
 if TYPE_CHECKING:
     from watchparty.notifications.announcements import Announcement
@@ -93,7 +95,6 @@ class CommandError(Exception):
 
 
 def _notify(args: argparse.Namespace) -> int:
-    from watchparty.errors import Problem
     from watchparty.notifications import announcements
 
     try:
@@ -193,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     notify.add_argument("--batch-size", type=int, help="accounts per transaction (default 500)")
     notify.set_defaults(run=_notify)
 
+    billing_cli.add_commands(sub)
+
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
@@ -201,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except CommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Problem as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
 
 

@@ -161,6 +161,21 @@ class Settings(BaseSettings):
     # FIREBASE_CREDENTIALS is empty: a service-account JSON, or the path of its file (its
     # `token_uri` is where the OAuth token comes from). FIREBASE_PROJECT_ID defaults to the
     # service account's. FIREBASE_FCM_URL is for tests and emulators only: the FCM API's base URL.
+    # Billing (watchparty/billing/). Without STRIPE_SECRET_KEY billing is off: no plan gating
+    # (everyone has the instance's own limits), `plans` lists the free plan only.
+    stripe_secret_key: str = ""
+    stripe_publishable_key: str = ""  # served to the frontend (`billingConfig`)
+    stripe_webhook_secret: str = ""  # comma-separated: several are accepted during a rotation
+    stripe_api_base: str = ""  # tests and stand-ins only (https in production); empty: Stripe's
+    stripe_timeout_seconds: float = Field(default=10.0, gt=0.0, le=60.0)
+    # The Stripe Price id of each paid plan and interval (Dashboard > Products).
+    stripe_price_plus_monthly: str = ""
+    stripe_price_plus_yearly: str = ""
+    stripe_price_premium_monthly: str = ""
+    stripe_price_premium_yearly: str = ""
+    # PAST_DUE keeps the paid plan this long after the first failed payment, then FREE applies.
+    billing_past_due_grace_days: float = Field(default=7.0, ge=0.0, le=60.0)
+
     firebase_credentials: str = ""
     firebase_project_id: str = ""
     firebase_fcm_url: str = ""
@@ -283,6 +298,15 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """Jobs run in-process and limits live in memory when no Redis is configured."""
         return not self.redis_url
+
+    @property
+    def billing_enabled(self) -> bool:
+        """Stripe configured: plans gate what people may do, and can be bought."""
+        return bool(self.stripe_secret_key.strip())
+
+    @property
+    def stripe_webhook_secrets(self) -> list[str]:
+        return [part.strip() for part in self.stripe_webhook_secret.split(",") if part.strip()]
 
     @property
     def push_enabled(self) -> bool:

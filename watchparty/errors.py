@@ -94,6 +94,51 @@ class ServiceUnavailable(Problem):
         self.retry_after_seconds = retry_after_seconds
 
 
+class PlanId(StrEnum):
+    """The plans (billing's catalog, `billing.plans`): named here because the error below and
+    every domain that checks a limit name them, and the floor imports no domain."""
+
+    FREE = "FREE"
+    PLUS = "PLUS"
+    PREMIUM = "PREMIUM"
+
+
+class PlanLimit(StrEnum):
+    """Each entitlement a plan bounds (`PlanLimitExceeded.limit`; `billing.plans.Limit`)."""
+
+    PARTY_MEMBERS = "PARTY_MEMBERS"  # active members of a party you host
+    HOSTED_PARTIES = "HOSTED_PARTIES"  # parties you host that have not ended
+    STORAGE_BYTES = "STORAGE_BYTES"  # your uploaded videos together
+    UPLOAD_BYTES = "UPLOAD_BYTES"  # one upload
+    PROCESSING_HEIGHT = "PROCESSING_HEIGHT"  # the tallest rendition made of your uploads
+    SCREEN_SHARES = "SCREEN_SHARES"  # screens shared at once in a party you host
+    PREMIUM_VIDEOS = "PREMIUM_VIDEOS"  # may play videos marked premium-only (1 or 0)
+
+
+class PlanLimitExceeded(Problem):
+    """New use past the viewer's (or the party host's) plan: `limit` is which, `value` its
+    value on the current `plan`, `upgrade_to` the cheapest plan that would lift it (None: none
+    does). Content already over a limit (after a downgrade) stays; only new use is refused."""
+
+    code = ErrorCode.PLAN_LIMIT_EXCEEDED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: PlanLimit,
+        value: int,
+        plan: PlanId,
+        upgrade_to: PlanId | None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.limit = limit
+        self.value = value
+        self.plan = plan
+        self.upgrade_to = upgrade_to
+
+
 class Conflict(Problem):
     code = ErrorCode.CONFLICT
 

@@ -1,6 +1,7 @@
 """Imports every domain's models so `metadata` (Alembic's target) knows all tables."""
 
 from watchparty.accounts import models as accounts_models
+from watchparty.billing import models as billing_models
 from watchparty.chat import models as chat_models
 from watchparty.chat import moderation_models as chat_moderation_models
 from watchparty.db import Base
@@ -15,6 +16,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "billing_models",
     "chat_models",
     "chat_moderation_models",
     "metadata",

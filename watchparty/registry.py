@@ -9,7 +9,8 @@ worker registers them as its functions and cron jobs (`worker.py`). A domain add
 Parties and accounts never import the domains built on them; where one must call them, it takes
 a registration (`register_callbacks`, run when this module is imported: the API server, the
 worker and the seeder all import it, and each of them may announce members offline, check party
-media, change memberships, remind, start and invite, or sign in and revoke sign-ins).
+media, change memberships, remind, start and invite, or sign in and revoke sign-ins, and
+read a host's plan).
 
 It also imports every domain's event declarations (`EVENT_MODULES`): an event type is registered
 when its module is imported, and every process that reads or writes the event log (API, worker,
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 from watchparty.accounts.security_hooks import on_security_event
 from watchparty.accounts.session_hooks import on_sessions_revoked
+from watchparty.billing import events as billing_events
+from watchparty.billing.gate import host_plan
 from watchparty.chat import events as chat_events
 from watchparty.jobs import JobFunction, Periodic
 from watchparty.mail import send_email
@@ -39,6 +42,7 @@ from watchparty.parties import events as party_events
 from watchparty.parties.failover import host_failover_check
 from watchparty.parties.member_hooks import on_member_change
 from watchparty.parties.notice_hooks import on_party_notice, use_invitation_inbox
+from watchparty.parties.plan_limits import use_plans
 from watchparty.parties.presence import sweep_presence
 from watchparty.parties.presence.hooks import on_member_offline
 from watchparty.parties.reminder_tasks import (
@@ -67,6 +71,7 @@ EVENT_MODULES = (
     voice_events,
     video_events,
     notification_events,
+    billing_events,
 )
 
 
@@ -113,6 +118,7 @@ def register_callbacks() -> None:
     on_party_notice(party_noticed)  # reminders, starts, invitations: notifications
     use_invitation_inbox(open_invitation)  # acceptPartyInvite / declinePartyInvite
     on_sessions_revoked(forget_revoked_devices)  # a revoked sign-in's push devices go
+    use_plans(host_plan)  # the host's plan bounds members, hosted parties, screen shares
 
 
 register_callbacks()

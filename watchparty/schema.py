@@ -1,5 +1,6 @@
 """Composes every domain's Query, Mutation and Subscription fields into one schema, and the
-fields domains contribute to another domain's types (`Party.messages` is chat's)."""
+fields domains contribute to another domain's types (`Party.messages` is chat's, `User.
+entitlements` billing's) and streams (`notificationEvents` carries billing's items)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,21 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
+from watchparty.accounts.types import User
+from watchparty.billing import types as billing_types
+from watchparty.billing.resolvers import BillingQueries, BillingUserFields
 from watchparty.chat.moderation_resolvers import ModerationMutations, ModerationQueries
 from watchparty.chat.party_fields import ChatModerationPartyFields, ChatPartyFields
 from watchparty.chat.resolvers import ChatMutations, ChatQueries
 from watchparty.config import Settings
+from watchparty.gql.cost import bound_list
 from watchparty.gql.errors import UserError
-from watchparty.gql.extend import extend_type
+from watchparty.gql.extend import extend_type, widen_union
 from watchparty.gql.extensions import schema_extensions
 from watchparty.gql.inputs import guard_arguments
 from watchparty.gql.scalars import SCALAR_OVERRIDES
 from watchparty.gql.sharing import SharedEventExecutor
+from watchparty.notifications import stream_types as notification_stream
 from watchparty.notifications.push_resolvers import PushMutations, PushQueries
 from watchparty.notifications.resolvers import (
     NotificationMutations,
@@ -50,6 +56,13 @@ extend_type(
     ReactionPartyFields,
     VoicePartyFields,
 )
+# Billing's fields of User (`me.subscription`, `me.entitlements`).
+extend_type(User, BillingUserFields)
+# Billing's items of the per-user stream (`notificationEvents`).
+widen_union(notification_stream.NotificationEvent, "event", *billing_types.STREAM_TYPES)
+notification_stream.use_renderers(billing_types.RENDERERS)
+for type_name, field_name, bound in billing_types.BOUNDED_LISTS:
+    bound_list(type_name, field_name, bound)
 
 
 @strawberry.type
@@ -65,6 +78,7 @@ class Query(
     VideoQueries,
     NotificationQueries,
     PushQueries,
+    BillingQueries,
 ):
     pass
 

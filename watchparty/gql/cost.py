@@ -66,6 +66,12 @@ BOUNDED_LISTS: dict[tuple[str, str], int] = {
 }
 
 
+def bound_list(type_name: str, field_name: str, bound: int) -> None:
+    """Declare a list the schema bounds (a registration: the composition root passes a
+    domain's bounds, e.g. billing's `plans`, without the floor importing the domain)."""
+    BOUNDED_LISTS[(type_name, field_name)] = bound
+
+
 def _unwrap(type_: Any) -> tuple[GraphQLNamedType, bool]:
     """The named type under NonNull/List wrappers, and whether a list was among them."""
     is_list = False

@@ -13,6 +13,10 @@ from watchparty.kit.redis_guard import REDIS_ERRORS, retry_after_seconds
 
 ErrorCode = errors.ErrorCode
 strawberry.enum(ErrorCode, description="Stable machine-readable error codes.")
+PlanId = errors.PlanId
+strawberry.enum(PlanId, description="A plan of the catalog (`plans`).")
+PlanLimit = errors.PlanLimit
+strawberry.enum(PlanLimit, description="An entitlement a plan bounds (`Entitlements`' fields).")
 
 
 @strawberry.interface(description="An expected error a client can show or act on.")
@@ -81,6 +85,21 @@ class PartyEndedError(UserError):
     it (mapped here, once, from `parties.errors.PartyEnded` by its code)."""
 
 
+@strawberry.type(
+    description="New use beyond a plan (the viewer's, or the party host's for members and screen "
+    "shares): nothing was changed. Existing content over a limit stays; only new use is refused."
+)
+class PlanLimitExceeded(UserError):
+    limit: PlanLimit = strawberry.field(description="Which entitlement.")
+    value: float = strawberry.field(
+        description="Its value on the current plan (bytes for the byte limits: a Float)."
+    )
+    plan: PlanId = strawberry.field(description="The plan that applies now.")
+    upgrade_to: PlanId | None = strawberry.field(
+        description="The cheapest plan that would allow it; null when none does."
+    )
+
+
 _TYPES: dict[errors.ErrorCode, type[UserError]] = {
     errors.ErrorCode.VALIDATION: ValidationError,
     errors.ErrorCode.NOT_AUTHENTICATED: NotAuthenticated,
@@ -102,6 +121,16 @@ def to_error(problem: errors.Problem) -> UserError:
             message=problem.message,
             field=problem.field,
             retry_after_seconds=problem.retry_after_seconds,
+        )
+    if isinstance(problem, errors.PlanLimitExceeded):
+        return PlanLimitExceeded(
+            code=problem.code,  # type: ignore[arg-type]
+            message=problem.message,
+            field=problem.field,
+            limit=problem.limit,
+            value=float(problem.value),
+            plan=problem.plan,
+            upgrade_to=problem.upgrade_to,
         )
     cls = _TYPES[problem.code]
     return cls(code=problem.code, message=problem.message, field=problem.field)  # type: ignore[arg-type]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 
+from strawberry.annotation import StrawberryAnnotation
 from strawberry.types.base import get_object_definition
+from strawberry.types.union import StrawberryUnion
 
 
 class FieldClash(Exception):
@@ -37,3 +39,17 @@ def extend_type(target: type, *contributions: type) -> None:
                     f"{definition.name} (from {getattr(existing.origin, '__qualname__', '?')})"
                 )
             definition.fields.append(copy.copy(field))
+
+
+def widen_union(owner: type, field_name: str, *members: type) -> None:
+    """Add `members` to the union type of `owner.<field_name>` (its name stays): a stream whose
+    domain must not import another one still carries the other's items (`notificationEvents`
+    and billing's `EntitlementsChanged`). Idempotent: a member already there is skipped."""
+    definition = get_object_definition(owner, strict=True)
+    field = next(f for f in definition.fields if f.python_name == field_name)
+    union = field.type
+    if not isinstance(union, StrawberryUnion):
+        raise TypeError(f"{definition.name}.{field.name} is not a union")
+    known = set(union.types)
+    extra = tuple(StrawberryAnnotation(member) for member in members if member not in known)
+    union.type_annotations = (*union.type_annotations, *extra)

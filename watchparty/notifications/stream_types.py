@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -78,8 +79,23 @@ class NotificationEvent:
     event: NotificationEventUnion
 
 
+# Other domains' items of this stream (billing's `EntitlementsChanged`): their event class ->
+# renderer. Notifications imports none of them; the composition root (`schema.py`) registers
+# them with `use_renderers` and adds their types to the union (`gql.extend.widen_union`).
+_renderers: dict[type[Event], Callable[[Any], Any]] = {}
+
+
+def use_renderers(renderers: Mapping[type[Event], Callable[[Any], Any]]) -> None:
+    """Render these events of other domains on the stream (idempotent)."""
+    _renderers.update(renderers)
+
+
 def render(event: Event) -> NotificationEventUnion | None:
     """The GraphQL member of a stored event; None for a kind this stream does not show."""
+    other = _renderers.get(type(event))
+    if other is not None:
+        rendered: NotificationEventUnion = other(event)
+        return rendered
     match event:
         case events.NotificationAdded(notification=payload):
             return NotificationAdded(notification=Notification.from_payload(payload))

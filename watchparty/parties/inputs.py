@@ -41,7 +41,11 @@ class CreatePartyInput:
     title: str = strawberry.field(description="1-120 characters.")
     description: str | None = strawberry.field(default=None, description="At most 2000.")
     visibility: PartyVisibility = PartyVisibility.PUBLIC
-    max_members: int = strawberry.field(default=DEFAULT_MAX_MEMBERS, description="2..1000.")
+    max_members: int | None = strawberry.field(
+        default=None,
+        description=f"2..1000; left out: {DEFAULT_MAX_MEMBERS}, or the host's plan's limit when "
+        "lower (above the plan: PlanLimitExceeded).",
+    )
     require_approval: bool = False
     control_policy: ControlPolicy = ControlPolicy.HOST_ONLY
     chat_enabled: bool = True

@@ -13,6 +13,7 @@ from watchparty.gql.errors import (
     NotAuthenticated,
     NotFound,
     PartyEndedError,
+    PlanLimitExceeded,
     RateLimited,
     ServiceUnavailable,
     ValidationError,
@@ -75,6 +76,7 @@ AcceptPartyInviteResult = Annotated[
     | NotFound
     | ValidationError
     | PartyFull
+    | PlanLimitExceeded
     | Banned
     | PartyEndedError,
     strawberry.union("AcceptPartyInviteResult"),

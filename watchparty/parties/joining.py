@@ -13,6 +13,8 @@ Decisions (see the README):
 - Joining again after leaving or being kicked works; a ban blocks until it expires.
 - Accepting a direct invitation (`join_invited`) is joining by an invite link: any visibility,
   no approval, bans and capacity still apply.
+- Capacity is the party's `maxMembers` (`PartyFull`) and its host's plan (`PlanLimitExceeded`,
+  `plan_limits.py`): the host's plan decides, not the joiner's.
 - A leaving host hands hosting over (`hosting`), or ends the party when nobody is left.
 """
 
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watchparty.errors import NotAllowed, NotFound, ValidationProblem
+from watchparty.errors import NotAllowed, NotFound, PlanLimit, ValidationProblem
 from watchparty.kit.time import utcnow
 from watchparty.parties.authz import (
     PARTY_NOT_FOUND,
@@ -55,6 +57,7 @@ from watchparty.parties.models import (
     PartyStatus,
     PartyVisibility,
 )
+from watchparty.parties.plan_limits import plan_of
 from watchparty.parties.service import active_member_count, mark_ended, party_by_code
 
 if TYPE_CHECKING:
@@ -139,8 +142,8 @@ async def _join(
     approval = party.require_approval and not invited
     if approval and row is not None and row.status is MemberStatus.PENDING:
         return JoinResult(party, row)  # asked already
-    if not approval and await active_member_count(session, party.id) >= party.max_members:
-        raise PartyFull(party.max_members)
+    if not approval:
+        await _require_room(uow, party)
     if invite is not None:
         await claim_invite(session, invite)
     status = MemberStatus.PENDING if approval else MemberStatus.ACTIVE
@@ -169,6 +172,18 @@ async def _join(
             ),
         )
     return JoinResult(party, row)
+
+
+async def _require_room(uow: UnitOfWork, party: Party) -> None:
+    """Room for one more active member of the (locked) party: `PartyFull` at its `maxMembers`,
+    `PlanLimitExceeded` at its host's plan's limit (which may be lower after a downgrade or a
+    transfer: the members already in stay)."""
+    count = await active_member_count(uow.session, party.id)
+    if count >= party.max_members:
+        raise PartyFull(party.max_members)
+    plan = await plan_of(uow.session, uow.app.settings, party.host_id)
+    if plan is not None:
+        plan.require(PlanLimit.PARTY_MEMBERS, count + 1, host=True)
 
 
 async def _moderator_ids(session: AsyncSession, party_id: uuid.UUID) -> tuple[uuid.UUID, ...]:
@@ -220,8 +235,7 @@ async def approve_member(
     action, row = await _pending_request(uow, viewer_id, party_id, user_id)
     party = action.party
     require_not_ended(party)
-    if await active_member_count(uow.session, party.id) >= party.max_members:
-        raise PartyFull(party.max_members)
+    await _require_room(uow, party)
     row.status = MemberStatus.ACTIVE
     row.joined_at = utcnow()
     await action.record("APPROVE", row)

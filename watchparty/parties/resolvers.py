@@ -20,6 +20,7 @@ from watchparty.gql.errors import (
     NotAuthenticated,
     NotFound,
     PartyEndedError,
+    PlanLimitExceeded,
     ValidationError,
 )
 from watchparty.gql.pagination import paging_errors
@@ -63,11 +64,12 @@ from watchparty.parties.types import Party, PartyConnection, PartyPreview
 
 _Base = ValidationError | NotAuthenticated | NotAllowed | NotFound
 CreatePartyResult = Annotated[
-    PartyPayload | ValidationError | NotAuthenticated | NotFound,
+    PartyPayload | ValidationError | NotAuthenticated | NotFound | PlanLimitExceeded,
     strawberry.union("CreatePartyResult"),
 ]
 UpdatePartyResult = Annotated[
-    PartyPayload | _Base | PartyEndedError, strawberry.union("UpdatePartyResult")
+    PartyPayload | _Base | PartyEndedError | PlanLimitExceeded,
+    strawberry.union("UpdatePartyResult"),
 ]
 DeletePartyResult = Annotated[DeletePartyPayload | _Base, strawberry.union("DeletePartyResult")]
 StartPartyResult = Annotated[
@@ -75,12 +77,19 @@ StartPartyResult = Annotated[
 ]
 EndPartyResult = Annotated[PartyPayload | _Base, strawberry.union("EndPartyResult")]
 JoinPartyResult = Annotated[
-    JoinPartyPayload | JoinPending | _Base | InvalidToken | PartyFull | Banned | PartyEndedError,
+    JoinPartyPayload
+    | JoinPending
+    | _Base
+    | InvalidToken
+    | PartyFull
+    | PlanLimitExceeded
+    | Banned
+    | PartyEndedError,
     strawberry.union("JoinPartyResult"),
 ]
 LeavePartyResult = Annotated[LeavePartyPayload | _Base, strawberry.union("LeavePartyResult")]
 ApproveMemberResult = Annotated[
-    PartyMemberPayload | _Base | PartyFull | PartyEndedError,
+    PartyMemberPayload | _Base | PartyFull | PlanLimitExceeded | PartyEndedError,
     strawberry.union("ApproveMemberResult"),
 ]
 RejectMemberResult = Annotated[

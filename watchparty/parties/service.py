@@ -9,7 +9,8 @@ Decisions (see the README):
 - A party without `scheduledStart` (or with one already past) starts LIVE; a future one makes
   it SCHEDULED until `startParty` or that time, when it starts by itself (`reminders.py`: the
   reminder before, PARTY_STARTED at the start). ENDED is final.
-- `maxMembers` is 2..1000 (default 50) and cannot go below the current member count;
+- `maxMembers` is 2..1000 (default 50, or the host's plan's limit when lower) and cannot go
+  below the current member count; the host's plan bounds it and `maxScreenShares`;
   `bufferingTimeoutSeconds` 1..60 (default 8); `scheduledStart` at most a year ahead.
 - The first media item becomes queue item 0 and the current item, PAUSED at 0 (revision 1).
 - Deleting is soft (`deleted_at`): the party reads NotFound everywhere and every open stream
@@ -26,7 +27,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import User
-from watchparty.errors import NotFound, ValidationProblem
+from watchparty.errors import NotFound, PlanLimit, ValidationProblem
 from watchparty.events import record
 from watchparty.kit.time import epoch_ms, utcnow
 from watchparty.parties.authz import (
@@ -58,10 +59,11 @@ from watchparty.parties.models import (
     timeline_values,
 )
 from watchparty.parties.payloads import member_payload, party_payload
+from watchparty.parties.plan_limits import plan_of
 from watchparty.parties.reminders import announce_started, schedule_reminders
 from watchparty.parties.timeline import MIN_LEAD_MS, Timeline
-from watchparty.parties.validation import Media as Media  # re-exported: playback uses them
 from watchparty.parties.validation import (
+    MIN_MEMBERS,
     check_buffering_timeout,
     check_max_members,
     check_max_screen_shares,
@@ -70,6 +72,7 @@ from watchparty.parties.validation import (
     clean_description,
     clean_title,
 )
+from watchparty.parties.validation import Media as Media  # re-exported: playback uses them
 from watchparty.parties.validation import check_media as check_media
 
 if TYPE_CHECKING:
@@ -92,6 +95,18 @@ async def active_member_count(session: AsyncSession, party_id: uuid.UUID) -> int
     count = await session.scalar(
         select(func.count()).where(
             PartyMember.party_id == party_id, PartyMember.status == MemberStatus.ACTIVE
+        )
+    )
+    return int(count or 0)
+
+
+async def hosted_party_count(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Parties `user_id` hosts that have not ended (scheduled or live, not deleted)."""
+    count = await session.scalar(
+        select(func.count()).where(
+            Party.host_id == user_id,
+            Party.status != PartyStatus.ENDED,
+            Party.deleted_at.is_(None),
         )
     )
     return int(count or 0)
@@ -141,7 +156,7 @@ async def create_party(
     title: str,
     description: str | None = None,
     visibility: PartyVisibility = PartyVisibility.PUBLIC,
-    max_members: int = DEFAULT_MAX_MEMBERS,
+    max_members: int | None = None,
     require_approval: bool = False,
     control_policy: ControlPolicy = ControlPolicy.HOST_ONLY,
     chat_enabled: bool = True,
@@ -153,9 +168,16 @@ async def create_party(
     scheduled_start: datetime | None = None,
     media: Media | None = None,
 ) -> Party:
-    """A new party hosted by the viewer."""
+    """A new party hosted by the viewer, within their plan (`plan_limits`): `max_members`
+    left out is 50 or the plan's limit when lower; above the plan, more screen shares than it
+    allows, or one party more than it lets the viewer host at once is `PlanLimitExceeded`."""
     session, host_id = uow.session, viewer_id
     now = utcnow()
+    plan = await plan_of(session, uow.app.settings, host_id, lock=True)
+    if max_members is None:
+        max_members = DEFAULT_MAX_MEMBERS
+        if plan is not None:
+            max_members = max(MIN_MEMBERS, min(max_members, plan.allows(PlanLimit.PARTY_MEMBERS)))
     clean = {
         "title": clean_title(title),
         "description": clean_description(description),
@@ -163,6 +185,10 @@ async def create_party(
         "buffering_timeout_seconds": check_buffering_timeout(buffering_timeout_seconds),
         "max_screen_shares": check_max_screen_shares(max_screen_shares),
     }
+    if plan is not None:
+        plan.require(PlanLimit.PARTY_MEMBERS, max_members, field="maxMembers")
+        plan.require(PlanLimit.SCREEN_SHARES, max_screen_shares, field="maxScreenShares")
+        plan.require(PlanLimit.HOSTED_PARTIES, await hosted_party_count(session, host_id) + 1)
     start = check_scheduled_start(scheduled_start, now)
     item_media = await check_media_for(session, host_id, media) if media is not None else None
     scheduled = start is not None and start > now
@@ -243,11 +269,14 @@ async def update_party(
                 raise ValidationProblem(
                     f"The party already has {count} members.", field="maxMembers"
                 )
+            await _within_host_plan(uow, viewer_id, party, PlanLimit.PARTY_MEMBERS, value)
             values[key] = value
         elif key == "buffering_timeout_seconds":
             values[key] = check_buffering_timeout(value)
         elif key == "max_screen_shares":
-            values[key] = check_max_screen_shares(value)
+            check_max_screen_shares(value)
+            await _within_host_plan(uow, viewer_id, party, PlanLimit.SCREEN_SHARES, value)
+            values[key] = value
         elif key == "scheduled_start":
             if party.status is not PartyStatus.SCHEDULED:
                 raise ValidationProblem("The party has started already.", field="scheduledStart")
@@ -267,6 +296,25 @@ async def update_party(
         if "scheduled_start" in changed:
             await schedule_reminders(uow, party)  # the old time's jobs find it changed
     return party
+
+
+async def _within_host_plan(
+    uow: UnitOfWork, viewer_id: uuid.UUID, party: Party, limit: PlanLimit, value: int
+) -> None:
+    """Raising a setting above the host's plan is refused; keeping or lowering one that is
+    already above it (after a downgrade or a transfer) is not."""
+    if value <= getattr(party, _SETTING_OF[limit]):
+        return
+    plan = await plan_of(uow.session, uow.app.settings, party.host_id)
+    if plan is not None:
+        field = _camel(_SETTING_OF[limit])
+        plan.require(limit, value, field=field, host=party.host_id != viewer_id)
+
+
+_SETTING_OF = {
+    PlanLimit.PARTY_MEMBERS: "max_members",
+    PlanLimit.SCREEN_SHARES: "max_screen_shares",
+}
 
 
 async def record_party_updated(uow: UnitOfWork, party: Party) -> None:

@@ -13,6 +13,7 @@ from watchparty.gql.errors import (
     NotAllowed,
     NotAuthenticated,
     NotFound,
+    PlanLimitExceeded,
     ValidationError,
     returns_errors,
 )
@@ -35,7 +36,7 @@ from watchparty.videos.types import (
 )
 
 CreateVideoUploadResult = Annotated[
-    VideoUploadPayload | NotAuthenticated | ValidationError,
+    VideoUploadPayload | NotAuthenticated | ValidationError | PlanLimitExceeded,
     strawberry.union("CreateVideoUploadResult"),
 ]
 RenewVideoUploadResult = Annotated[

@@ -1,5 +1,8 @@
 """Video jobs: `process_video` (probe, thumbnail, HLS ladder), the stale sweeper, file removal.
 
+The ladder is PROCESSING_HEIGHTS up to the owner's plan's PROCESSING_HEIGHT, read when the
+video is processed (`within_plan`).
+
 `process_video(video_id)` is enqueued by `completeVideoUpload` with the id
 `process_video:<video id>:<attempt>`. A run claims the video (see `lease.py`), cleans any partial
 output of an earlier run, works in a private temporary directory, uploads the results (variant
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from arq.worker import Retry
 from sqlalchemy import or_, select
 
+from watchparty.billing.entitlements import effective
 from watchparty.db import UnitOfWork
 from watchparty.kit.time import utcnow
 from watchparty.videos import ffmpeg, progress
@@ -65,6 +69,30 @@ def process_job_id(video_id: uuid.UUID | str, attempt: int) -> str:
 def ladder_heights(raw: str) -> list[int]:
     """PROCESSING_HEIGHTS ("1080,720,480") as integers; blanks and junk ignored."""
     return [int(part) for part in raw.replace(" ", "").split(",") if part.isdigit()]
+
+
+def within_plan(heights: list[int], cap: int | None) -> list[int]:
+    """The configured heights the owner's plan lets processing make (None: no cap). A plan
+    below every configured height gets one rung at its cap (never taller, whatever the
+    source): a downgrade applies to what is processed from then on, never to what exists."""
+    if cap is None:
+        return heights
+    kept = [h for h in heights if h <= cap]
+    return kept or [cap]
+
+
+async def _owner_plan_height(state: AppState, video_id: uuid.UUID) -> int | None:
+    """The tallest rendition the owner's plan allows now (PROCESSING_HEIGHT); None when billing
+    is off."""
+    settings = state.settings
+    if not settings.billing_enabled:
+        return None
+    async with state.sessionmaker() as session:
+        owner_id = await session.scalar(select(Video.owner_id).where(Video.id == video_id))
+        if owner_id is None:
+            return None
+        found = await effective(session, owner_id, settings, utcnow())
+    return found.entitlements.processing_height
 
 
 def hls_prefix(video_id: uuid.UUID | str) -> str:
@@ -210,7 +238,10 @@ async def _pipeline(state: AppState, lease: Lease) -> None:
         )
 
         await lease.enter("TRANSCODING", TRANSCODE_FROM)
-        rungs = ffmpeg.ladder(probe.height, ladder_heights(settings.processing_heights))
+        heights = within_plan(
+            ladder_heights(settings.processing_heights), await _owner_plan_height(state, vid)
+        )
+        rungs = ffmpeg.ladder(probe.height, heights)
         out = work / "hls"
         for rung in rungs:
             (out / rung.name).mkdir(parents=True)

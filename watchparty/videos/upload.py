@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath, PureWindowsPath
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty.billing.gate import plan_of
+from watchparty.billing.plans import Limit
 from watchparty.config import Settings
 from watchparty.db import UnitOfWork
 from watchparty.errors import ValidationProblem
@@ -107,18 +110,27 @@ async def create_upload(
     size_bytes: float,
     content_type: str,
 ) -> UploadTicket:
-    """A new PRIVATE video of the viewer's, waiting for its bytes, and the URL to send them to."""
+    """A new PRIVATE video of the viewer's, waiting for its bytes, and the URL to send them to.
+    Within the viewer's plan: one upload at most UPLOAD_BYTES, and every upload they keep (not
+    deleted, the declared sizes) at most STORAGE_BYTES, else `PlanLimitExceeded`."""
     settings = uow.app.settings
+    clean = (clean_video_title(title), clean_filename(filename), clean_content_type(content_type))
+    size = check_size(size_bytes, settings)
+    plan = await plan_of(uow.session, settings, viewer_id, lock=True)
+    if plan is not None:
+        plan.require(Limit.UPLOAD_BYTES, size, field="sizeBytes")
+        stored = await stored_bytes(uow.session, viewer_id)
+        plan.require(Limit.STORAGE_BYTES, stored + size, field="sizeBytes")
     video_id = uuid.uuid4()
     video = Video(
         id=video_id,
         owner_id=viewer_id,
-        title=clean_video_title(title),
+        title=clean[0],
         status=VideoStatus.UPLOADING,
         provider=VideoProvider.UPLOAD,
-        filename=clean_filename(filename),
-        content_type=clean_content_type(content_type),
-        size_bytes=check_size(size_bytes, settings),
+        filename=clean[1],
+        content_type=clean[2],
+        size_bytes=size,
         received_bytes=0,
         original_key=original_key(video_id),
         renditions=[],
@@ -127,6 +139,19 @@ async def create_upload(
     uow.session.add(video)
     await uow.session.flush()
     return ticket
+
+
+async def stored_bytes(session: AsyncSession, owner_id: uuid.UUID) -> int:
+    """What `owner_id`'s uploads take (declared sizes of the videos not deleted, unfinished
+    uploads included: their bytes are on their way)."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Video.size_bytes), 0)).where(
+            Video.owner_id == owner_id,
+            Video.provider == VideoProvider.UPLOAD,
+            Video.deleted_at.is_(None),
+        )
+    )
+    return int(total or 0)
 
 
 async def renew_upload(uow: UnitOfWork, viewer_id: uuid.UUID, video_id: str) -> UploadTicket:

@@ -19,6 +19,7 @@ from strawberry.dataloader import DataLoader
 
 from watchparty.http.media import MEDIA_PURPOSE, media_subject
 from watchparty.parties.models import MemberStatus, Party, PartyMember, QueueItem
+from watchparty.videos.entitlements import can_play, max_rendition_height
 from watchparty.videos.models import Video, VideoProvider, VideoStatus, VideoVisibility
 from watchparty.videos.signing import expiry, sign
 
@@ -55,21 +56,19 @@ def party_video_loader(state: AppState, user_id: uuid.UUID) -> DataLoader[uuid.U
 
 async def may_play(info: Info, video: Video) -> bool:
     """The issuing rule (visibility, party membership, entitlements)."""
-    from watchparty.videos.entitlements import can_play
-
     if video.deleted_at is not None:
         return False
     viewer = await info.context.viewer()
     if viewer is not None and viewer.id == video.owner_id:
-        return bool(can_play(viewer, video))
+        return await can_play(info, viewer, video)
     if video.visibility is not VideoVisibility.PRIVATE:
-        return bool(can_play(viewer, video))
+        return await can_play(info, viewer, video)
     if viewer is None:
         return False
     loader = info.context.loaders.get(
         f"videos.party_video:{viewer.id}", lambda state: party_video_loader(state, viewer.id)
     )
-    return await loader.load(video.id) and bool(can_play(viewer, video))
+    return await loader.load(video.id) and await can_play(info, viewer, video)
 
 
 def _media_url(info: Info, video_id: uuid.UUID, scope: str, path: str) -> str:
@@ -92,9 +91,7 @@ def _relative(video: Video, key: str | None) -> str | None:
 
 async def _hls_scope(info: Info) -> str:
     """ "hls/", or "hls/@720" when the viewer's plan caps renditions (media.py enforces it)."""
-    from watchparty.videos.entitlements import max_rendition_height
-
-    cap = max_rendition_height(await info.context.viewer())
+    cap = await max_rendition_height(info, await info.context.viewer())
     return HLS_SCOPE if cap is None else f"{HLS_SCOPE}@{cap}"
 
 
@@ -122,12 +119,10 @@ async def thumbnail_url(info: Info, video: Video) -> str | None:
 
 async def rendition_url(info: Info, video: Video, rendition: dict[str, Any]) -> str | None:
     """One rendition's playlist (a player picking a fixed quality), within the viewer's cap."""
-    from watchparty.videos.entitlements import max_rendition_height
-
     path = _relative(video, rendition.get("playlistKey"))
     if video.status is not VideoStatus.READY or path is None or not path.startswith(HLS_SCOPE):
         return None
-    cap = max_rendition_height(await info.context.viewer())
+    cap = await max_rendition_height(info, await info.context.viewer())
     if cap is not None and int(rendition.get("height") or 0) > cap:
         return None
     if not await may_play(info, video):

@@ -18,6 +18,7 @@ from watchparty.gql.errors import (
     NotAuthenticated,
     NotFound,
     PartyEndedError,
+    PlanLimitExceeded,
     RateLimited,
     ServiceUnavailable,
     ValidationError,
@@ -81,6 +82,7 @@ StartScreenShareResult = Annotated[
     | NotAllowed
     | NotFound
     | Conflict
+    | PlanLimitExceeded
     | PartyEndedError
     | ServiceUnavailable
     | ValidationError,
@@ -167,7 +169,8 @@ class VoiceMutations:
 
     @strawberry.mutation(
         description="Start sharing a screen; Conflict when the party's maxScreenShares members "
-        "already share. Again while sharing: no change."
+        "already share, PlanLimitExceeded when its host's plan allows fewer screen shares. "
+        "Again while sharing: no change."
     )
     @returns_voice_errors
     async def start_screen_share(

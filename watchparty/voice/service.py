@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty.errors import PlanLimit
 from watchparty.events import publish
 from watchparty.kit.ratelimit import Limit
 from watchparty.kit.redis_guard import UNAVAILABLE
 from watchparty.parties.authz import PartyAccess, load_party, require_member, require_not_ended
 from watchparty.parties.events import party_channel
 from watchparty.parties.models import MemberStatus, PartyMember
+from watchparty.parties.plan_limits import plan_of
 from watchparty.voice.errors import NotInVoice, ScreenShareLimitReached
 from watchparty.voice.events import ScreenShareChanged, VoiceStateChanged
 from watchparty.voice.store import ScreenShare, ShareOutcome, VoiceState, get_voice_store
@@ -154,7 +156,8 @@ async def set_voice_state(
 async def start_screen_share(
     uow: UnitOfWork, viewer_id: uuid.UUID, raw_party_id: str
 ) -> tuple[uuid.UUID, ScreenShare]:
-    """Start sharing, within the party's `max_screen_shares`; starting again changes nothing.
+    """Start sharing, within the party's `max_screen_shares` (`ScreenShareLimitReached`) and its
+    host's plan (`PlanLimitExceeded` when the plan allows fewer); starting again changes nothing.
 
     When the party is full, sharers who are no longer active members (they left without holding
     a stream, so presence never reported them offline) are dropped and the start is tried once
@@ -166,14 +169,19 @@ async def start_screen_share(
     state = uow.app
     store = get_voice_store(state)
     limit = party.max_screen_shares
+    # The host's plan may allow fewer than the setting (after a downgrade or a transfer).
+    plan = await plan_of(uow.session, state.settings, party.host_id)
+    allowed = limit if plan is None else min(limit, plan.allows(PlanLimit.SCREEN_SHARES))
     for attempt in range(2):
-        outcome, share = await store.start_share(party.id, viewer_id, _now_ms(), limit)
+        outcome, share = await store.start_share(party.id, viewer_id, _now_ms(), allowed)
         if share is not None:
             if outcome == ShareOutcome.STARTED:
                 await publish_share(state, party.id, viewer_id, True)
             return party.id, share
         if attempt == 0 and not await _drop_stale_shares(uow, party.id):
             break
+    if plan is not None and allowed < limit:
+        raise plan.refuse(PlanLimit.SCREEN_SHARES, allowed + 1, host=party.host_id != viewer_id)
     raise ScreenShareLimitReached(limit)
 
 

@@ -1,4 +1,4 @@
-"""`watchparty serve | worker | migrate | export-schema | seed-demo | notify`."""
+"""`watchparty serve | worker | migrate | export-schema | seed-demo | notify | billing`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from watchparty.billing.cli import register as register_billing
 from watchparty.config import ConfigurationError, load_settings
 
 if TYPE_CHECKING:
@@ -192,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     notify.add_argument("--batch-size", type=int, help="accounts per transaction (default 500)")
     notify.set_defaults(run=_notify)
+
+    register_billing(sub)  # watchparty billing inbox | replay
 
     args = parser.parse_args(argv)
     try:

@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
+from watchparty.billing.checkout_resolvers import CheckoutMutations
 from watchparty.chat.moderation_resolvers import ModerationMutations, ModerationQueries
 from watchparty.chat.party_fields import ChatModerationPartyFields, ChatPartyFields
 from watchparty.chat.resolvers import ChatMutations, ChatQueries
@@ -84,6 +85,7 @@ class Mutation(
     ExternalVideoMutations,
     NotificationMutations,
     PushMutations,
+    CheckoutMutations,
 ):
     pass
 

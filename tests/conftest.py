@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -12,6 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.redis_server import RedisServer
+from tests.stripe_standin import StripeStandIn
 from tests.support import PG_ADMIN_URL, REDIS_URL, Api, make_settings, running_app
 from watchparty.migrations import upgrade_to_head
 
@@ -85,3 +86,14 @@ async def redis_server() -> AsyncIterator[RedisServer]:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture(scope="session")
+def stripe_standin() -> Iterator[StripeStandIn]:
+    """The loopback Stripe API (tests/stripe_standin.py), shared by the billing tests."""
+    standin = StripeStandIn()
+    standin.start()
+    try:
+        yield standin
+    finally:
+        standin.stop()

@@ -116,7 +116,9 @@ class Serve:
 
 
 @asynccontextmanager
-async def two_processes(pg_url: str, redis_url: str, tmp: Path) -> AsyncIterator[list[Serve]]:
+async def two_processes(
+    pg_url: str, redis_url: str, tmp: Path, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[list[Serve]]:
     env = {
         **os.environ,
         "APP_ENV": "test",
@@ -131,6 +133,7 @@ async def two_processes(pg_url: str, redis_url: str, tmp: Path) -> AsyncIterator
         "PRESENCE_HEARTBEAT_SECONDS": "1",
         "REALTIME_POLL_SECONDS": "1",
         **{key.upper(): value for key, value in RELAXED_LIMITS.items()},
+        **(extra_env or {}),
     }
     servers = [Serve(env, tmp), Serve(env, tmp)]
     try:

@@ -237,8 +237,15 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         "send_daily_digests",
         "purge_notifications",
         "sweep_party_reminders",
+        "sweep_stripe_events",
     }
-    for every_minute in ("trim_event_logs", "sweep_party_reminders", "send_due_pushes"):
+    every_minute_jobs = (
+        "trim_event_logs",
+        "sweep_party_reminders",
+        "send_due_pushes",
+        "sweep_stripe_events",
+    )
+    for every_minute in every_minute_jobs:
         job = jobs[every_minute]
         assert job.second == 0 and job.minute is None  # every minute, at :00
     assert jobs["sweep_presence"].second == {0, 10, 20, 30, 40, 50}

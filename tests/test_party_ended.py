@@ -195,6 +195,8 @@ NOT_ON_A_PARTY = {
     "updateNotificationPreferences",
     "registerPushToken",
     "unregisterPushToken",
+    "createCheckoutSession",
+    "createBillingPortalSession",
 }
 
 

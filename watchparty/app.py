@@ -16,6 +16,7 @@ from watchparty.config import Settings, load_settings
 from watchparty.gql import graphiql
 from watchparty.http import auth, health, oauth
 from watchparty.http import media as media_http
+from watchparty.http import stripe_webhook as stripe_webhook_http
 from watchparty.http import unsubscribe as unsubscribe_http
 from watchparty.http import uploads as uploads_http
 from watchparty.kit import clock
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *media_http.routes,
         *uploads_http.routes,
         *unsubscribe_http.routes,
+        *stripe_webhook_http.routes,
         *graphiql.routes(settings),  # GraphiQL's own JS/CSS (no CDN)
     ]
     middleware = [

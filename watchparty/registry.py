@@ -23,6 +23,8 @@ from watchparty.accounts.security_hooks import on_security_event
 from watchparty.accounts.session_hooks import on_sessions_revoked
 from watchparty.billing import events as billing_events
 from watchparty.billing.gate import host_plan
+from watchparty.billing.inbox import sweep_stripe_events
+from watchparty.billing.webhooks import process_stripe_event
 from watchparty.chat import events as chat_events
 from watchparty.jobs import JobFunction, Periodic
 from watchparty.mail import send_email
@@ -91,6 +93,7 @@ def job_functions() -> dict[str, JobFunction]:
         email_notifications,
         email_digest,
         push_notifications,
+        process_stripe_event,
     ]
     return {f.__name__: f for f in functions}
 
@@ -106,6 +109,7 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(send_daily_digests, 300),
         Periodic(purge_notifications, 600),
         Periodic(sweep_party_reminders, 60),  # reminders and starts whose jobs were lost
+        Periodic(sweep_stripe_events, 60),  # webhook events whose job was lost
     ]
 
 

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
 from watchparty.accounts.types import User
 from watchparty.billing import types as billing_types
+from watchparty.billing.checkout_resolvers import CheckoutMutations
 from watchparty.billing.resolvers import BillingQueries, BillingUserFields
 from watchparty.chat.moderation_resolvers import ModerationMutations, ModerationQueries
 from watchparty.chat.party_fields import ChatModerationPartyFields, ChatPartyFields
@@ -98,6 +99,7 @@ class Mutation(
     ExternalVideoMutations,
     NotificationMutations,
     PushMutations,
+    CheckoutMutations,
 ):
     pass
 

@@ -6,6 +6,11 @@
   UTC) or an ISO time.
 - `revoke-grant EMAIL`: the comp ends now (CANCELED; the row stays).
 - `show EMAIL`: the effective plan and every subscription row, comps with note and grantor.
+- `inbox [--status PENDING|FAILED|IGNORED|PROCESSED] [--limit N]`: the webhook events that are
+  stuck (PENDING and FAILED by default), oldest first, one per line: id, type, status,
+  attempts, received at, last error.
+- `replay EVENT_ID`: process one event again, now, in this process (no worker needed); FAILED,
+  IGNORED and PENDING ones. A failure is printed and leaves it FAILED.
 
 Each change announces the new entitlements on the person's stream (`service.subscription_changed`).
 A failure is a `Problem` (the composition root prints `error: ...`, exit code 2). The database
@@ -18,9 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from watchparty.config import Settings, load_settings
 from watchparty.errors import PlanId, ValidationProblem
@@ -147,7 +153,7 @@ def _run(command: str) -> Callable[[argparse.Namespace], int]:
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The `billing` command group (the composition root's `cli.py` calls this)."""
-    billing = sub.add_parser("billing", help="plans and subscriptions: comps, what a person holds")
+    billing = sub.add_parser("billing", help="comps, what a person holds, the Stripe webhook inbox")
     commands = billing.add_subparsers(dest="billing_command", required=True)
 
     grant = commands.add_parser("grant", help="give an account a paid plan until a date (a comp)")
@@ -165,3 +171,83 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     show = commands.add_parser("show", help="an account's plan and subscriptions")
     show.add_argument("email")
     show.set_defaults(run=_run("show"))
+
+    add_inbox_command(commands)
+    add_replay_command(commands)
+
+
+def add_inbox_command(commands: Any) -> None:
+    inbox = commands.add_parser("inbox", help="list stuck Stripe webhook events")
+    inbox.add_argument(
+        "--status",
+        choices=["PENDING", "FAILED", "IGNORED", "PROCESSED"],
+        help="only this status (default: PENDING and FAILED)",
+    )
+    inbox.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
+    inbox.set_defaults(run=_inbox)
+
+
+def add_replay_command(commands: Any) -> None:
+    replay = commands.add_parser("replay", help="process one Stripe webhook event again, now")
+    replay.add_argument("event_id", metavar="EVENT_ID")
+    replay.set_defaults(run=_replay)
+
+
+def _inbox(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from watchparty.billing.models import InboxStatus, StripeEvent
+    from watchparty.db import create_engine, create_sessionmaker
+
+    statuses = (
+        [InboxStatus(args.status)] if args.status else [InboxStatus.PENDING, InboxStatus.FAILED]
+    )
+
+    async def rows() -> list[StripeEvent]:
+        settings = load_settings()
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                found = await session.scalars(
+                    select(StripeEvent)
+                    .where(StripeEvent.status.in_(statuses))
+                    .order_by(StripeEvent.received_at, StripeEvent.id)
+                    .limit(max(1, args.limit))
+                )
+                return list(found)
+        finally:
+            await engine.dispose()
+
+    found = asyncio.run(rows())
+    for row in found:
+        error = (row.last_error or "").replace("\n", " ")
+        print(
+            f"{row.id}\t{row.type}\t{row.status.value}\t{row.attempts}\t"
+            f"{row.received_at.isoformat()}\t{error}"
+        )
+    print(f"{len(found)} event{'s' * (len(found) != 1)}", file=sys.stderr)
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from watchparty.billing.webhooks import replay
+    from watchparty.registry import job_functions
+    from watchparty.state import build_state
+
+    async def run() -> tuple[str | None, str | None]:
+        async with build_state(load_settings(), functions=job_functions(), periodics=[]) as state:
+            try:
+                status = await replay(state, args.event_id)
+            except Exception as exc:
+                return "FAILED", f"{type(exc).__name__}: {exc}"
+            return (None if status is None else status.value), None
+
+    status, error = asyncio.run(run())
+    if status is None:
+        print(f"error: no Stripe event {args.event_id}", file=sys.stderr)
+        return 2
+    if error is not None:
+        print(f"error: {args.event_id} failed again: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.event_id}: {status}")
+    return 0

@@ -125,7 +125,14 @@ TEMPLATES: dict[NotificationKind, Template] = {
         "Payment received", "Thank you: {amount} was paid.", "/settings/billing"
     ),
     K.PAYMENT_FAILED: Template(
-        "Your payment failed", "Update your payment method.", "/settings/billing"
+        "Your payment failed",
+        "We could not charge {amount}. Update your payment method.",
+        "/settings/billing",
+    ),
+    K.PAYMENT_ACTION_REQUIRED: Template(
+        "Confirm your payment",
+        "Your bank asks you to confirm the payment of {amount}.",
+        "/settings/billing",
     ),
     K.SUBSCRIPTION_CHANGED: Template(
         "Your subscription changed", "You are now on {plan}.", "/settings/billing"

@@ -153,6 +153,7 @@ async def main() -> None:
     parser.add_argument("--singles", type=int, default=30)
     parser.add_argument("--push", action="store_true", help="devices, a worker and FCM too")
     parser.add_argument("--push-timeout", type=float, default=300.0)
+    parser.add_argument("--verbose", action="store_true", help="print the worker's log tail")
     args = parser.parse_args()
     stop_on_sigterm()
     fcm: Any = None
@@ -252,6 +253,11 @@ async def main() -> None:
                     while len(fcm.sends) < wanted and time.monotonic() < deadline:
                         await asyncio.sleep(0.05)
                     times = [record.at for record in fcm.sends]
+                    worker_log = (stack.workdir / "worker.log").read_text(errors="replace")
+                    retried = worker_log.count("retrying those pushes")
+                    print(f"  worker: {retried} push runs retried (FCM refused or timed out)")
+                    if args.verbose:
+                        print(worker_log[-4000:])
                     if not times:
                         log_path = stack.workdir / "worker.log"
                         raise RuntimeError(f"no push reached FCM:\n{log_path.read_text()[-3000:]}")

@@ -35,7 +35,6 @@ from tests.notifications_ops import entries
 from tests.parties_ops import Person, person
 from tests.stripe_standin import StripeStandIn, event, invoice, signature_header, subscription
 from tests.support import Api, make_settings, running_app
-from watchparty.billing.entitlements import effective
 from watchparty.billing.models import PlanId, StripeEvent, Subscription, SubscriptionStatus
 from watchparty.billing.webhooks import process
 from watchparty.kit.time import utcnow
@@ -287,9 +286,7 @@ async def test_out_of_order_deliveries_end_in_stripes_state(
         PlanId.PREMIUM,
         SubscriptionStatus.CANCELED,
     )
-    async with any_wapi.state.sessionmaker() as session:
-        now = utcnow()
-        assert (await effective(session, row.user_id, any_wapi.settings, now)).plan is PlanId.FREE
+    assert await plan_of(any_wapi, alice) == ("FREE", None)  # what the person sees
     # One entry for the subscription (collapsed while unread), saying where it ended.
     assert await billing_entries(any_wapi, alice) == [
         ("SUBSCRIPTION_CHANGED", "Your subscription changed", "You are now on Free.")
@@ -409,6 +406,15 @@ async def test_failed_after_the_last_try_then_inbox_and_replay_from_the_cli(
     assert one not in out
 
 
+async def plan_of(api: Api, who: Person) -> tuple[str, str | None]:
+    """`me.entitlements.plan` and `me.subscription.status`, through GraphQL."""
+    result = await api.gql(
+        "{ me { entitlements { plan } subscription { status } } }", token=who.token
+    )
+    me = result.data["me"]
+    return me["entitlements"]["plan"], (me["subscription"] or {}).get("status")
+
+
 async def test_past_due_keeps_the_plan_for_the_grace_period(
     any_wapi: Api, stripe_standin: StripeStandIn
 ) -> None:
@@ -424,13 +430,13 @@ async def test_past_due_keeps_the_plan_for_the_grace_period(
     row = await subscription_row(any_wapi, sub_id)
     assert row is not None and row.past_due_since is not None
     since = row.past_due_since
-    user = uuid.UUID(alice.id)
 
     async def plan_now() -> PlanId:
-        async with any_wapi.state.sessionmaker() as session:
-            return (await effective(session, user, any_wapi.settings, utcnow())).plan
+        plan, _ = await plan_of(any_wapi, alice)
+        return PlanId(plan)
 
-    assert await plan_now() is PlanId.PREMIUM  # within BILLING_PAST_DUE_GRACE_DAYS (7)
+    # Within BILLING_PAST_DUE_GRACE_DAYS (7): still premium, and the person sees why.
+    assert await plan_of(any_wapi, alice) == ("PREMIUM", "PAST_DUE")
     # A later past-due update keeps the first moment.
     await settle(any_wapi, await send(any_wapi, "customer.subscription.updated", late))
     row = await subscription_row(any_wapi, sub_id)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tests.stripe_standin import StripeStandIn, signature_header
-from tests.support import Api
+from tests.support import Api, make_settings, running_app
 from watchparty.billing.models import BillingCustomer, StripeEvent, Subscription
 
 FRONTEND = "https://app.watchparty.test"
@@ -22,6 +25,22 @@ PRICES = {
     "stripe_price_premium_monthly": "price_premium_month",
     "stripe_price_premium_yearly": "price_premium_year",
 }
+
+
+@asynccontextmanager
+async def stripe_app(
+    kind: str, tmp_path_factory: pytest.TempPathFactory, standin: StripeStandIn, pg_url: str = ""
+) -> AsyncIterator[Api]:
+    """The app on `kind` ("postgres": with its ARQ worker; "embedded") with billing on against
+    the Stripe stand-in."""
+    settings = make_settings(
+        kind,
+        database_url=pg_url if kind == "postgres" else "",
+        tmp=tmp_path_factory.mktemp(f"stripe-{kind}"),
+        **billing_settings(standin),
+    )
+    async with running_app(settings) as client:
+        yield client
 
 
 def billing_settings(standin: StripeStandIn, **overrides: Any) -> dict[str, Any]:

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from starlette.applications import Starlette
@@ -28,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.support import free_port
+from tests.loopback import LoopbackServer
 
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 PROJECT = "watchparty-push-test"
@@ -93,8 +92,7 @@ class FcmStandIn:
     _scripts: dict[str, list[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _release: threading.Event = field(default_factory=threading.Event)
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
+    _loopback: LoopbackServer | None = None
     url: str = ""
 
     # -- control -------------------------------------------------------------------------------
@@ -152,32 +150,20 @@ class FcmStandIn:
     # -- the server ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
         app = Starlette(
             routes=[
                 Route("/token", self._token, methods=["POST"]),
                 Route("/v1/projects/{project}/messages:send", self._send, methods=["POST"]),
             ]
         )
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fcm-standin", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the FCM stand-in did not start")
-            time.sleep(0.01)
+        self._loopback = LoopbackServer(app, "FCM stand-in")
+        self.url = self._loopback.url
+        self._loopback.start()
 
     def stop(self) -> None:
         self.release()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
+        if self._loopback is not None:
+            self._loopback.stop()
 
     async def _token(self, request: Request) -> JSONResponse:
         body = await request.body()

@@ -24,13 +24,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support import free_port
+from tests.loopback import LoopbackServer
 
 HANG_LIMIT_SECONDS = 60.0
 
@@ -66,8 +65,7 @@ class StripeStandIn:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _idempotent: dict[str, tuple[int, Any]] = field(default_factory=dict)
     _key_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    _server: uvicorn.Server | None = None
-    _thread: threading.Thread | None = None
+    _loopback: LoopbackServer | None = None
 
     # -- control -------------------------------------------------------------------------------
 
@@ -98,8 +96,6 @@ class StripeStandIn:
     # -- the server ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
         app = Starlette(
             routes=[
                 Route("/v1/customers", self._create_customer, methods=["POST"]),
@@ -109,24 +105,14 @@ class StripeStandIn:
                 Route("/v1/prices/{id}", self._get_price, methods=["GET"]),
             ]
         )
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="stripe-standin", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Stripe stand-in did not start")
-            time.sleep(0.01)
+        self._loopback = LoopbackServer(app, "Stripe stand-in")
+        self.url = self._loopback.url
+        self._loopback.start()
 
     def stop(self) -> None:
         self.release()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
+        if self._loopback is not None:
+            self._loopback.stop()
 
     # -- plumbing ------------------------------------------------------------------------------
 

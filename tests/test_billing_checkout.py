@@ -14,29 +14,23 @@ import pytest
 
 from tests.billing_ops import (
     FRONTEND,
-    billing_settings,
     checkout,
     customer_of,
     deliver,
     portal,
+    stripe_app,
     wait_status,
 )
 from tests.parties_ops import person
 from tests.stripe_standin import StripeStandIn, event, subscription
-from tests.support import Api, make_settings, running_app
+from tests.support import Api
 
 
 @pytest.fixture(scope="module")
 async def bapi(
     pg_url: str, tmp_path_factory: pytest.TempPathFactory, stripe_standin: StripeStandIn
 ) -> AsyncIterator[Api]:
-    settings = make_settings(
-        "postgres",
-        database_url=pg_url,
-        tmp=tmp_path_factory.mktemp("billing-checkout"),
-        **billing_settings(stripe_standin),
-    )
-    async with running_app(settings) as client:
+    async with stripe_app("postgres", tmp_path_factory, stripe_standin, pg_url) as client:
         yield client
 
 
@@ -44,13 +38,7 @@ async def bapi(
 async def bapi_embedded(
     tmp_path_factory: pytest.TempPathFactory, stripe_standin: StripeStandIn
 ) -> AsyncIterator[Api]:
-    settings = make_settings(
-        "embedded",
-        database_url="",
-        tmp=tmp_path_factory.mktemp("billing-checkout-embedded"),
-        **billing_settings(stripe_standin),
-    )
-    async with running_app(settings) as client:
+    async with stripe_app("embedded", tmp_path_factory, stripe_standin) as client:
         yield client
 
 

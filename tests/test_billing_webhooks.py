@@ -28,13 +28,14 @@ from tests.billing_ops import (
     customer_of,
     deliver,
     inbox_row,
+    stripe_app,
     subscription_row,
     wait_status,
 )
 from tests.notifications_ops import entries
 from tests.parties_ops import Person, person
 from tests.stripe_standin import StripeStandIn, event, invoice, signature_header, subscription
-from tests.support import Api, make_settings, running_app
+from tests.support import Api
 from watchparty.billing.models import PlanId, StripeEvent, Subscription, SubscriptionStatus
 from watchparty.billing.webhooks import process
 from watchparty.kit.time import utcnow
@@ -46,13 +47,7 @@ BILLING = "/settings/billing"
 async def wapi(
     pg_url: str, tmp_path_factory: pytest.TempPathFactory, stripe_standin: StripeStandIn
 ) -> AsyncIterator[Api]:
-    settings = make_settings(
-        "postgres",
-        database_url=pg_url,
-        tmp=tmp_path_factory.mktemp("billing-webhooks"),
-        **billing_settings(stripe_standin),
-    )
-    async with running_app(settings) as client:
+    async with stripe_app("postgres", tmp_path_factory, stripe_standin, pg_url) as client:
         yield client
 
 
@@ -60,13 +55,7 @@ async def wapi(
 async def wapi_embedded(
     tmp_path_factory: pytest.TempPathFactory, stripe_standin: StripeStandIn
 ) -> AsyncIterator[Api]:
-    settings = make_settings(
-        "embedded",
-        database_url="",
-        tmp=tmp_path_factory.mktemp("billing-webhooks-embedded"),
-        **billing_settings(stripe_standin),
-    )
-    async with running_app(settings) as client:
+    async with stripe_app("embedded", tmp_path_factory, stripe_standin) as client:
         yield client
 
 

@@ -23,6 +23,7 @@ from tests.parties_ops import Person, create_party, party_query, person
 from tests.redis_server import RedisServer
 from tests.support import Api, live_server, make_settings, running_app
 from tests.test_voice import op
+from tests.videos_ops import start_upload, upload_path
 from watchparty.jobs_buffer import BufferedArqJobQueue
 
 T = TypeVar("T")
@@ -193,9 +194,21 @@ async def test_a_killed_redis_fails_limits_open_or_closed(
     assert sent["__typename"] == "ChatMessagePayload", sent
     service_unavailable(await bounded(request_reset(api, email)))
     assert await bounded(me(api, host)) == {"id": host.id}
+    # An upload needs its lock (in Redis): a typed 503 with Retry-After, nothing written
+    # (before the fix: 500). The same PUT goes through once Redis is back.
+    upload = await bounded(start_upload(api, host.token, 4))
+    refused = await bounded(api.client.put(upload_path(upload), content=b"abcd"))
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert int(refused.headers["retry-after"]) >= 1
+    head = await api.client.head(upload_path(upload))
+    assert head.headers["upload-offset"] == "0"
 
     await redis_server.start()  # the same port: the clients reconnect
     await bounded(until_ready(api))
+    accepted = await bounded(api.client.put(upload_path(upload), content=b"abcd"))
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["receivedBytes"] == 4
     # Counted in Redis again (the process's own counts are not carried over).
     result = await api.gql(LOGIN, {"input": {"email": email, "password": "correct horse battery"}})
     assert result.data["login"]["__typename"] == "AuthPayload"

@@ -12,23 +12,28 @@ with 413 and leave the stored bytes as they were. One `PUT` per video at a time 
 
 Answers: 200 `{"videoId", "receivedBytes", "sizeBytes"}`; errors `{"error": {code, message}}`:
 403 INVALID_TOKEN / TOKEN_EXPIRED, 404 NOT_FOUND (video deleted), 409 NOT_UPLOADING /
-OFFSET_MISMATCH / UPLOAD_IN_PROGRESS, 413 TOO_LARGE, 400 BAD_RANGE.
+OFFSET_MISMATCH / UPLOAD_IN_PROGRESS, 413 TOO_LARGE, 400 BAD_RANGE, 503 SERVICE_UNAVAILABLE
+(with Retry-After: Redis, which holds the one-PUT-per-video lock, is unavailable; nothing
+was written). Redis failing during an upload does not stop it (the lock then expires by itself).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from watchparty.http.auth import NO_STORE, error_response
+from watchparty.kit.redis_guard import UNAVAILABLE, retry_after_seconds
 from watchparty.state import AppState
 from watchparty.videos.models import Video, VideoStatus
 from watchparty.videos.signing import ExpiredSignature, InvalidSignature, verify
@@ -41,6 +46,8 @@ from watchparty.videos.upload import UPLOAD_PURPOSE, record_received
 
 _CONTENT_RANGE = re.compile(r"^bytes (\d{1,19})-(\d{1,19})/(\d{1,19}|\*)$")
 LOCK_TTL_SECONDS = 60  # refreshed while bytes flow; a dead process frees the video within it
+log = logging.getLogger(__name__)
+
 _local_locks: set[uuid.UUID] = set()
 
 
@@ -100,14 +107,27 @@ async def _exclusive(state: AppState, video_id: uuid.UUID) -> AsyncIterator[_Loc
         return
     key = f"{state.settings.redis_key_prefix}videos:upload-lock:{video_id}"
     holder = secrets.token_hex(8)
-    if not await state.redis.set(key, holder, nx=True, ex=LOCK_TTL_SECONDS):
+    try:
+        taken = await state.redis.set(key, holder, nx=True, ex=LOCK_TTL_SECONDS)
+    except UNAVAILABLE as exc:  # no lock, no upload: nothing written, retry later
+        raise _LockUnavailable(retry_after_seconds(exc)) from exc
+    if not taken:
         yield None
         return
     try:
         yield _Lock(state, key, holder)
     finally:
-        if await state.redis.get(key) == holder.encode():
-            await state.redis.delete(key)
+        try:
+            if await state.redis.get(key) == holder.encode():
+                await state.redis.delete(key)
+        except UNAVAILABLE:  # the lock expires by itself (LOCK_TTL_SECONDS)
+            log.warning("upload lock not released: redis unavailable")
+
+
+class _LockUnavailable(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("redis unavailable")
+        self.retry_after = retry_after
 
 
 class _Lock:
@@ -119,7 +139,10 @@ class _Lock:
         if self.state.redis is None or time.monotonic() - self.refreshed < LOCK_TTL_SECONDS / 3:
             return
         self.refreshed = time.monotonic()
-        await self.state.redis.set(self.key, self.holder, ex=LOCK_TTL_SECONDS)
+        try:
+            await self.state.redis.set(self.key, self.holder, ex=LOCK_TTL_SECONDS)
+        except UNAVAILABLE:  # keep the bytes flowing; the storage offset check still holds
+            log.warning("upload lock not refreshed: redis unavailable")
 
 
 async def _body(request: Request, lock: _Lock) -> AsyncIterator[bytes]:
@@ -153,6 +176,24 @@ async def upload(request: Request) -> Response:
     length = request.headers.get("content-length", "")
     if offset > limit or (length.isdigit() and offset + int(length) > limit):
         return error_response(413, "TOO_LARGE", f"The file is declared as {declared} bytes.")
+    try:
+        return await _write(request, state, video, storage, offset, limit, declared)
+    except _LockUnavailable as exc:
+        message = "Uploads are unavailable for a moment. Retry from HEAD's offset."
+        headers = {"Retry-After": str(exc.retry_after)}
+        return error_response(503, "SERVICE_UNAVAILABLE", message, headers)
+
+
+async def _write(
+    request: Request,
+    state: AppState,
+    video: Video,
+    storage: Any,
+    offset: int,
+    limit: int,
+    declared: int,
+) -> Response:
+    assert video.original_key is not None
     async with _exclusive(state, video.id) as lock:
         if lock is None:
             return error_response(409, "UPLOAD_IN_PROGRESS", "Another upload is in progress.")

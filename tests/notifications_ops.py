@@ -35,7 +35,7 @@ MARK_SEEN = """mutation { markNotificationsSeen { __typename
   ... on NotificationCountsPayload { unreadCount unseenCount }
   ... on UserError { code message } } }"""
 
-DELETE = """mutation($id: ID!) { deleteNotification(id: $id) { __typename
+DELETE = """mutation($id: ID!) { deleteNotification(input: {id: $id}) { __typename
   ... on DeleteNotificationPayload { deletedId unreadCount unseenCount }
   ... on UserError { code message field } } }"""
 

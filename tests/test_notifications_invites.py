@@ -31,12 +31,12 @@ INVITE = """mutation($input: InviteToPartyInput!) { inviteToParty(input: $input)
   ... on RateLimited { retryAfterSeconds }
   ... on UserError { code message field } } }"""
 
-ACCEPT = """mutation($id: ID!) { acceptPartyInvite(notificationId: $id) { __typename
+ACCEPT = """mutation($id: ID!) { acceptPartyInvite(input: {notificationId: $id}) { __typename
   ... on JoinPartyPayload { party { id status } member { user { id } role status } }
   ... on PartyFull { maxMembers } ... on Banned { until }
   ... on UserError { code message field } } }"""
 
-DECLINE = """mutation($id: ID!) { declinePartyInvite(notificationId: $id) { __typename
+DECLINE = """mutation($id: ID!) { declinePartyInvite(input: {notificationId: $id}) { __typename
   ... on DeclinePartyInvitePayload { notificationId partyId }
   ... on UserError { code message field } } }"""
 

@@ -197,6 +197,11 @@ NOT_ON_A_PARTY = {
     "unregisterPushToken",
     "createCheckoutSession",
     "createBillingPortalSession",
+    "deleteNotification",
+    # A notification id: an ended party's invitation answers PartyEndedError
+    # (tests/test_notifications_invites.py).
+    "acceptPartyInvite",
+    "declinePartyInvite",
 }
 
 

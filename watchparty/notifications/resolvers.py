@@ -29,6 +29,7 @@ from watchparty.notifications.stream import notification_event_stream
 from watchparty.notifications.stream_types import NotificationEvent
 from watchparty.notifications.types import (
     ClearNotificationsPayload,
+    DeleteNotificationInput,
     DeleteNotificationPayload,
     MarkNotificationsReadInput,
     MarkNotificationsReadPayload,
@@ -190,13 +191,15 @@ class NotificationMutations:
 
     @strawberry.mutation(description="Delete one of the viewer's notifications.")
     @returns_errors
-    async def delete_notification(self, info: Info, id: strawberry.ID) -> DeleteNotificationResult:
+    async def delete_notification(
+        self, info: Info, input: DeleteNotificationInput
+    ) -> DeleteNotificationResult:
         ctx = info.context
         viewer = await ctx.require_viewer()
         async with ctx.state.unit_of_work() as uow:
-            counts = await service.delete_notification(uow, viewer.id, str(id))
+            counts = await service.delete_notification(uow, viewer.id, str(input.id))
         return DeleteNotificationPayload(
-            deleted_id=id, unread_count=counts.unread, unseen_count=counts.unseen
+            deleted_id=input.id, unread_count=counts.unread, unseen_count=counts.unseen
         )
 
     @strawberry.mutation(description="Delete every notification of the viewer.")

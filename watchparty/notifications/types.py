@@ -118,6 +118,11 @@ class NotificationCountsPayload:
     unseen_count: int
 
 
+@strawberry.input
+class DeleteNotificationInput:
+    id: strawberry.ID = strawberry.field(description="One of the viewer's notifications.")
+
+
 @strawberry.type
 class DeleteNotificationPayload:
     deleted_id: strawberry.ID

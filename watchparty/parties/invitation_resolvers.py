@@ -40,6 +40,16 @@ class InviteToPartyInput:
     )
 
 
+@strawberry.input
+class AcceptPartyInviteInput:
+    notification_id: strawberry.ID = strawberry.field(description="Your PARTY_INVITE entry.")
+
+
+@strawberry.input
+class DeclinePartyInviteInput:
+    notification_id: strawberry.ID = strawberry.field(description="Your PARTY_INVITE entry.")
+
+
 @strawberry.type
 class SkippedInvitee:
     user_id: strawberry.ID
@@ -115,11 +125,13 @@ class InvitationMutations:
     )
     @returns_party_errors
     async def accept_party_invite(
-        self, info: Info, notification_id: strawberry.ID
+        self, info: Info, input: AcceptPartyInviteInput
     ) -> AcceptPartyInviteResult:
         viewer = await info.context.require_viewer()
         async with info.context.state.unit_of_work() as uow:
-            joined = await direct_invites.accept_party_invite(uow, viewer.id, str(notification_id))
+            joined = await direct_invites.accept_party_invite(
+                uow, viewer.id, str(input.notification_id)
+            )
         member = await listing.member_with_user(info, joined.member)
         assert member is not None  # memberships cascade with their user
         return JoinPartyPayload(party=Party.from_model(joined.party), member=member)
@@ -129,13 +141,13 @@ class InvitationMutations:
     )
     @returns_party_errors
     async def decline_party_invite(
-        self, info: Info, notification_id: strawberry.ID
+        self, info: Info, input: DeclinePartyInviteInput
     ) -> DeclinePartyInviteResult:
         viewer = await info.context.require_viewer()
         async with info.context.state.unit_of_work() as uow:
             party_id = await direct_invites.decline_party_invite(
-                uow, viewer.id, str(notification_id)
+                uow, viewer.id, str(input.notification_id)
             )
         return DeclinePartyInvitePayload(
-            notification_id=notification_id, party_id=strawberry.ID(str(party_id))
+            notification_id=input.notification_id, party_id=strawberry.ID(str(party_id))
         )

@@ -24,6 +24,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, Uuid, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -75,6 +77,12 @@ class Base(DeclarativeBase):
 
 class IdMixin:
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+def upsert_insert(session: AsyncSession) -> Any:
+    """The INSERT construct of the session's database (PostgreSQL or SQLite), the one that
+    offers `on_conflict_do_nothing` / `on_conflict_do_update` (same calls on both)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 class TimestampMixin:

@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import User
@@ -43,6 +41,7 @@ from watchparty.billing.models import (
 from watchparty.billing.plans import price_id
 from watchparty.billing.stripe_api import CheckoutSession, StripeUnavailable, stripe_api
 from watchparty.config import Settings
+from watchparty.db import upsert_insert
 from watchparty.errors import NotFound, ServiceUnavailable, ValidationProblem
 from watchparty.kit.time import utcnow
 from watchparty.state import AppState
@@ -94,7 +93,7 @@ async def _store_customer(state: AppState, user_id: uuid.UUID, customer_id: str)
     """Keep `customer_id` as the user's unless another is stored already; return the stored."""
     async with state.unit_of_work() as uow:
         session = uow.session
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        insert = upsert_insert(session)
         await session.execute(
             insert(BillingCustomer)
             .values(user_id=user_id, stripe_customer_id=customer_id, created_at=utcnow())

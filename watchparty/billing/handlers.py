@@ -27,8 +27,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from watchparty.accounts.models import User
 from watchparty.billing import service
@@ -43,7 +41,7 @@ from watchparty.billing.models import (
 )
 from watchparty.billing.plans import CATALOG, plan_of_price
 from watchparty.billing.stripe_api import StripeNotFound, stripe_api
-from watchparty.db import UnitOfWork
+from watchparty.db import UnitOfWork, upsert_insert
 from watchparty.kit.time import utcnow
 from watchparty.notifications.models import NotificationKind, SubjectType
 from watchparty.notifications.service import Subject, notify
@@ -180,7 +178,7 @@ async def _link_customer(uow: UnitOfWork, session_obj: dict[str, Any]) -> str | 
     session = uow.session
     if await session.get(User, user_id) is None:
         return "checkout session of an unknown user"
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     await session.execute(
         insert(BillingCustomer)
         .values(user_id=user_id, stripe_customer_id=customer_id, created_at=utcnow())
@@ -242,7 +240,7 @@ async def sync_subscription(
     plan, interval = found
     row = await _locked(uow, stripe_id)
     if row is None:
-        insert = pg_insert if uow.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        insert = upsert_insert(uow.session)
         now = utcnow()
         await uow.session.execute(
             insert(Subscription)

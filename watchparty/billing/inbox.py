@@ -22,12 +22,10 @@ from typing import Any
 
 import stripe
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from watchparty.billing.models import InboxStatus, StripeEvent
 from watchparty.config import Settings
-from watchparty.db import UnitOfWork
+from watchparty.db import UnitOfWork, upsert_insert
 from watchparty.jobs import enqueue_after_commit
 from watchparty.kit.time import utcnow
 from watchparty.state import AppState
@@ -104,7 +102,7 @@ async def store(uow: UnitOfWork, delivery: Delivery) -> bool:
     """Insert the event unless it is there already; True when this delivery inserted it (and
     its job is enqueued after the commit)."""
     session = uow.session
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = upsert_insert(session)
     now = utcnow()
     inserted = await session.scalar(
         insert(StripeEvent)

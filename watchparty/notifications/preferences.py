@@ -25,10 +25,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty.db import upsert_insert
 from watchparty.errors import ValidationProblem
 from watchparty.notifications.models import (
     EmailFrequency,
@@ -240,8 +239,7 @@ async def _locked_row(
 ) -> NotificationPreference:
     """The user's row, created with the defaults if missing, locked for this transaction. Two
     first changes at once both insert: ON CONFLICT DO NOTHING lets one win, the other waits."""
-    dialect = session.get_bind().dialect.name
-    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    upsert = upsert_insert(session)
     await session.execute(
         upsert(NotificationPreference)
         .values(

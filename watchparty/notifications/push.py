@@ -53,13 +53,11 @@ from typing import TYPE_CHECKING, Any
 
 from arq.worker import Retry
 from sqlalchemy import and_, delete, exists, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import AuthSession
 from watchparty.config import Settings
-from watchparty.db import UnitOfWork
+from watchparty.db import UnitOfWork, upsert_insert
 from watchparty.jobs import MAX_TRIES, enqueue_after_commit, retry_delay_seconds
 from watchparty.kit.time import utcnow
 from watchparty.notifications import fcm
@@ -278,8 +276,7 @@ async def _claim(
     # Pairs without any record yet.
     known = {(r.notification_id, r.token) for r in retry_rows}
     fresh = [key for key in plan if key not in known]
-    dialect = session.get_bind().dialect.name
-    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    upsert = upsert_insert(session)
     for start in range(0, len(fresh), INSERT_CHUNK):
         values = [
             {

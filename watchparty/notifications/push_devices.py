@@ -19,11 +19,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from watchparty.db import UnitOfWork
+from watchparty.db import UnitOfWork, upsert_insert
 from watchparty.errors import NotFound, ValidationProblem
 from watchparty.kit.time import utcnow
 from watchparty.notifications.models import (
@@ -83,8 +81,7 @@ async def register_device(
         .where(PushDevice.token == token, PushDevice.user_id != viewer_id)
         .execution_options(synchronize_session=False)
     )
-    dialect = session.get_bind().dialect.name
-    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    upsert = upsert_insert(session)
     statement: Any = upsert(PushDevice).values(
         id=uuid.uuid4(),
         user_id=viewer_id,

@@ -23,12 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import User
-from watchparty.db import UnitOfWork
+from watchparty.db import UnitOfWork, upsert_insert
 from watchparty.errors import NotFound, ValidationProblem
 from watchparty.events import Event, record, record_many
 from watchparty.jobs import enqueue_after_commit
@@ -276,8 +274,7 @@ async def _insert(
     if not grouped:
         statement: Any = insert(Notification).values(rows)
     else:
-        dialect = session.get_bind().dialect.name
-        upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+        upsert = upsert_insert(session)
         statement = (
             upsert(Notification)
             .values(rows)

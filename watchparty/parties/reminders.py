@@ -27,10 +27,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty.db import upsert_insert
 from watchparty.kit.time import epoch_ms, utcnow
 from watchparty.parties.models import (
     MemberStatus,
@@ -91,7 +90,7 @@ async def claim(
     skipped: bool = False,
 ) -> bool:
     """Insert the marker of (party, kind, start); False when it was there already."""
-    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    upsert = upsert_insert(session)
     statement = (
         upsert(PartyReminder)
         .values(

@@ -1,6 +1,7 @@
 """Imports every domain's models so `metadata` (Alembic's target) knows all tables."""
 
 from watchparty.accounts import models as accounts_models
+from watchparty.analytics import models as analytics_models
 from watchparty.billing import models as billing_models
 from watchparty.chat import models as chat_models
 from watchparty.chat import moderation_models as chat_moderation_models
@@ -16,6 +17,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "analytics_models",
     "billing_models",
     "chat_models",
     "chat_moderation_models",

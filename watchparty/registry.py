@@ -20,6 +20,7 @@ CLI) imports this module, so each of them can read every kind. A domain adds its
 from __future__ import annotations
 
 from watchparty.accounts.security_hooks import on_security_event
+from watchparty.analytics import events as analytics_events
 from watchparty.accounts.session_hooks import on_sessions_revoked
 from watchparty.billing import events as billing_events
 from watchparty.billing.gate import host_plan
@@ -74,6 +75,7 @@ EVENT_MODULES = (
     video_events,
     notification_events,
     billing_events,
+    analytics_events,
 )
 
 

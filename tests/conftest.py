@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from tests.redis_server import RedisServer
 from tests.stripe_standin import StripeStandIn
+from tests.typesense_server import TypesenseServer
 from tests.support import PG_ADMIN_URL, REDIS_URL, Api, make_settings, running_app
 from watchparty.migrations import upgrade_to_head
 
@@ -97,3 +98,15 @@ def stripe_standin() -> Iterator[StripeStandIn]:
         yield standin
     finally:
         standin.stop()
+
+
+@pytest.fixture(scope="session")
+async def typesense() -> AsyncIterator[TypesenseServer]:
+    """The real Typesense server for this test run (tests/typesense_server.py)."""
+    server = TypesenseServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+        server.cleanup()

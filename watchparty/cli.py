@@ -1,4 +1,4 @@
-"""`watchparty serve | worker | migrate | export-schema | seed-demo | notify | billing`."""
+"""`watchparty serve | worker | migrate | export-schema | seed-demo | notify | billing | search`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 from watchparty.billing import cli as billing_cli
 from watchparty.config import ConfigurationError, load_settings
 from watchparty.errors import Problem
+from watchparty.search import cli as search_cli
 
 if TYPE_CHECKING:
     from watchparty.notifications.announcements import Announcement
@@ -195,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     notify.set_defaults(run=_notify)
 
     billing_cli.add_commands(sub)
+    search_cli.add_commands(sub)
 
     args = parser.parse_args(argv)
     try:

@@ -163,6 +163,15 @@ class Settings(BaseSettings):
     # service account's. FIREBASE_FCM_URL is for tests and emulators only: the FCM API's base URL.
     # Billing (watchparty/billing/). Without STRIPE_SECRET_KEY billing is off: no plan gating
     # (everyone has the instance's own limits), `plans` lists the free plan only.
+    # Search (README "Search"). Empty TYPESENSE_URL: search runs on the database.
+    typesense_url: str = ""  # e.g. http://127.0.0.1:8108
+    typesense_public_url: str = ""  # what browsers reach (`searchKey.url`); empty: TYPESENSE_URL
+    typesense_api_key: str = ""  # the admin key (never sent to clients: they get scoped keys)
+    typesense_collection_prefix: str = ""  # keeps deployments sharing one Typesense apart
+    typesense_timeout_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
+    # After a failed call, search skips Typesense (database fallback) for this long, then probes.
+    typesense_cooldown_seconds: float = Field(default=5.0, gt=0.0, le=300.0)
+    search_key_ttl_seconds: int = Field(default=3600, ge=60, le=86400)  # `searchKey` expiry
     stripe_secret_key: str = ""
     stripe_publishable_key: str = ""  # served to the frontend (`billingConfig`)
     stripe_webhook_secret: str = ""  # comma-separated: several are accepted during a rotation
@@ -291,6 +300,10 @@ class Settings(BaseSettings):
         return self.app_env is AppEnv.PRODUCTION
 
     @property
+    def typesense_enabled(self) -> bool:
+        return bool(self.typesense_url)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -372,6 +385,8 @@ class Settings(BaseSettings):
                 raise ConfigurationError(
                     "FIREBASE_PROJECT_ID must be set (the service account names no project_id)"
                 )
+        if self.typesense_url and not self.typesense_api_key:
+            raise ConfigurationError("TYPESENSE_API_KEY must be set with TYPESENSE_URL")
         if not self.is_production:
             return
         problems = []

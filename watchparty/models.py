@@ -11,6 +11,7 @@ from watchparty.parties import models as parties_models
 from watchparty.polls import models as polls_models
 from watchparty.reactions import models as reactions_models
 from watchparty.realtime import models as realtime_models
+from watchparty.search import models as search_models
 from watchparty.videos import models as videos_models
 
 metadata = Base.metadata
@@ -27,5 +28,6 @@ __all__ = [
     "polls_models",
     "reactions_models",
     "realtime_models",
+    "search_models",
     "videos_models",
 ]

@@ -58,6 +58,8 @@ from watchparty.parties.validation import use_library_media
 from watchparty.polls import events as poll_events
 from watchparty.polls.tasks import close_due_poll
 from watchparty.reactions import events as reaction_events
+from watchparty.search import outbox as search_outbox
+from watchparty.search.indexing import drain_search_outbox, sweep_search_index
 from watchparty.realtime.tasks import trim_event_logs
 from watchparty.videos import progress as video_events
 from watchparty.videos.oembed import fetch_external_metadata
@@ -96,6 +98,7 @@ def job_functions() -> dict[str, JobFunction]:
         email_digest,
         push_notifications,
         process_stripe_event,
+        drain_search_outbox,
     ]
     return {f.__name__: f for f in functions}
 
@@ -112,6 +115,8 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(purge_notifications, 600),
         Periodic(sweep_party_reminders, 60),  # reminders and starts whose jobs were lost
         Periodic(sweep_stripe_events, 60),  # webhook events whose job was lost
+        Periodic(drain_search_outbox, 5),  # the search index follows the outbox
+        Periodic(sweep_search_index, 30),  # bulk changes, online counts, retries
     ]
 
 
@@ -125,6 +130,7 @@ def register_callbacks() -> None:
     use_invitation_inbox(open_invitation)  # acceptPartyInvite / declinePartyInvite
     on_sessions_revoked(forget_revoked_devices)  # a revoked sign-in's push devices go
     use_plans(host_plan)  # the host's plan bounds members, hosted parties, screen shares
+    search_outbox.register()  # indexed changes write the search outbox in their transaction
 
 
 register_callbacks()

@@ -42,6 +42,8 @@ from watchparty.polls.party_fields import PollPartyFields
 from watchparty.polls.resolvers import PollMutations, PollQueries
 from watchparty.reactions.party_fields import ReactionPartyFields
 from watchparty.reactions.resolvers import ReactionMutations, ReactionQueries
+from watchparty.search import types as search_types
+from watchparty.search.resolvers import SearchQueries
 from watchparty.videos.external_resolvers import ExternalVideoMutations
 from watchparty.videos.processing_resolvers import ProcessingSubscriptions
 from watchparty.videos.resolvers import VideoMutations, VideoQueries
@@ -62,7 +64,7 @@ extend_type(User, BillingUserFields)
 # Billing's items of the per-user stream (`notificationEvents`).
 widen_union(notification_stream.NotificationEvent, "event", *billing_types.STREAM_TYPES)
 notification_stream.use_renderers(billing_types.RENDERERS)
-for type_name, field_name, bound in billing_types.BOUNDED_LISTS:
+for type_name, field_name, bound in (*billing_types.BOUNDED_LISTS, *search_types.BOUNDED_LISTS):
     bound_list(type_name, field_name, bound)
 
 
@@ -80,6 +82,7 @@ class Query(
     NotificationQueries,
     PushQueries,
     BillingQueries,
+    SearchQueries,
 ):
     pass
 

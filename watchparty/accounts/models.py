@@ -25,6 +25,8 @@ class User(IdMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # staff read the system's analytics (`watchparty user grant-staff EMAIL`)
     is_staff: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # false: opted out of search (never indexed, removed from the index when set)
+    searchable: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

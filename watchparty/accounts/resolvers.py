@@ -169,6 +169,7 @@ class AccountMutations:
                 display_name=_given(input.display_name),
                 avatar_url=_given(input.avatar_url),
                 bio=_given(input.bio),
+                searchable=input.searchable,
             )
         return UpdateProfilePayload(user=User.from_model(user, viewer_id=user.id))
 

@@ -164,8 +164,10 @@ async def update_profile(
     display_name: str | Keep | None = Keep.KEEP,
     avatar_url: str | Keep | None = Keep.KEEP,
     bio: str | Keep | None = Keep.KEEP,
+    searchable: bool | None = None,
 ) -> User:
-    """Every given field is validated before any is changed."""
+    """Every given field is validated before any is changed. `searchable` False opts the user
+    out of search (the search outbox removes them from the index)."""
     user = await _load_active(uow.session, viewer_id)
     changes: dict[str, str | None] = {}
     if display_name is not Keep.KEEP:
@@ -176,6 +178,8 @@ async def update_profile(
         changes["bio"] = clean_bio(bio)
     for name, value in changes.items():
         setattr(user, name, value)
+    if searchable is not None:
+        user.searchable = searchable
     await uow.session.flush()
     return user
 

@@ -23,6 +23,12 @@ class User:
     _email_verified: strawberry.Private[bool]
     _has_password: strawberry.Private[bool]
     _is_viewer: strawberry.Private[bool]
+    _searchable: strawberry.Private[bool] = True
+
+    @strawberry.field(description="Whether `search` finds the user (false: opted out). Only "
+                      "visible to the user themselves; null for everyone else.")
+    def searchable(self) -> bool | None:
+        return self._searchable if self._is_viewer else None
 
     @strawberry.field(description="Only visible to the user themselves; null for everyone else.")
     def email(self) -> str | None:
@@ -51,6 +57,7 @@ class User:
             _email_verified=user.email_verified_at is not None,
             _has_password=user.password_hash is not None,
             _is_viewer=viewer_id == user.id,
+            _searchable=user.searchable,
         )
 
 
@@ -86,6 +93,10 @@ class UpdateProfileInput:
     )
     bio: strawberry.Maybe[str | None] = strawberry.field(
         default=None, description="At most 500 characters; line breaks are kept."
+    )
+    searchable: bool | None = strawberry.field(
+        default=None,
+        description="false: never found by `search` (removed from the index); null: unchanged.",
     )
 
 

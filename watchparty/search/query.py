@@ -1,0 +1,315 @@
+"""The `search` API's core, GraphQL-free: one request, answered by Typesense or, without it (or
+while it does not answer), by the database (`fallback.py`), with the same visibility rules.
+
+Visibility (both backends): PUBLIC parties and videos; never UNLISTED parties (found by their
+link only); PRIVATE parties only for their ACTIVE members (a banned, kicked or departed member
+is not one); a viewer's own videos whatever their visibility; users who did not opt out. In
+Typesense the rule is one filter on two fields every document has (`visibility`, `viewer_ids`),
+the same one a scoped key embeds; the hits are then checked against the database once more
+(`visible_ids`), so a row changed since its document was written (deleted, made private, a
+member banned) is dropped before the next indexing cycle already.
+
+Results of several types are merged into one list (by text relevance, or newest first) and
+paged by offset: `after` is an opaque cursor, and the depth is bounded (MAX_DEPTH).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from watchparty.kit.pagination import PaginationError, bad_cursor, decode_cursor, encode_cursor
+from watchparty.parties.models import MemberStatus, Party, PartyMember, PartyVisibility
+from watchparty.search.engine import QUERY_BY, SearchUnavailable, alias_name, engine_of
+from watchparty.search.models import Entity
+
+if TYPE_CHECKING:
+    from watchparty.state import AppState
+
+QUERY_MAX_LENGTH = 200
+MAX_PAGE = 50
+DEFAULT_PAGE = 20
+MAX_DEPTH = 500  # offset + page: deeper pages are refused (narrow the query instead)
+SUGGESTIONS_MAX = 10
+FILTER_VALUES_MAX = 10
+
+COLLECTION = {Entity.PARTY: "parties", Entity.VIDEO: "videos", Entity.USER: "users"}
+FIELD_NAMES = {  # document field -> the GraphQL name shown in `highlights`
+    "title": "title",
+    "description": "description",
+    "host_name": "hostName",
+    "owner_name": "ownerName",
+    "display_name": "displayName",
+}
+MARK_START, MARK_END = "<mark>", "</mark>"
+
+
+class SearchSort(StrEnum):
+    RELEVANCE = "RELEVANCE"
+    NEWEST = "NEWEST"
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    party_status: tuple[str, ...] = ()
+    provider: tuple[str, ...] = ()
+    duration_range: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    query: str
+    types: frozenset[Entity]
+    filters: SearchFilters
+    sort: SearchSort
+    first: int
+    offset: int
+    viewer_id: uuid.UUID | None
+
+
+@dataclass
+class Hit:
+    entity: Entity
+    id: uuid.UUID
+    score: float
+    created_at: int
+    highlights: list[tuple[str, str]]
+
+
+@dataclass
+class Result:
+    hits: list[Hit]
+    total: int
+    has_next: bool
+    offset: int
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    backend: str = "typesense"
+    engine_ms: float = 0.0  # Typesense's own search time (bench)
+
+
+def make_request(
+    query: str,
+    types: list[Entity] | None,
+    filters: SearchFilters | None,
+    sort: SearchSort | None,
+    first: int | None,
+    after: str | None,
+    viewer_id: uuid.UUID | None,
+) -> SearchRequest:
+    """Validated and bounded; PaginationError for a bad `first`/`after`."""
+    text = " ".join(query.split())[:QUERY_MAX_LENGTH]
+    if first is not None and first < 0:
+        raise PaginationError("`first` must not be negative.")
+    size = DEFAULT_PAGE if first is None else min(first, MAX_PAGE)
+    offset = 0
+    if after is not None:
+        key = decode_cursor(after, 2)
+        if key is None or key[0] != "search" or not isinstance(key[1], int) or key[1] < 0:
+            raise bad_cursor()
+        offset = key[1]
+    if offset + size > MAX_DEPTH:
+        raise PaginationError(f"Search pages end after {MAX_DEPTH} results: narrow the query.")
+    filters = filters or SearchFilters()
+    chosen = set(types or list(Entity))
+    # a filter of one type's field leaves only that type (no other can match it)
+    if filters.party_status:
+        chosen &= {Entity.PARTY}
+    if filters.provider or filters.duration_range:
+        chosen &= {Entity.VIDEO}
+    return SearchRequest(
+        query=text,
+        types=frozenset(chosen),
+        filters=SearchFilters(
+            tuple(filters.party_status[:FILTER_VALUES_MAX]),
+            tuple(filters.provider[:FILTER_VALUES_MAX]),
+            tuple(filters.duration_range[:FILTER_VALUES_MAX]),
+        ),
+        sort=sort or SearchSort.RELEVANCE,
+        first=size,
+        offset=offset,
+        viewer_id=viewer_id,
+    )
+
+
+def cursor_at(offset: int) -> str:
+    return encode_cursor("search", offset)
+
+
+def visibility_filter(viewer_id: uuid.UUID | None) -> str:
+    """Typesense's filter_by of what `viewer_id` may see (also embedded in scoped keys)."""
+    if viewer_id is None:
+        return "visibility:=PUBLIC"
+    return f"(visibility:=PUBLIC || viewer_ids:=[`{viewer_id}`])"
+
+
+def _values(values: tuple[str, ...]) -> str:
+    return ",".join(f"`{v}`" for v in values)
+
+
+def _typesense_search(request: SearchRequest, entity: Entity, alias: str) -> dict[str, Any]:
+    filters = [visibility_filter(request.viewer_id)]
+    facets = ["type"]
+    if entity is Entity.PARTY:
+        facets.append("status")
+        if request.filters.party_status:
+            filters.append(f"status:=[{_values(request.filters.party_status)}]")
+    elif entity is Entity.VIDEO:
+        facets += ["duration_range", "provider"]
+        if request.filters.provider:
+            filters.append(f"provider:=[{_values(request.filters.provider)}]")
+        if request.filters.duration_range:
+            filters.append(f"duration_range:=[{_values(request.filters.duration_range)}]")
+    sort = (
+        "created_at:desc"
+        if request.sort is SearchSort.NEWEST
+        else "_text_match:desc,created_at:desc"
+    )
+    return {
+        "collection": alias,
+        "q": request.query or "*",
+        "query_by": QUERY_BY[COLLECTION[entity]],
+        "filter_by": " && ".join(filters),
+        "facet_by": ",".join(facets),
+        "sort_by": sort,
+        "per_page": request.offset + request.first + 1,
+        "page": 1,
+        "prefix": "true",
+        "num_typos": 2,
+        "highlight_start_tag": MARK_START,
+        "highlight_end_tag": MARK_END,
+        "snippet_threshold": 30,
+    }
+
+
+def _merge(request: SearchRequest, hits: list[Hit], total: int) -> tuple[list[Hit], bool]:
+    if request.sort is SearchSort.NEWEST:
+        hits.sort(key=lambda h: (h.created_at, str(h.id)), reverse=True)
+    else:
+        hits.sort(key=lambda h: (h.score, h.created_at, str(h.id)), reverse=True)
+    page = hits[request.offset : request.offset + request.first]
+    return page, request.offset + request.first < total
+
+
+async def search_typesense(state: AppState, request: SearchRequest) -> Result:
+    engine = engine_of(state)
+    assert engine is not None
+    order = sorted(request.types, key=lambda e: e.value)
+    if not order:
+        return Result([], 0, False, request.offset, {}, "typesense")
+    searches = [
+        _typesense_search(request, e, alias_name(state.settings, COLLECTION[e])) for e in order
+    ]
+    answer = await engine.call(
+        lambda: engine.client.multi_search.perform({"searches": searches}, {})
+    )
+    hits: list[Hit] = []
+    total = 0
+    facets: dict[str, list[tuple[str, int]]] = {"type": []}
+    engine_ms = 0.0
+    for entity, result in zip(order, answer["results"], strict=True):
+        if "error" in result:
+            raise SearchUnavailable(str(result["error"]))
+        found = int(result.get("found", 0))
+        total += found
+        engine_ms = max(engine_ms, float(result.get("search_time_ms", 0)))
+        facets["type"].append((entity.value, found))
+        for facet in result.get("facet_counts", []):
+            name = facet["field_name"]
+            if name == "type":
+                continue
+            key = "partyStatus" if name == "status" else _camel(name)
+            facets[key] = [(c["value"], int(c["count"])) for c in facet["counts"]]
+        for hit in result.get("hits", []):
+            doc = hit["document"]
+            hits.append(
+                Hit(
+                    entity=entity,
+                    id=uuid.UUID(doc["id"]),
+                    score=float(hit.get("text_match", 0)),
+                    created_at=int(doc.get("created_at", 0)),
+                    highlights=[
+                        (FIELD_NAMES.get(h["field"], h["field"]), h.get("snippet", ""))
+                        for h in hit.get("highlights", [])
+                        if h.get("snippet")
+                    ],
+                )
+            )
+    page, has_next = _merge(request, hits, total)
+    return Result(page, total, has_next, request.offset, facets, "typesense", engine_ms)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+async def search(state: AppState, request: SearchRequest) -> Result:
+    """Typesense when configured and answering, else the database."""
+    from watchparty.search import fallback
+
+    if engine_of(state) is not None:
+        try:
+            return await search_typesense(state, request)
+        except SearchUnavailable:
+            pass
+    return await fallback.search(state, request)
+
+
+async def suggestions(state: AppState, prefix: str, viewer_id: uuid.UUID | None, limit: int) -> list[str]:
+    """Titles and names starting like `prefix`, for the search box's drop-down (distinct)."""
+    text = " ".join(prefix.split())[:QUERY_MAX_LENGTH]
+    if not text:
+        return []
+    request = make_request(text, None, None, None, min(limit, SUGGESTIONS_MAX), None, viewer_id)
+    result = await search(state, request)
+    seen: list[str] = []
+    for hit in result.hits:
+        for field_name, snippet in hit.highlights:
+            if field_name in ("title", "displayName"):
+                plain = re.sub(r"</?mark>", "", snippet)
+                if plain not in seen:
+                    seen.append(plain)
+    return seen[:limit]
+
+
+async def visible_ids(
+    state: AppState, viewer_id: uuid.UUID | None, party_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Of these parties, those the viewer may find now (the database's word)."""
+    if not party_ids:
+        return set()
+    async with state.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(Party.id, Party.visibility).where(
+                    Party.id.in_(party_ids), Party.deleted_at.is_(None)
+                )
+            )
+        ).all()
+        private = [pid for pid, vis in rows if vis is PartyVisibility.PRIVATE]
+        member_of: set[uuid.UUID] = set()
+        if private and viewer_id is not None:
+            member_of = set(
+                await session.scalars(
+                    select(PartyMember.party_id).where(
+                        PartyMember.party_id.in_(private),
+                        PartyMember.user_id == viewer_id,
+                        PartyMember.status == MemberStatus.ACTIVE,
+                    )
+                )
+            )
+    return {
+        pid
+        for pid, vis in rows
+        if vis is PartyVisibility.PUBLIC or (vis is PartyVisibility.PRIVATE and pid in member_of)
+    }
+
+
+def timed() -> float:
+    return time.perf_counter()

@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 
 from tests.redis_server import RedisServer
 from tests.stripe_standin import StripeStandIn
-from tests.typesense_server import TypesenseServer
 from tests.support import PG_ADMIN_URL, REDIS_URL, Api, make_settings, running_app
+from tests.typesense_server import TypesenseServer
 from watchparty.migrations import upgrade_to_head
 
 

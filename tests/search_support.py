@@ -27,7 +27,8 @@ SEARCH = """query($q: String!, $types: [SearchType!], $filters: SearchFilters, $
     pageInfo { hasNextPage endCursor }
     facets { field counts { value count } }
     edges { cursor highlights { field snippet }
-      node { __typename ... on Party { id title } ... on Video { id title } ... on User { id displayName } }
+      node { __typename ... on Party { id title } ... on Video { id title }
+        ... on User { id displayName } }
     }
   }
 }"""
@@ -81,9 +82,7 @@ async def party(api: Api, host: Person, title: str, **input: Any) -> dict[str, A
 
 
 @asynccontextmanager
-async def typesense_app(
-    server: TypesenseServer, tmp: Path, **overrides: Any
-) -> AsyncIterator[Api]:
+async def typesense_app(server: TypesenseServer, tmp: Path, **overrides: Any) -> AsyncIterator[Api]:
     """The production stack (PostgreSQL of its own, Redis, an ARQ worker) searching `server`
     under a collection prefix of its own."""
     name = f"wp_search_{uuid.uuid4().hex[:10]}"

@@ -31,6 +31,7 @@ DOMAINS = (
     "parties",
     "polls",
     "reactions",
+    "search",
     "videos",
     "voice",
 )

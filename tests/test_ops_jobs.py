@@ -238,6 +238,8 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         "purge_notifications",
         "sweep_party_reminders",
         "sweep_stripe_events",
+        "drain_search_outbox",
+        "sweep_search_index",
     }
     every_minute_jobs = (
         "trim_event_logs",

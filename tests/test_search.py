@@ -4,8 +4,8 @@ production one searching the real Typesense server, and the embedded one searchi
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -110,11 +110,12 @@ async def test_types_facets_and_pages(stack: Api) -> None:
     assert titles(newest) == [f"{key} party {n}" for n in (2, 1, 0)]
 
     bad = await stack.gql(
-        "query($a: String) { search(query: \"x\", after: $a) { totalCount } }", {"a": "nope"}
+        'query($a: String) { search(query: "x", after: $a) { totalCount } }', {"a": "nope"}
     )
     assert bad.body["errors"][0]["extensions"]["code"] == "VALIDATION"
-    deep = await stack.gql('query { search(query: "x", first: 50, after: "WyJzZWFyY2giLDQ4MF0") '
-                           "{ totalCount } }")
+    deep = await stack.gql(
+        'query { search(query: "x", first: 50, after: "WyJzZWFyY2giLDQ4MF0") { totalCount } }'
+    )
     assert deep.body["errors"][0]["extensions"]["code"] == "VALIDATION"
 
 

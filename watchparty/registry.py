@@ -20,8 +20,8 @@ CLI) imports this module, so each of them can read every kind. A domain adds its
 from __future__ import annotations
 
 from watchparty.accounts.security_hooks import on_security_event
-from watchparty.analytics import events as analytics_events
 from watchparty.accounts.session_hooks import on_sessions_revoked
+from watchparty.analytics import events as analytics_events
 from watchparty.billing import events as billing_events
 from watchparty.billing.gate import host_plan
 from watchparty.billing.inbox import sweep_stripe_events
@@ -58,9 +58,9 @@ from watchparty.parties.validation import use_library_media
 from watchparty.polls import events as poll_events
 from watchparty.polls.tasks import close_due_poll
 from watchparty.reactions import events as reaction_events
+from watchparty.realtime.tasks import trim_event_logs
 from watchparty.search import outbox as search_outbox
 from watchparty.search.indexing import drain_search_outbox, sweep_search_index
-from watchparty.realtime.tasks import trim_event_logs
 from watchparty.videos import progress as video_events
 from watchparty.videos.oembed import fetch_external_metadata
 from watchparty.videos.party_media import library_media

@@ -25,8 +25,10 @@ class User:
     _is_viewer: strawberry.Private[bool]
     _searchable: strawberry.Private[bool] = True
 
-    @strawberry.field(description="Whether `search` finds the user (false: opted out). Only "
-                      "visible to the user themselves; null for everyone else.")
+    @strawberry.field(
+        description="Whether `search` finds the user (false: opted out). Only "
+        "visible to the user themselves; null for everyone else."
+    )
     def searchable(self) -> bool | None:
         return self._searchable if self._is_viewer else None
 

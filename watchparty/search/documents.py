@@ -66,7 +66,9 @@ class Batch:
     )
 
 
-async def online_counts(state: AppState | None, party_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+async def online_counts(
+    state: AppState | None, party_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, int]:
     """Users holding each party's stream (advisory: zero while presence is unavailable)."""
     ids = list(party_ids)
     if state is None or not ids:
@@ -91,7 +93,9 @@ async def party_documents(
     ).all()
     found = {party.id for party, _ in rows}
     batch.gone["parties"].extend(str(i) for i in ids if i not in found)
-    live = [p for p, _ in rows if p.deleted_at is None and p.visibility is not PartyVisibility.UNLISTED]
+    live = [
+        p for p, _ in rows if p.deleted_at is None and p.visibility is not PartyVisibility.UNLISTED
+    ]
     members: dict[uuid.UUID, list[uuid.UUID]] = {p.id: [] for p in live}
     if live:
         member_rows = await session.execute(
@@ -200,14 +204,14 @@ async def build(
 async def count_rows(session: AsyncSession) -> dict[str, int]:
     """Rows that should have a document (status)."""
     parties = await session.scalar(
-        select(func.count()).select_from(Party).where(
-            Party.deleted_at.is_(None), Party.visibility != PartyVisibility.UNLISTED
-        )
+        select(func.count())
+        .select_from(Party)
+        .where(Party.deleted_at.is_(None), Party.visibility != PartyVisibility.UNLISTED)
     )
     videos = await session.scalar(
-        select(func.count()).select_from(Video).where(
-            Video.deleted_at.is_(None), Video.status == VideoStatus.READY
-        )
+        select(func.count())
+        .select_from(Video)
+        .where(Video.deleted_at.is_(None), Video.status == VideoStatus.READY)
     )
     users = await session.scalar(
         select(func.count()).select_from(User).where(User.searchable, User.is_active)

@@ -16,8 +16,8 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import typesense
 from typesense.exceptions import ObjectNotFound, TypesenseClientError
@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from watchparty.state import AppState
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 NAMES = ("parties", "videos", "users")
@@ -103,18 +101,12 @@ class Engine:
     """One Typesense client per process (`engine_of(state)`), with a breaker."""
 
     def __init__(self, settings: Settings) -> None:
-        parts = urlsplit(settings.typesense_url)
         self.settings = settings
-        self.client = typesense.Client(
+        # typed Any: the client's TypedDicts do not fit documents built at run time
+        self.client: Any = typesense.Client(
             {
                 "api_key": settings.typesense_api_key,
-                "nodes": [
-                    {
-                        "host": parts.hostname or "127.0.0.1",
-                        "port": str(parts.port or (443 if parts.scheme == "https" else 8108)),
-                        "protocol": parts.scheme or "http",
-                    }
-                ],
+                "nodes": [settings.typesense_url.rstrip("/")],
                 "connection_timeout_seconds": settings.typesense_timeout_seconds,
                 "num_retries": 0,
                 "retry_interval_seconds": 0.0,
@@ -128,7 +120,7 @@ class Engine:
     def is_open(self) -> bool:
         return time.monotonic() < self._open_until
 
-    async def call(self, function: Callable[[], T]) -> T:
+    async def call(self, function: Callable[[], Any]) -> Any:
         """Run one client call in a thread; SearchUnavailable when Typesense is skipped, down,
         frozen (timeout) or answers 5xx. 4xx errors (a bug of ours) are raised as they are."""
         if self.is_open:
@@ -164,28 +156,24 @@ class Engine:
         for name in NAMES:
             alias = alias_name(self.settings, name)
             try:
-                await self.call(lambda alias=alias: self.client.aliases[alias].retrieve())
+                await self.call(self.client.aliases[alias].retrieve)
             except ObjectNotFound:
                 collection = versioned_name(self.settings, name)
                 try:
-                    await self.call(
-                        lambda c=collection: self.client.collections[c].retrieve()
-                    )
+                    await self.call(self.client.collections[collection].retrieve)
                 except ObjectNotFound:
                     await self.call(
-                        lambda c=collection, n=name: self.client.collections.create(schema(c, n))
+                        partial(self.client.collections.create, schema(collection, name))
                     )
                 await self.call(
-                    lambda a=alias, c=collection: self.client.aliases.upsert(
-                        a, {"collection_name": c}
-                    )
+                    partial(self.client.aliases.upsert, alias, {"collection_name": collection})
                 )
         await self._ensure_search_key()
         self.ready = True
 
     async def _ensure_search_key(self) -> None:
         value = search_only_key_value(self.settings)
-        keys = await self.call(lambda: self.client.keys.retrieve())
+        keys = await self.call(self.client.keys.retrieve)
         prefix = value[:4]
         for key in keys.get("keys", []):
             if key.get("value_prefix") == prefix and key.get("description") == self._key_name():

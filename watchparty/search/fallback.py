@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, text
@@ -110,7 +109,9 @@ def highlight(value: str | None, tokens: list[str], fuzzy: bool) -> str | None:
     return result
 
 
-def _highlights(fields: list[tuple[str, str | None]], tokens: list[str], fuzzy: bool) -> list[tuple[str, str]]:
+def _highlights(
+    fields: list[tuple[str, str | None]], tokens: list[str], fuzzy: bool
+) -> list[tuple[str, str]]:
     found = []
     for name, value in fields:
         snippet = highlight(value, tokens, fuzzy)
@@ -171,7 +172,9 @@ async def search(state: AppState, request: SearchRequest) -> Result:
             found = sum(int(n) for _, n in by_status)
             total += found
             facets["type"].append((Entity.PARTY.value, found))
-            facets["partyStatus"] = sorted(((s.value, int(n)) for s, n in by_status), key=lambda x: -x[1])
+            facets["partyStatus"] = sorted(
+                ((s.value, int(n)) for s, n in by_status), key=lambda x: -x[1]
+            )
             rows = (
                 await session.execute(
                     select(Party, User.display_name)
@@ -183,11 +186,17 @@ async def search(state: AppState, request: SearchRequest) -> Result:
             ).all()
             for party, host_name in rows:
                 lights = _highlights(
-                    [("title", party.title), ("description", party.description), ("hostName", host_name)],
+                    [
+                        ("title", party.title),
+                        ("description", party.description),
+                        ("hostName", host_name),
+                    ],
                     tokens,
                     fuzzy,
                 )
-                hits.append(Hit(Entity.PARTY, party.id, _score(lights), epoch_ms(party.created_at), lights))
+                hits.append(
+                    Hit(Entity.PARTY, party.id, _score(lights), epoch_ms(party.created_at), lights)
+                )
         if Entity.VIDEO in request.types:
             owner = User.display_name
             visible = [
@@ -208,8 +217,12 @@ async def search(state: AppState, request: SearchRequest) -> Result:
             ranges = _duration_range()
             if request.filters.duration_range:
                 visible.append(ranges.in_(request.filters.duration_range))
-            joined = select(Video.provider, ranges, func.count()).join(User, User.id == Video.owner_id)
-            groups = (await session.execute(joined.where(*visible).group_by(Video.provider, ranges))).all()
+            joined = select(Video.provider, ranges, func.count()).join(
+                User, User.id == Video.owner_id
+            )
+            groups = (
+                await session.execute(joined.where(*visible).group_by(Video.provider, ranges))
+            ).all()
             found = sum(int(n) for *_, n in groups)
             total += found
             facets["type"].append((Entity.VIDEO.value, found))
@@ -220,7 +233,7 @@ async def search(state: AppState, request: SearchRequest) -> Result:
                 durations[str(bucket)] = durations.get(str(bucket), 0) + int(n)
             facets["provider"] = sorted(providers.items(), key=lambda x: -x[1])
             facets["durationRange"] = sorted(durations.items(), key=lambda x: -x[1])
-            rows = (
+            video_rows = (
                 await session.execute(
                     select(Video, owner)
                     .join(User, User.id == Video.owner_id)
@@ -229,20 +242,30 @@ async def search(state: AppState, request: SearchRequest) -> Result:
                     .limit(depth if newest or not tokens else depth * 4)
                 )
             ).all()
-            for video, owner_name in rows:
+            for video, owner_name in video_rows:
                 lights = _highlights(
-                    [("title", video.title), ("description", video.description), ("ownerName", owner_name)],
+                    [
+                        ("title", video.title),
+                        ("description", video.description),
+                        ("ownerName", owner_name),
+                    ],
                     tokens,
                     fuzzy,
                 )
-                hits.append(Hit(Entity.VIDEO, video.id, _score(lights), epoch_ms(video.created_at), lights))
+                hits.append(
+                    Hit(Entity.VIDEO, video.id, _score(lights), epoch_ms(video.created_at), lights)
+                )
         if Entity.USER in request.types:
             visible = [
                 User.searchable,
                 User.is_active,
-                _matches([User.display_name], tokens, [User.display_name] if fuzzy else [], request.query),
+                _matches(
+                    [User.display_name], tokens, [User.display_name] if fuzzy else [], request.query
+                ),
             ]
-            found = int(await session.scalar(select(func.count()).select_from(User).where(*visible)) or 0)
+            found = int(
+                await session.scalar(select(func.count()).select_from(User).where(*visible)) or 0
+            )
             total += found
             facets["type"].append((Entity.USER.value, found))
             users = await session.scalars(
@@ -253,8 +276,8 @@ async def search(state: AppState, request: SearchRequest) -> Result:
             )
             for user in users:
                 lights = _highlights([("displayName", user.display_name)], tokens, fuzzy)
-                hits.append(Hit(Entity.USER, user.id, _score(lights), epoch_ms(user.created_at), lights))
+                hits.append(
+                    Hit(Entity.USER, user.id, _score(lights), epoch_ms(user.created_at), lights)
+                )
     page, has_next = _merge(request, hits, total)
     return Result(page, total, has_next, request.offset, facets, "database")
-
-

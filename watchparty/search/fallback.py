@@ -29,7 +29,7 @@ from watchparty.search.query import (
     Result,
     SearchRequest,
     SearchSort,
-    _merge,
+    merge_page,
 )
 from watchparty.videos.models import Video, VideoStatus, VideoVisibility
 
@@ -279,5 +279,5 @@ async def search(state: AppState, request: SearchRequest) -> Result:
                 hits.append(
                     Hit(Entity.USER, user.id, _score(lights), epoch_ms(user.created_at), lights)
                 )
-    page, has_next = _merge(request, hits, total)
+    page, has_next = merge_page(request, hits, total)
     return Result(page, total, has_next, request.offset, facets, "database")

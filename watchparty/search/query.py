@@ -152,7 +152,7 @@ def _values(values: tuple[str, ...]) -> str:
     return ",".join(f"`{v}`" for v in values)
 
 
-def _typesense_search(request: SearchRequest, entity: Entity, alias: str) -> dict[str, Any]:
+def search_parameters(request: SearchRequest, entity: Entity, alias: str) -> dict[str, Any]:
     filters = [visibility_filter(request.viewer_id)]
     facets = ["type"]
     if entity is Entity.PARTY:
@@ -187,7 +187,7 @@ def _typesense_search(request: SearchRequest, entity: Entity, alias: str) -> dic
     }
 
 
-def _merge(request: SearchRequest, hits: list[Hit], total: int) -> tuple[list[Hit], bool]:
+def merge_page(request: SearchRequest, hits: list[Hit], total: int) -> tuple[list[Hit], bool]:
     if request.sort is SearchSort.NEWEST:
         hits.sort(key=lambda h: (h.created_at, str(h.id)), reverse=True)
     else:
@@ -203,7 +203,7 @@ async def search_typesense(state: AppState, request: SearchRequest) -> Result:
     if not order:
         return Result([], 0, False, request.offset, {}, "typesense")
     searches = [
-        _typesense_search(request, e, alias_name(state.settings, COLLECTION[e])) for e in order
+        search_parameters(request, e, alias_name(state.settings, COLLECTION[e])) for e in order
     ]
     answer = await engine.call(
         lambda: engine.client.multi_search.perform({"searches": searches}, {})
@@ -240,7 +240,7 @@ async def search_typesense(state: AppState, request: SearchRequest) -> Result:
                     ],
                 )
             )
-    page, has_next = _merge(request, hits, total)
+    page, has_next = merge_page(request, hits, total)
     return Result(page, total, has_next, request.offset, facets, "typesense", engine_ms)
 
 

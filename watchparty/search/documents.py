@@ -28,6 +28,7 @@ from watchparty.videos.models import Video, VideoStatus, VideoVisibility
 if TYPE_CHECKING:
     from watchparty.state import AppState
 
+NAMED_ROWS_MAX = 200  # a renamed user's parties and videos reindexed with them (the rest: sweep)
 MAX_VIEWER_IDS = 1000  # members of a private party listed in its document (parties are smaller)
 
 DURATION_RANGES = (  # (name, upper bound in seconds)
@@ -192,6 +193,23 @@ async def build(
     session: AsyncSession, state: AppState | None, entities: dict[Entity, set[uuid.UUID]]
 ) -> Batch:
     batch = Batch()
+    if entities.get(Entity.USER):  # a new display name shows on their parties and videos too
+        users = sorted(entities[Entity.USER])
+        hosted = await session.scalars(
+            select(Party.id)
+            .where(Party.host_id.in_(users), Party.deleted_at.is_(None))
+            .limit(NAMED_ROWS_MAX)
+        )
+        owned = await session.scalars(
+            select(Video.id)
+            .where(Video.owner_id.in_(users), Video.deleted_at.is_(None))
+            .limit(NAMED_ROWS_MAX)
+        )
+        entities = {
+            **entities,
+            Entity.PARTY: set(entities.get(Entity.PARTY, set())) | set(hosted),
+            Entity.VIDEO: set(entities.get(Entity.VIDEO, set())) | set(owned),
+        }
     if entities.get(Entity.PARTY):
         await party_documents(session, state, sorted(entities[Entity.PARTY]), batch)
     if entities.get(Entity.VIDEO):

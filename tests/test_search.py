@@ -4,6 +4,7 @@ production one searching the real Typesense server, and the embedded one searchi
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -280,3 +281,27 @@ async def test_reindex_swaps_the_alias(
     status = capsys.readouterr().out
     assert '"healthy": true' in status
     assert '"outbox_depth": 0' in status
+
+
+async def test_bulk_update_naming_its_row_is_indexed(api_typesense: Api) -> None:
+    """A domain's bulk `UPDATE ... WHERE id = :id` (the video processing lease writes so) is
+    caught by the outbox listener like an ORM change."""
+    from sqlalchemy import update
+
+    from watchparty.videos.models import Video
+
+    api = api_typesense
+    owner = await person(api, "Owner")
+    before, after = word(), word()
+    video_id = await public_video(api, owner, f"{before} cut")
+    await indexed(api)
+    async with api.state.unit_of_work() as uow:
+        await uow.session.execute(
+            update(Video)
+            .where(Video.id == uuid.UUID(video_id))
+            .values(title=f"{after} cut")
+            .execution_options(synchronize_session=False)
+        )
+    await indexed(api)
+    assert titles(await search(api, after)) == [f"{after} cut"]
+    assert titles(await search(api, before)) == []

@@ -89,19 +89,21 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
         session.add(SearchOutbox(entity=entity.value, entity_id=entity_id, op=op))
 
 
-def _row_id(clause: ClauseElement | None, id_column: Any) -> uuid.UUID | None:
+def _row_id(clause: ClauseElement | None, table_name: str) -> uuid.UUID | None:
     """The id a WHERE pins with `<table>.id == value` (at the top or inside an AND)."""
     if clause is None:
         return None
     if isinstance(clause, BinaryExpression) and clause.operator is operators.eq:
         left, right = clause.left, clause.right
-        if left is id_column and isinstance(right, BindParameter):
+        table = getattr(left, "table", None)
+        same = getattr(left, "key", None) == "id" and getattr(table, "name", None) == table_name
+        if same and isinstance(right, BindParameter):
             value = right.effective_value
             return value if isinstance(value, uuid.UUID) else None
         return None
     for child in clause.get_children():
         if isinstance(child, ClauseElement):
-            found = _row_id(child, id_column)
+            found = _row_id(child, table_name)
             if found is not None:
                 return found
     return None
@@ -119,7 +121,7 @@ def _do_orm_execute(state: ORMExecuteState) -> None:
     values = {getattr(key, "key", key) for key in getattr(statement, "_values", None) or {}}
     if not values & fields:
         return
-    row_id = _row_id(statement.whereclause, table.c.id)  # type: ignore[union-attr]
+    row_id = _row_id(statement.whereclause, table.name)  # type: ignore[union-attr]
     if row_id is not None:  # otherwise: the sweep (updated_at) picks it up
         state.session.add(SearchOutbox(entity=entity.value, entity_id=row_id, op="upsert"))
 

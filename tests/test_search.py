@@ -305,3 +305,37 @@ async def test_bulk_update_naming_its_row_is_indexed(api_typesense: Api) -> None
     await indexed(api)
     assert titles(await search(api, after)) == [f"{after} cut"]
     assert titles(await search(api, before)) == []
+
+
+async def test_online_counts_follow_presence_coalesced(api_typesense: Api) -> None:
+    """Heartbeats write nothing; the sweep sends a party's online count once per change."""
+    from watchparty.parties.presence import get_presence
+    from watchparty.search.engine import engine_of
+    from watchparty.search.indexing import refresh_online_counts, status
+
+    api = api_typesense
+    host = await person(api, "Host")
+    live = await party(api, host, f"{word()} live")
+    await indexed(api)
+    engine = engine_of(api.state)
+    assert engine is not None
+    presence = get_presence(api.state)
+    party_id, user_id = uuid.UUID(live["id"]), uuid.UUID(host.id)
+
+    async def online_count() -> int:
+        collection = f"{api.settings.typesense_collection_prefix}parties"
+        doc = await engine.call(
+            engine.client.collections[collection].documents[live["id"]].retrieve
+        )
+        return int(doc["online_count"])
+
+    await presence.connect(party_id, user_id, "c1")
+    for _ in range(5):
+        await presence.heartbeat(party_id, user_id, "c1")
+    assert (await status(api.state))["outbox_depth"] == 0  # heartbeats reindex nothing
+    await refresh_online_counts(api.state, engine)
+    assert await online_count() == 1
+    assert await refresh_online_counts(api.state, engine) == 0  # unchanged: nothing sent
+    await presence.disconnect(party_id, user_id, "c1")
+    assert await refresh_online_counts(api.state, engine) >= 1
+    assert await online_count() == 0

@@ -108,6 +108,9 @@ async def party_documents(
         for party_id, user_id in member_rows:
             members[party_id].append(user_id)
     online = await online_counts(state, [p.id for p in live])
+    if state is not None:  # what the coalesced refresh compares with (indexing.py)
+        sent: dict[uuid.UUID, int] = state.extras.setdefault("search_online_sent", {})
+        sent.update({p.id: online.get(p.id, 0) for p in live})
     for party, host_name in rows:
         if party.deleted_at is not None or party.visibility is PartyVisibility.UNLISTED:
             batch.gone["parties"].append(str(party.id))

@@ -30,7 +30,7 @@ from typesense.exceptions import ObjectNotFound
 
 from watchparty.accounts.models import User
 from watchparty.kit.time import utcnow
-from watchparty.parties.models import Party, PartyStatus
+from watchparty.parties.models import Party, PartyStatus, PartyVisibility
 from watchparty.search import documents
 from watchparty.search.engine import (
     NAMES,
@@ -151,12 +151,19 @@ async def refresh_online_counts(state: AppState, engine: Engine) -> int:
         live = list(
             await session.scalars(
                 select(Party.id)
-                .where(Party.status == PartyStatus.LIVE, Party.deleted_at.is_(None))
+                .where(
+                    Party.status == PartyStatus.LIVE,
+                    Party.deleted_at.is_(None),
+                    Party.visibility != PartyVisibility.UNLISTED,  # no document
+                )
                 .limit(LIVE_PARTIES_SWEPT)
             )
         )
     counts = await documents.online_counts(state, live)
     sent: dict[uuid.UUID, int] = state.extras.setdefault("search_online_sent", {})
+    still_live = set(live)
+    for party_id in [p for p in sent if p not in still_live]:  # bounded by the live parties
+        del sent[party_id]
     changed: list[dict[str, Any]] = [
         {"id": str(pid), "online_count": counts.get(pid, 0)}
         for pid in live
@@ -169,7 +176,8 @@ async def refresh_online_counts(state: AppState, engine: Engine) -> int:
         lambda: engine.client.collections[target].documents.import_(changed, {"action": "update"})
     )
     for doc, result in zip(changed, results, strict=False):
-        if result.get("success"):  # a party without a document (unlisted) fails: fine
+        # a party not indexed yet fails here: its upsert will carry the count, do not resend
+        if result.get("success") or result.get("code") == 404:
             sent[uuid.UUID(doc["id"])] = int(doc["online_count"])
     return len(changed)
 

@@ -56,8 +56,10 @@ COLLECTION_OF = {Entity.PARTY: "parties", Entity.VIDEO: "videos", Entity.USER: "
 
 
 async def _apply(engine: Engine, batch: documents.Batch, collections: dict[str, str]) -> None:
-    """Upserts then deletes; raises SearchUnavailable (nothing acknowledged) or RuntimeError (a
-    document refused: a bug, logged, the rows stay for the sweep to retry)."""
+    """Upserts then deletes; raises SearchUnavailable (not acknowledged: the outbox rows stay).
+    A document Typesense refuses (a 4xx for that document: a bug of ours, it would be refused
+    again) is logged and not retried: it must not block the outbox behind it; a reindex after
+    the fix brings it in."""
     for name in NAMES:
         target = collections[name]
         docs = batch.upserts[name]
@@ -69,7 +71,10 @@ async def _apply(engine: Engine, batch: documents.Batch, collections: dict[str, 
             )
             failed = [r for r in results if not r.get("success")]
             if failed:
-                raise RuntimeError(f"typesense refused documents: {json.dumps(failed[:3])}")
+                log.error(
+                    "typesense refused documents",
+                    extra={"collection": target, "refused": json.dumps(failed[:3])[:2000]},
+                )
         for doc_id in batch.gone[name]:
             with contextlib.suppress(ObjectNotFound):  # never indexed, or deleted already
                 await engine.call(engine.client.collections[target].documents[doc_id].delete)
@@ -99,6 +104,9 @@ async def drain(state: AppState, *, limit: int = OUTBOX_BATCH) -> int:
                 await engine.ensure_collections()
                 await _apply(engine, batch, _aliases(engine))
             except SearchUnavailable:
+                return 0
+            except ObjectNotFound:  # a collection or alias removed by hand: recreate, retry
+                engine.ready = False
                 return 0
         await session.execute(delete(SearchOutbox).where(SearchOutbox.id.in_(row_ids)))
         await session.commit()

@@ -15,8 +15,8 @@ paged by offset: `after` is an opaque cursor, and the depth is bounded (MAX_DEPT
 
 from __future__ import annotations
 
+import logging
 import re
-import time
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -31,6 +31,8 @@ from watchparty.search.models import Entity
 
 if TYPE_CHECKING:
     from watchparty.state import AppState
+
+log = logging.getLogger(__name__)
 
 QUERY_MAX_LENGTH = 200
 MAX_PAGE = 50
@@ -258,6 +260,8 @@ async def search(state: AppState, request: SearchRequest) -> Result:
             return await search_typesense(state, request)
         except SearchUnavailable:
             pass
+        except Exception:  # a refusal of ours (a 4xx): answered by the database, never a 500
+            log.exception("typesense search failed")
     return await fallback.search(state, request)
 
 
@@ -311,7 +315,3 @@ async def visible_ids(
         for pid, vis in rows
         if vis is PartyVisibility.PUBLIC or (vis is PartyVisibility.PRIVATE and pid in member_of)
     }
-
-
-def timed() -> float:
-    return time.perf_counter()

@@ -21,6 +21,7 @@ GRAPHQL_FREE = [
     "watchparty.accounts.security_hooks",
     "watchparty.accounts.service",
     "watchparty.accounts.session_hooks",
+    "watchparty.analytics.aggregate.jobs",
     "watchparty.billing.checkout",
     "watchparty.billing.entitlements",
     "watchparty.billing.errors",

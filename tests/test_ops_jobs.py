@@ -238,12 +238,14 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         "purge_notifications",
         "sweep_party_reminders",
         "sweep_stripe_events",
+        "aggregate_analytics",
     }
     every_minute_jobs = (
         "trim_event_logs",
         "sweep_party_reminders",
         "send_due_pushes",
         "sweep_stripe_events",
+        "aggregate_analytics",
     )
     for every_minute in every_minute_jobs:
         job = jobs[every_minute]

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from watchparty.analytics.aggregate import cli as analytics_cli
 from watchparty.billing import cli as billing_cli
 from watchparty.config import ConfigurationError, load_settings
 from watchparty.errors import Problem
@@ -195,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     notify.set_defaults(run=_notify)
 
     billing_cli.add_commands(sub)
+    analytics_cli.add_commands(sub)
 
     args = parser.parse_args(argv)
     try:

@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     # PAST_DUE keeps the paid plan this long after the first failed payment, then FREE applies.
     billing_past_due_grace_days: float = Field(default=7.0, ge=0.0, le=60.0)
 
+    # Analytics aggregation reads events ingested up to this many seconds ago: an ingest
+    # transaction that commits late, with an earlier `ingested_at`, is not skipped if it commits
+    # within this lag (README "Analytics: aggregation").
+    analytics_aggregation_lag_seconds: float = Field(default=10.0, ge=0.0, le=600.0)
+
     firebase_credentials: str = ""
     firebase_project_id: str = ""
     firebase_fcm_url: str = ""

@@ -20,8 +20,9 @@ CLI) imports this module, so each of them can read every kind. A domain adds its
 from __future__ import annotations
 
 from watchparty.accounts.security_hooks import on_security_event
-from watchparty.analytics import events as analytics_events
 from watchparty.accounts.session_hooks import on_sessions_revoked
+from watchparty.analytics import events as analytics_events
+from watchparty.analytics.aggregate.jobs import aggregate_analytics, run_analytics_aggregation
 from watchparty.billing import events as billing_events
 from watchparty.billing.gate import host_plan
 from watchparty.billing.inbox import sweep_stripe_events
@@ -96,6 +97,7 @@ def job_functions() -> dict[str, JobFunction]:
         email_digest,
         push_notifications,
         process_stripe_event,
+        run_analytics_aggregation,
     ]
     return {f.__name__: f for f in functions}
 
@@ -112,6 +114,7 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(purge_notifications, 600),
         Periodic(sweep_party_reminders, 60),  # reminders and starts whose jobs were lost
         Periodic(sweep_stripe_events, 60),  # webhook events whose job was lost
+        Periodic(aggregate_analytics, 60),  # analytics aggregates from the events' watermark
     ]
 
 

@@ -11,7 +11,8 @@ service the read side calls.
   SUCCEEDED with `processed` = the most events a scope read, and each scope's figures in
   `params["result"]`; an error -> FAILED with the error (a cancelled run too: the worker's job
   timeout or shutdown). A job that is not QUEUED is left alone (ARQ may deliver twice).
-- Finished aggregation jobs without an owner are deleted after `KEEP_FINISHED`.
+- The cron also re-enqueues on-demand jobs still QUEUED after a minute (their enqueue was lost)
+  and deletes finished aggregation jobs without an owner after `KEEP_FINISHED`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 JOB = "run_analytics_aggregation"
 STALE_AFTER = timedelta(minutes=15)
+REQUEUE_AFTER = timedelta(minutes=1)
 KEEP_FINISHED = timedelta(days=7)
 REQUEST_SCOPES = (*SCOPES, ALL)
 
@@ -160,6 +162,17 @@ async def aggregate_analytics(ctx: dict[str, Any]) -> str:
                 await runs.fail(uow, job, "abandoned: its worker stopped mid-run")
             else:
                 alive = True
+        lost = list(
+            await uow.session.scalars(
+                select(AnalyticsJob.id).where(
+                    AnalyticsJob.kind == JobKind.AGGREGATE,
+                    AnalyticsJob.status == JobStatus.QUEUED,
+                    AnalyticsJob.created_at < now - REQUEUE_AFTER,
+                )
+            )
+        )
+    for job_id in lost:  # its enqueue was lost (Redis down): the same job id, so no duplicate
+        await state.jobs.enqueue(JOB, job_id=job_key(job_id), analytics_job_id=str(job_id))
     if alive:
         return "skipped: an aggregation is running"
     if not await pending(state.sessionmaker, SCOPES, lag_of(state)):

@@ -482,3 +482,65 @@ async def test_interrupted_run_is_failed_and_redone(stack: Stack) -> None:
     assert (await aggregate(stack, "video")).status is JobStatus.SUCCEEDED
     (day,) = await rows(api, VideoDay, VideoDay.video_id == uid(video))
     assert day["views"] == 1
+
+
+async def test_the_cron_skips_while_running_and_fails_abandoned_runs(stack: Stack) -> None:
+    from sqlalchemy import func, update
+
+    from watchparty.analytics.aggregate.jobs import aggregate_analytics
+    from watchparty.errors import ValidationProblem
+
+    state = stack.api.state
+    ctx = {"state": state}
+
+    async def aggregate_jobs() -> int:
+        async with state.sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(AnalyticsJob)
+                .where(AnalyticsJob.kind == JobKind.AGGREGATE)
+            )
+        return int(count or 0)
+
+    await asyncio.sleep(LAG + 0.1)
+    await aggregate_analytics(ctx)  # whatever earlier tests left
+    before = await aggregate_jobs()
+    assert await aggregate_analytics(ctx) == "nothing new"
+    assert await aggregate_jobs() == before  # no row for a run with nothing to do
+
+    host, party = await _party(stack)
+    async with state.unit_of_work() as uow:
+        running = await runs.create(uow, JobKind.AGGREGATE, "party")
+        await runs.start(uow, running)
+    await insert_events(stack.api, [event("reaction.send", utcnow(), user=host.id, party=party)])
+    await asyncio.sleep(LAG + 0.1)
+    assert await aggregate_analytics(ctx) == "skipped: an aggregation is running"
+    assert await _reactions(stack, party) == 0
+
+    # Its worker died 20 minutes ago: the cron fails it and runs.
+    async with state.unit_of_work() as uow:
+        await uow.session.execute(
+            update(AnalyticsJob)
+            .where(AnalyticsJob.id == running.id)
+            .values(started_at=utcnow() - timedelta(minutes=20))
+        )
+    assert await aggregate_analytics(ctx) == "SUCCEEDED"
+    assert await _reactions(stack, party) == 1
+    async with state.sessionmaker() as session:
+        abandoned = await session.get(AnalyticsJob, running.id)
+        latest = await session.scalar(
+            select(AnalyticsJob)
+            .where(AnalyticsJob.status == JobStatus.SUCCEEDED)
+            .order_by(AnalyticsJob.created_at.desc())
+            .limit(1)
+        )
+    assert abandoned is not None and abandoned.status is JobStatus.FAILED
+    assert abandoned.error == "abandoned: its worker stopped mid-run"
+    assert latest is not None and (latest.scope, latest.owner_id) == ("all", None)
+
+    async with state.unit_of_work() as uow:
+        with pytest.raises(ValidationProblem) as raised:
+            await request_aggregation(uow, "everything", None)
+    assert raised.value.message == (
+        "Unknown aggregation scope 'everything': party, video, user, system, all."
+    )

@@ -31,12 +31,12 @@ async def test_add_move_remove_keep_order(any_api: Api) -> None:
         "addToQueue",
         party.id,
         token,
-        media={"url": "https://videos.example.com/a/Zero%20Hour.mkv?x=1"},
+        media={"url": "https://videos.example.com/a/Zero%20Hour.mp4?x=1"},
         position=0,
     )
     queue = added["queue"]
-    assert titles(queue) == ["Zero Hour.mkv", "First", "B", "C"]  # title from the URL
-    assert queue[0]["url"] == "https://videos.example.com/a/Zero%20Hour.mkv?x=1"
+    assert titles(queue) == ["Zero Hour.mp4", "First", "B", "C"]  # title from the URL
+    assert queue[0]["url"] == "https://videos.example.com/a/Zero%20Hour.mp4?x=1"
     assert queue[0]["addedBy"] == {"id": party.host.id}
     assert queue[0]["durationSeconds"] is None
     # Adding did not touch the playback: still paused at "First".
@@ -44,18 +44,18 @@ async def test_add_move_remove_keep_order(any_api: Api) -> None:
     assert added["playback"]["revision"] == 1
 
     past_end = await queue_op(
-        any_api, "addToQueue", party.id, token, media={"url": "https://x.example/d"}, position=99
+        any_api, "addToQueue", party.id, token, media={"url": "https://x.example/d.m3u8"}, position=99
     )
-    assert titles(past_end["queue"]) == ["Zero Hour.mkv", "First", "B", "C", "d"]
+    assert titles(past_end["queue"]) == ["Zero Hour.mp4", "First", "B", "C", "d.m3u8"]
 
     ids = {item["title"]: item["id"] for item in past_end["queue"]}
     moved = await queue_op(any_api, "moveQueueItem", party.id, token, itemId=ids["C"], position=0)
-    assert titles(moved["queue"]) == ["C", "Zero Hour.mkv", "First", "B", "d"]
+    assert titles(moved["queue"]) == ["C", "Zero Hour.mp4", "First", "B", "d.m3u8"]
     moved = await queue_op(any_api, "moveQueueItem", party.id, token, itemId=ids["C"], position=50)
-    assert titles(moved["queue"]) == ["Zero Hour.mkv", "First", "B", "d", "C"]
+    assert titles(moved["queue"]) == ["Zero Hour.mp4", "First", "B", "d.m3u8", "C"]
 
     removed = await queue_op(any_api, "removeFromQueue", party.id, token, itemId=ids["B"])
-    assert titles(removed["queue"]) == ["Zero Hour.mkv", "First", "d", "C"]
+    assert titles(removed["queue"]) == ["Zero Hour.mp4", "First", "d.m3u8", "C"]
     assert (await read_party(any_api, party.id, token))["queue"] == removed["queue"]
 
     gone = await queue_op(any_api, "removeFromQueue", party.id, token, itemId=ids["B"])
@@ -74,8 +74,8 @@ async def test_bad_media_is_refused(any_api: Api) -> None:
     cases = [
         ({"url": "ftp://files.example.com/a.mp4"}, "media.url"),
         ({"url": "https://e.example/" + "a" * 2100}, "media.url"),
-        ({"url": "https://e.example/a", "title": "t" * 241}, "media.title"),
-        ({"url": "https://e.example/a", "durationSeconds": -5}, "media.durationSeconds"),
+        ({"url": "https://e.example/a.mp4", "title": "t" * 241}, "media.title"),
+        ({"url": "https://e.example/a.mp4", "durationSeconds": -5}, "media.durationSeconds"),
     ]
     for media, field in cases:
         answer = await queue_op(any_api, "addToQueue", party.id, token, media=media)

@@ -44,7 +44,12 @@ async def test_add_move_remove_keep_order(any_api: Api) -> None:
     assert added["playback"]["revision"] == 1
 
     past_end = await queue_op(
-        any_api, "addToQueue", party.id, token, media={"url": "https://x.example/d.m3u8"}, position=99
+        any_api,
+        "addToQueue",
+        party.id,
+        token,
+        media={"url": "https://x.example/d.m3u8"},
+        position=99,
     )
     assert titles(past_end["queue"]) == ["Zero Hour.mp4", "First", "B", "C", "d.m3u8"]
 
@@ -125,12 +130,12 @@ async def test_queue_is_capped(tmp: Any) -> None:
         token = party.host.token
         for n in range(199):
             answer = await queue_op(
-                api, "addToQueue", party.id, token, media={"url": f"https://e.example/{n}"}
+                api, "addToQueue", party.id, token, media={"url": f"https://e.example/{n}.mp4"}
             )
             assert answer["__typename"] == "QueuePayload", answer
         assert len(answer["queue"]) == 200
         full = await queue_op(
-            api, "addToQueue", party.id, token, media={"url": "https://e.example/over"}
+            api, "addToQueue", party.id, token, media={"url": "https://e.example/over.mp4"}
         )
         assert full["__typename"] == "ValidationError"
         assert full["message"] == "The queue is full (200 items at most)."
@@ -147,7 +152,7 @@ async def test_concurrent_additions_keep_a_gapless_order(any_api: Api) -> None:
                 "addToQueue",
                 party.id,
                 party.host.token,
-                media={"url": f"https://e.example/{name}"},
+                media={"url": f"https://e.example/{name}.mp4"},
                 position=1,
             )
             for name in names
@@ -156,5 +161,5 @@ async def test_concurrent_additions_keep_a_gapless_order(any_api: Api) -> None:
     assert all(a["__typename"] == "QueuePayload" for a in answers)
     queue = (await read_party(any_api, party.id, party.host.token))["queue"]
     assert titles(queue)[0] == "First"
-    assert sorted(titles(queue)[1:]) == names
+    assert sorted(titles(queue)[1:]) == [f"{name}.mp4" for name in names]
     assert max(len(a["queue"]) for a in answers) == 7

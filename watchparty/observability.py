@@ -34,6 +34,15 @@ def release() -> str:
         return "watchparty@unknown"
 
 
+def sentry_environment(settings: Settings) -> str:
+    """The environment events are tagged with (the frontend's `clientConfig.sentry` too)."""
+    return settings.sentry_environment or settings.app_env.value
+
+
+def sentry_release(settings: Settings) -> str:
+    return settings.sentry_release or release()
+
+
 def _drop_graphql_response_errors(event: Any, hint: dict[str, Any]) -> Any:
     for value in (event.get("exception") or {}).get("values") or []:
         mechanism = value.get("mechanism") or {}
@@ -58,8 +67,8 @@ def init_sentry(settings: Settings) -> bool:
 
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
-        environment=settings.sentry_environment or settings.app_env.value,
-        release=settings.sentry_release or release(),
+        environment=sentry_environment(settings),
+        release=sentry_release(settings),
         traces_sample_rate=settings.sentry_traces_sample_rate,
         send_default_pii=False,
         auto_enabling_integrations=False,

@@ -16,6 +16,7 @@ failure is reported once, with its cause.
 
 from __future__ import annotations
 
+import functools
 import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 _initialised_dsn: str | None = None
 
 
+@functools.cache  # reading the package metadata costs ~2 ms (clientConfig asks every time)
 def release() -> str:
     try:
         return f"watchparty@{version('watchparty')}"

@@ -124,9 +124,12 @@ def strong_etag(body: bytes) -> str:
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): a proxy that compressed the
+    answer may have sent our tag back as W/"..."."""
     if not header:
         return False
-    return header.strip() == "*" or etag in {part.strip() for part in header.split(",")}
+    tags = {part.strip().removeprefix("W/") for part in header.split(",")}
+    return "*" in tags or etag in tags
 
 
 def bearer_token(value: str | None) -> str | None:
@@ -349,7 +352,7 @@ class GraphQLView(GraphQL[Context, None]):
         """Public only for an anonymous request whose root fields are all hinted public."""
         if context.claims is not None or request_data.query is None:
             return PRIVATE
-        key = (request_data.query, request_data.operation_name)
+        key = (document_hash(request_data.query), request_data.operation_name)
         found = self._policies.get(key)
         if found is None:
             try:

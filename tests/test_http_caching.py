@@ -54,7 +54,7 @@ async def test_public_queries_are_cacheable_and_revalidate_with_304(any_api: Api
     every = await get(
         any_api,
         {
-            "query": "query Q { ...F pushConfig { enabled } } "
+            "query": "query Q { ...F pushConfig { enabled } allowedEmoji } "
             "fragment F on Query { plans { id } billingConfig { enabled } __typename }",
             "operationName": "Q",
         },

@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from watchparty.gql.persisted import persisted_store
+        from watchparty.gql.persisted import persisted_queries
         from watchparty.gql.view import GraphQLView
         from watchparty.schema import build_schema
 
@@ -53,12 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             revocations.watching(state),
         ):
             app.state.wp = state
-            view = GraphQLView(
-                state,
-                build_schema(settings),
-                persisted=persisted_store(state),
-                trusted=settings.trusted_documents,
-            )
+            view = GraphQLView(state, build_schema(settings), persisted_queries(state))
             app.state.graphql = view
             yield
 

@@ -33,21 +33,34 @@ MISMATCH_MESSAGE = "provided sha does not match query"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class PersistedQueryError(ValueError):
-    """The `persistedQuery` extension is malformed (400)."""
+class PersistedQueryProblem(ValueError):
+    """A request that does not run: its answer's HTTP status and `extensions.code`."""
+
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+def _not_found() -> PersistedQueryProblem:
+    # 200, as Apollo Server answers: clients retry with the query and its hash.
+    return PersistedQueryProblem(200, NOT_FOUND_MESSAGE, NOT_FOUND_CODE)
 
 
 def requested_hash(extensions: dict[str, Any] | None) -> str | None:
-    """The hash a request names, None without the extension; PersistedQueryError when it is
-    malformed or another version."""
+    """The hash a request names, None without the extension; a 400 when it is malformed or
+    another version."""
     if not extensions or "persistedQuery" not in extensions:
         return None
     persisted = extensions["persistedQuery"]
     if not isinstance(persisted, dict) or persisted.get("version") != 1:
-        raise PersistedQueryError("Only persistedQuery version 1 is supported.")
+        raise PersistedQueryProblem(
+            400, "Only persistedQuery version 1 is supported.", "BAD_REQUEST"
+        )
     digest = persisted.get("sha256Hash")
     if not isinstance(digest, str) or not _SHA256.fullmatch(digest.lower()):
-        raise PersistedQueryError("persistedQuery.sha256Hash must be 64 hexadecimal characters.")
+        raise PersistedQueryProblem(
+            400, "persistedQuery.sha256Hash must be 64 hexadecimal characters.", "BAD_REQUEST"
+        )
     return digest.lower()
 
 
@@ -106,9 +119,56 @@ class RedisStore:
             log.warning("persisted query not stored: redis unavailable")
 
 
-def persisted_store(state: AppState) -> PersistedStore:
+class PersistedQueries:
+    """Which document a request runs. With `trusted` (TRUSTED_DOCUMENTS_FILE's {hash: document})
+    only those run, by hash or by their exact text; otherwise `store` learns documents."""
+
+    def __init__(
+        self, store: PersistedStore, max_document_bytes: int, trusted: dict[str, str] | None
+    ) -> None:
+        self.store = store
+        self.max_document_bytes = max_document_bytes
+        self.trusted = trusted
+
+    async def document(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
+        """The document to run (None: no query at all, the usual 400); PersistedQueryProblem
+        for an unknown hash, a hash that is not the query's, or (trusted mode) another query."""
+        digest = requested_hash(extensions)
+        if digest is not None and query is not None and document_hash(query) != digest:
+            raise PersistedQueryProblem(400, MISMATCH_MESSAGE, "BAD_REQUEST")
+        if self.trusted is not None:
+            return self._trusted(query, digest)
+        if digest is None:
+            return query
+        if query is None:
+            query = await self.store.get(digest)
+            if query is None:
+                raise _not_found()
+        elif len(query.encode()) <= self.max_document_bytes:
+            await self.store.put(digest, query)
+        return query
+
+    def _trusted(self, query: str | None, digest: str | None) -> str | None:
+        assert self.trusted is not None
+        digest = digest or (None if query is None else document_hash(query))
+        if digest is None:
+            return None
+        document = self.trusted.get(digest)
+        if document is None:
+            if query is None:
+                raise _not_found()
+            raise PersistedQueryProblem(
+                400,
+                "Only the frontend's registered operations run on this server.",
+                "PERSISTED_QUERY_NOT_ALLOWED",
+            )
+        return document
+
+
+def persisted_queries(state: AppState) -> PersistedQueries:
     """Redis when configured (shared by every process), else this process's bounded LRU."""
     settings = state.settings
+    store: PersistedStore = MemoryStore(settings.apq_max_entries)
     if state.redis is not None:
-        return RedisStore(state.redis, settings.redis_key_prefix, settings.apq_ttl_seconds)
-    return MemoryStore(settings.apq_max_entries)
+        store = RedisStore(state.redis, settings.redis_key_prefix, settings.apq_ttl_seconds)
+    return PersistedQueries(store, settings.apq_max_document_bytes, settings.trusted_documents)

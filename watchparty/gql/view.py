@@ -58,15 +58,7 @@ from watchparty.gql.negotiation import (
     is_request_error,
     negotiate,
 )
-from watchparty.gql.persisted import (
-    MISMATCH_MESSAGE,
-    NOT_FOUND_CODE,
-    NOT_FOUND_MESSAGE,
-    PersistedQueryError,
-    PersistedStore,
-    document_hash,
-    requested_hash,
-)
+from watchparty.gql.persisted import PersistedQueries, PersistedQueryProblem, document_hash
 from watchparty.gql.websocket import TransportWSHandler
 from watchparty.state import AppState
 
@@ -155,8 +147,7 @@ class GraphQLView(GraphQL[Context, None]):
         self,
         state: AppState,
         schema: BaseSchema,
-        persisted: PersistedStore | None = None,
-        trusted: dict[str, str] | None = None,
+        persisted: PersistedQueries | None = None,
     ) -> None:
         """`schema` is the application schema (`schema.build_schema`, passed by the composition
         root, `app.py`); tests may pass one built with the same extensions (see
@@ -173,7 +164,6 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.state = state
         self.persisted = persisted
-        self.trusted = trusted  # hash -> document: only these run (TRUSTED_DOCUMENTS_FILE)
         self._policies: dict[tuple[str, str | None], str] = {}
 
     # --- HTTP -------------------------------------------------------------------------------
@@ -312,41 +302,12 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def _document(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
         """The document to run: the query, or the persisted one its hash names."""
-        try:
-            digest = requested_hash(extensions)
-        except PersistedQueryError as exc:
-            raise RequestError(400, str(exc), extensions={"code": "BAD_REQUEST"}) from exc
-        if digest is not None and query is not None and document_hash(query) != digest:
-            raise RequestError(400, MISMATCH_MESSAGE, extensions={"code": "BAD_REQUEST"})
-        if self.trusted is not None:
-            return self._trusted(query, digest)
-        if digest is None or self.persisted is None:
+        if self.persisted is None:
             return query
-        if query is None:
-            query = await self.persisted.get(digest)
-            if query is None:
-                # 200, as Apollo Server answers: clients retry with the query and its hash.
-                raise RequestError(200, NOT_FOUND_MESSAGE, extensions={"code": NOT_FOUND_CODE})
-        elif len(query.encode()) <= self.state.settings.apq_max_document_bytes:
-            await self.persisted.put(digest, query)
-        return query
-
-    def _trusted(self, query: str | None, digest: str | None) -> str | None:
-        """Trusted-documents mode: only the operations of the frontend's manifest run."""
-        assert self.trusted is not None
-        digest = digest or (None if query is None else document_hash(query))
-        if digest is None:
-            return query  # no query at all: the usual 400
-        document = self.trusted.get(digest)
-        if document is None:
-            if query is None:
-                raise RequestError(200, NOT_FOUND_MESSAGE, extensions={"code": NOT_FOUND_CODE})
-            raise RequestError(
-                400,
-                "Only the frontend's registered operations run on this server.",
-                extensions={"code": "PERSISTED_QUERY_NOT_ALLOWED"},
-            )
-        return document
+        try:
+            return await self.persisted.document(query, extensions)
+        except PersistedQueryProblem as exc:
+            raise RequestError(exc.status, str(exc), extensions={"code": exc.code}) from exc
 
     def _cache_control(self, context: Context, request_data: GraphQLRequestData) -> str:
         """Public only for an anonymous request whose root fields are all hinted public."""

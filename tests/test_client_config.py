@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.support import Api, make_settings, running_app
+from tests.support import Api, graphql_socket, live_server, make_settings, running_app
 from watchparty.observability import release
 
 CONFIG = """clientConfig {
@@ -147,3 +147,16 @@ async def test_configured_server(tmp_path: Path) -> None:
         {"plan": "PLUS", "uploadMaxBytes": 5 * GIB},
         {"plan": "PREMIUM", "uploadMaxBytes": 10 * GIB},  # 20 GiB, capped by UPLOAD_MAX_BYTES
     ]
+
+
+async def test_asked_over_the_websocket(tmp_path: Path) -> None:
+    settings = make_settings("embedded", database_url="", tmp=tmp_path)
+    async with running_app(settings) as api, live_server(api.app) as url:
+        async with graphql_socket(url) as socket:
+            assert (await socket.init())["type"] == "connection_ack"
+            [message, _complete] = await socket.execute("{ clientConfig { apiUrl websocketUrl } }")
+    host = url.removeprefix("http://")
+    assert message["payload"]["data"]["clientConfig"] == {
+        "apiUrl": f"http://{host}/graphql",
+        "websocketUrl": f"ws://{host}/graphql",
+    }

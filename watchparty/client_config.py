@@ -121,10 +121,13 @@ class ClientConfig:
 
 
 def api_base(settings: Settings, request_base: str) -> str:
-    """PUBLIC_URL when set in the environment, else the request's scheme and host."""
+    """PUBLIC_URL when set in the environment, else the request's scheme and host (asked over
+    the WebSocket, ws:// and wss:// stand for http:// and https://)."""
     if "public_url" in settings.model_fields_set:
         return settings.public_url.rstrip("/")
-    return request_base.rstrip("/")
+    scheme, _, rest = request_base.partition("://")
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    return f"{scheme}://{rest}".rstrip("/")
 
 
 def _limits(settings: Settings) -> ClientLimits:

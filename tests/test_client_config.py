@@ -151,10 +151,13 @@ async def test_configured_server(tmp_path: Path) -> None:
 
 async def test_asked_over_the_websocket(tmp_path: Path) -> None:
     settings = make_settings("embedded", database_url="", tmp=tmp_path)
-    async with running_app(settings) as api, live_server(api.app) as url:
-        async with graphql_socket(url) as socket:
-            assert (await socket.init())["type"] == "connection_ack"
-            [message, _complete] = await socket.execute("{ clientConfig { apiUrl websocketUrl } }")
+    async with (
+        running_app(settings) as api,
+        live_server(api.app) as url,
+        graphql_socket(url) as socket,
+    ):
+        assert (await socket.init())["type"] == "connection_ack"
+        [message, _complete] = await socket.execute("{ clientConfig { apiUrl websocketUrl } }")
     host = url.removeprefix("http://")
     assert message["payload"]["data"]["clientConfig"] == {
         "apiUrl": f"http://{host}/graphql",

@@ -70,6 +70,7 @@ GRAPHQL_FREE = [
     "watchparty.parties.playback_queue",
     "watchparty.parties.playback_reports",
     "watchparty.parties.presence",
+    "watchparty.parties.providers",
     "watchparty.parties.reminder_tasks",
     "watchparty.parties.reminders",
     "watchparty.parties.service",

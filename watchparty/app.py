@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from watchparty.gql.persisted import persisted_queries
         from watchparty.gql.view import GraphQLView
         from watchparty.schema import build_schema
 
@@ -52,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             revocations.watching(state),
         ):
             app.state.wp = state
-            view = GraphQLView(state, build_schema(settings))
+            view = GraphQLView(state, build_schema(settings), persisted_queries(state))
             app.state.graphql = view
             yield
 
@@ -82,6 +83,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "upload-offset",
                 "content-range",
                 "range",
+                # Conditional GETs, and request correlation from the frontend (@sentry/nextjs
+                # continues its trace through sentry-trace and baggage; see observability.py).
+                "if-none-match",
+                "if-range",
+                "x-request-id",
+                "sentry-trace",
+                "baggage",
             ],
             expose_headers=[
                 "upload-offset",
@@ -90,6 +98,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "accept-ranges",
                 "www-authenticate",  # a 401 from /graphql says why (gql/view.py)
                 "retry-after",  # a 429 from /auth/refresh says when
+                "etag",  # GET /graphql and /media (If-None-Match)
+                "x-request-id",  # quote it when reporting a problem
             ],
             max_age=600,
         ),

@@ -18,6 +18,7 @@ from watchparty.billing.resolvers import BillingQueries, BillingUserFields
 from watchparty.chat.moderation_resolvers import ModerationMutations, ModerationQueries
 from watchparty.chat.party_fields import ChatModerationPartyFields, ChatPartyFields
 from watchparty.chat.resolvers import ChatMutations, ChatQueries
+from watchparty.client_config import ClientConfigQueries
 from watchparty.config import Settings
 from watchparty.gql.cost import bound_list
 from watchparty.gql.errors import UserError
@@ -80,6 +81,7 @@ class Query(
     NotificationQueries,
     PushQueries,
     BillingQueries,
+    ClientConfigQueries,
 ):
     pass
 

@@ -1,0 +1,72 @@
+"""deleteAccount: a password proves it, sign-ins end, analytics events lose their person, a
+hosted party is handed over."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from tests.parties_ops import cast, person
+from tests.support import PASSWORD, Api
+from watchparty.analytics.models import AnalyticsEvent, EventSource
+from watchparty.kit.time import utcnow
+
+DELETE = """mutation($input: DeleteAccountInput!) { deleteAccount(input: $input) {
+    __typename ... on DeleteAccountPayload { userId } ... on UserError { code message field } } }"""
+
+
+async def add_event(api: Api, user_id: str | None, event_id: str) -> None:
+    now = utcnow()  # PostgreSQL holds partitions from today on (migration 0016)
+    async with api.state.sessionmaker() as session:
+        session.add(
+            AnalyticsEvent(
+                day=now.date(),
+                id=event_id,
+                name="page.view",
+                source=EventSource.CLIENT,
+                occurred_at=now,
+                received_at=now,
+                ingested_at=now,
+                user_id=None if user_id is None else uuid.UUID(user_id),
+                anonymous_id="anon-1" if user_id else "anon-2",
+                properties={},
+            )
+        )
+        await session.commit()
+
+
+async def test_delete_account_anonymizes_events_and_hands_over(any_api: Api) -> None:
+    c = await cast(any_api)
+    other = await person(any_api, "Other")
+    mine, theirs = uuid.uuid4().hex, uuid.uuid4().hex
+    await add_event(any_api, c.host.id, mine)
+    await add_event(any_api, other.id, theirs)
+    wrong = await any_api.gql(DELETE, {"input": {"password": "not it"}}, token=c.host.token)
+    assert wrong.data["deleteAccount"] == {
+        "__typename": "InvalidCredentials",
+        "code": "INVALID_CREDENTIALS",
+        "message": "Password is incorrect.",
+        "field": "password",
+    }
+    anonymous = await any_api.gql(DELETE, {"input": {"password": PASSWORD}})
+    assert anonymous.data["deleteAccount"]["__typename"] == "NotAuthenticated"
+    done = await any_api.gql(DELETE, {"input": {"password": PASSWORD}}, token=c.host.token)
+    assert done.data["deleteAccount"] == {"__typename": "DeleteAccountPayload", "userId": c.host.id}
+    async with any_api.state.sessionmaker() as session:
+        rows = {
+            row.id: (row.user_id, row.anonymous_id)
+            for row in await session.scalars(
+                select(AnalyticsEvent).where(AnalyticsEvent.id.in_([mine, theirs]))
+            )
+        }
+    assert rows == {mine: (None, None), theirs: (uuid.UUID(other.id), "anon-1")}
+    # Signed out; the party went on with the co-host as its host.
+    signed_out = await any_api.gql("{ me { id } }", token=c.host.token)
+    assert signed_out.body["errors"][0]["extensions"]["reason"] == "SESSION_REVOKED"
+    party = await any_api.gql(
+        "query($id: ID!) { party(id: $id) { status host { id } } }",
+        {"id": c.party["id"]},
+        token=c.cohost.token,
+    )
+    assert party.data["party"]["host"] == {"id": c.cohost.id}

@@ -14,7 +14,8 @@ from tests.support import Api, graphql_socket, live_server
 from watchparty.analytics.exports import EXPORT_PURPOSE
 from watchparty.videos.signing import sign
 
-REQUEST = """mutation($input: RequestAnalyticsExportInput!) { requestAnalyticsExport(input: $input) {
+REQUEST = """mutation($input: RequestAnalyticsExportInput!) {
+  requestAnalyticsExport(input: $input) {
     __typename ... on AnalyticsJobPayload { job { id kind scope status downloadUrl } }
     ... on UserError { code message field } } }"""
 PROGRESS = """subscription($id: ID!) { analyticsJobProgress(id: $id) {

@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
 from watchparty.accounts.types import User
+from watchparty.analytics import types as analytics_types
 from watchparty.analytics.resolvers import (
     AnalyticsMutations,
     AnalyticsPartyFields,
@@ -75,7 +76,7 @@ extend_type(Video, AnalyticsVideoFields)
 # Billing's items of the per-user stream (`notificationEvents`).
 widen_union(notification_stream.NotificationEvent, "event", *billing_types.STREAM_TYPES)
 notification_stream.use_renderers(billing_types.RENDERERS)
-for type_name, field_name, bound in billing_types.BOUNDED_LISTS:
+for type_name, field_name, bound in (*billing_types.BOUNDED_LISTS, *analytics_types.BOUNDED_LISTS):
     bound_list(type_name, field_name, bound)
 
 

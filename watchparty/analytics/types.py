@@ -11,8 +11,15 @@ import strawberry
 
 from watchparty.analytics import reading
 from watchparty.analytics.exports import download_url
+from watchparty.analytics.models import (
+    DRIFT_BUCKETS_MS,
+    ExportFormat,
+    ExportScope,
+    JobKind,
+    JobStatus,
+)
 from watchparty.analytics.models import AnalyticsJob as JobRow
-from watchparty.analytics.models import ExportFormat, ExportScope, JobKind, JobStatus
+from watchparty.analytics.ranges import MAX_TOP
 from watchparty.config import Settings
 
 strawberry.enum(JobKind, name="AnalyticsJobKind", description="AGGREGATE runs, or EXPORT files.")
@@ -357,3 +364,13 @@ class RequestAnalyticsExportInput:
 @strawberry.input
 class RunAnalyticsAggregationInput:
     scope: str = strawberry.field(default="all", description="all, party, video, user or system.")
+
+
+# The lists the schema bounds (the query cost model's `BOUNDED_LISTS`; registered by
+# `schema.py`). Curves, hot spots and retention (up to 1440 / 1000 points) are priced like any
+# unbounded list (`PAGE_CAP`), so one dashboard query stays under the default cost limit.
+BOUNDED_LISTS = (
+    ("SyncHealth", "histogram", len(DRIFT_BUCKETS_MS)),
+    ("VideoAnalytics", "mostRewatched", MAX_TOP),
+    ("VideoAnalytics", "mostSkipped", MAX_TOP),
+)

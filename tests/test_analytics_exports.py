@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
+from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import update
 
 from tests.analytics_read_ops import add_party_aggregates, add_user_days
 from tests.parties_ops import cast, person
 from tests.support import Api, graphql_socket, live_server
-from watchparty.analytics.exports import EXPORT_PURPOSE
+from watchparty.analytics.exports import EXPORT_PURPOSE, purge_analytics_exports
+from watchparty.analytics.models import AnalyticsJob
+from watchparty.kit.time import utcnow
 from watchparty.videos.signing import sign
 
 REQUEST = """mutation($input: RequestAnalyticsExportInput!) {
@@ -159,3 +165,36 @@ async def test_progress_subscription_signed_out(api: Api) -> None:
         await ws.init()
         messages = await ws.execute(PROGRESS, {"id": "00000000-0000-0000-0000-000000000000"})
         assert stream_error_code(messages) == "NOT_AUTHENTICATED"
+
+
+async def test_exports_are_rate_limited_per_user(api: Api) -> None:
+    me, other = await person(api, "Me"), await person(api, "Other")
+    for _ in range(10):  # RATE_LIMIT_ANALYTICS_EXPORTS: 10 an hour
+        assert (await request(api, me.token, scope="ME"))["__typename"] == "AnalyticsJobPayload"
+    limited = await request(api, me.token, scope="ME")
+    assert limited["__typename"] == "RateLimited" and limited["code"] == "RATE_LIMITED"
+    assert (await request(api, other.token, scope="ME"))["__typename"] == "AnalyticsJobPayload"
+
+
+async def test_files_are_purged_after_their_retention(any_api: Api) -> None:
+    me = await person(any_api, "Me")
+    job = (await request(any_api, me.token, scope="ME", format="JSON"))["job"]
+    await any_api.drain_jobs()
+    states = await follow_job(any_api, me.token, job["id"])
+    url = states[-1]["downloadUrl"]
+    assert (await download(any_api, url)).status_code == 200
+    async with any_api.state.sessionmaker() as session:
+        await session.execute(
+            update(AnalyticsJob)
+            .where(AnalyticsJob.id == uuid.UUID(job["id"]))
+            .values(finished_at=utcnow() - timedelta(hours=25))
+        )
+        await session.commit()
+    assert await purge_analytics_exports({"state": any_api.state}) >= 1
+    assert (await download(any_api, url)).status_code == 404
+    found = await any_api.gql(JOB, {"id": job["id"]}, token=me.token)
+    assert found.data["analyticsJob"] == {
+        "status": "SUCCEEDED",
+        "processed": 30,
+        "downloadUrl": None,
+    }

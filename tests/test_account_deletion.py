@@ -4,11 +4,13 @@ hosted party is handed over."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.parties_ops import cast, person
 from tests.support import PASSWORD, Api
+from watchparty.accounts.models import AuthSession, User
 from watchparty.analytics.models import AnalyticsEvent, EventSource
 from watchparty.kit.time import utcnow
 
@@ -70,3 +72,30 @@ async def test_delete_account_anonymizes_events_and_hands_over(any_api: Api) -> 
         token=c.cohost.token,
     )
     assert party.data["party"]["host"] == {"id": c.cohost.id}
+
+
+async def test_social_only_account_needs_a_recent_sign_in(api: Api) -> None:
+    stale, fresh = await api.register(), await api.register()
+    async with api.state.unit_of_work() as uow:
+        for payload in (stale, fresh):
+            user_id = uuid.UUID(payload["user"]["id"])
+            await uow.session.execute(
+                update(User).where(User.id == user_id).values(password_hash=None)
+            )
+        await uow.session.execute(
+            update(AuthSession)
+            .where(AuthSession.user_id == uuid.UUID(stale["user"]["id"]))
+            .values(created_at=utcnow() - timedelta(minutes=11))
+        )
+    refused = await api.gql(DELETE, {"input": {}}, token=stale["accessToken"])
+    assert refused.data["deleteAccount"] == {
+        "__typename": "InvalidCredentials",
+        "code": "INVALID_CREDENTIALS",
+        "message": "Sign in again (within the last 10 minutes) to delete your account.",
+        "field": "password",
+    }
+    done = await api.gql(DELETE, {"input": {}}, token=fresh["accessToken"])
+    assert done.data["deleteAccount"] == {
+        "__typename": "DeleteAccountPayload",
+        "userId": fresh["user"]["id"],
+    }

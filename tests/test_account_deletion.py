@@ -3,6 +3,7 @@ hosted party is handed over."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -11,8 +12,9 @@ from sqlalchemy import select, update
 from tests.parties_ops import cast, person
 from tests.support import PASSWORD, Api
 from watchparty.accounts.models import AuthSession, User
-from watchparty.analytics.models import AnalyticsEvent, EventSource
+from watchparty.analytics.models import AnalyticsEvent, AnalyticsJob, EventSource
 from watchparty.kit.time import utcnow
+from watchparty.videos.storage import get_storage
 
 DELETE = """mutation($input: DeleteAccountInput!) { deleteAccount(input: $input) {
     __typename ... on DeleteAccountPayload { userId } ... on UserError { code message field } } }"""
@@ -38,6 +40,25 @@ async def add_event(api: Api, user_id: str | None, event_id: str) -> None:
         await session.commit()
 
 
+async def finished_export(api: Api, token: str) -> str:
+    """Export the viewer's figures and wait for the file; its storage key."""
+    result = await api.gql(
+        """mutation { requestAnalyticsExport(input: {scope: ME}) {
+            ... on AnalyticsJobPayload { job { id } } } }""",
+        token=token,
+    )
+    job_id = result.data["requestAnalyticsExport"]["job"]["id"]
+    for _ in range(200):
+        await api.drain_jobs()
+        async with api.state.sessionmaker() as session:
+            job = await session.get(AnalyticsJob, uuid.UUID(job_id))
+            assert job is not None
+            if job.file_key is not None:
+                return job.file_key
+        await asyncio.sleep(0.05)
+    raise AssertionError("the export did not finish")
+
+
 async def test_delete_account_anonymizes_events_and_hands_over(any_api: Api) -> None:
     c = await cast(any_api)
     other = await person(any_api, "Other")
@@ -53,6 +74,7 @@ async def test_delete_account_anonymizes_events_and_hands_over(any_api: Api) -> 
     }
     anonymous = await any_api.gql(DELETE, {"input": {"password": PASSWORD}})
     assert anonymous.data["deleteAccount"]["__typename"] == "NotAuthenticated"
+    key = await finished_export(any_api, c.host.token)
     done = await any_api.gql(DELETE, {"input": {"password": PASSWORD}}, token=c.host.token)
     assert done.data["deleteAccount"] == {"__typename": "DeleteAccountPayload", "userId": c.host.id}
     async with any_api.state.sessionmaker() as session:
@@ -63,6 +85,7 @@ async def test_delete_account_anonymizes_events_and_hands_over(any_api: Api) -> 
             )
         }
     assert rows == {mine: (None, None), theirs: (uuid.UUID(other.id), "anon-1")}
+    assert await get_storage(any_api.state).size(key) is None  # the export's file went too
     # Signed out; the party went on with the co-host as its host.
     signed_out = await any_api.gql("{ me { id } }", token=c.host.token)
     assert signed_out.body["errors"][0]["extensions"]["reason"] == "SESSION_REVOKED"

@@ -4,8 +4,11 @@ the test, re-bucketing, the bounds of every argument and a constant number of st
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -24,8 +27,9 @@ from tests.analytics_read_ops import (
     make_staff,
     party_analytics,
 )
+from tests.ops_support import command_env, run_command
 from tests.parties_ops import cast, person
-from tests.support import Api
+from tests.support import Api, unique_email
 from watchparty.analytics.models import PartyHotspot, PartyMinute, VideoPosition
 
 
@@ -497,3 +501,25 @@ PARTY_FIELDS = (
     "totals { uniqueViewers } curve { viewers } hotspots { reactions } "
     "syncHealth { p99Ms histogram { reports } } updatedAt"
 )
+
+
+async def test_grant_and_revoke_staff_from_the_command_line(api: Api, tmp_path: Path) -> None:
+    email = unique_email("staff")
+    token = (await api.register(email))["accessToken"]
+    env = command_env(tmp_path, DATABASE_URL=api.settings.database_url)
+
+    async def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(run_command, ["user", *args], env, tmp_path)
+
+    granted = await run("grant-staff", email.upper())
+    assert (granted.returncode, granted.stdout) == (0, f"{email}: staff\n"), granted.stderr
+    assert (await api.gql("{ me { isStaff } }", token=token)).data == {"me": {"isStaff": True}}
+    assert "errors" not in (await api.gql("{ systemStats { to } }", token=token)).body
+    revoked = await run("revoke-staff", email)
+    assert (revoked.returncode, revoked.stdout) == (0, f"{email}: not staff\n")
+    assert (await api.gql("{ me { isStaff } }", token=token)).data == {"me": {"isStaff": False}}
+    unknown = await run("grant-staff", "nobody@example.com")
+    assert (unknown.returncode, unknown.stderr) == (
+        2,
+        "error: No account uses 'nobody@example.com'.\n",
+    )

@@ -28,7 +28,7 @@ from tests.analytics_read_ops import (
     party_analytics,
 )
 from tests.ops_support import command_env, run_command
-from tests.parties_ops import cast, person
+from tests.parties_ops import cast, mutate, person
 from tests.support import Api, unique_email
 from watchparty.analytics.models import PartyHotspot, PartyMinute, VideoPosition
 
@@ -101,6 +101,11 @@ async def test_party_analytics_hosts_and_cohosts_only_with_exact_values(any_api:
         body = await party_analytics(any_api, pid, who.token)
         assert body == {"data": {"party": {"analytics": None}}}
     assert await party_analytics(any_api, pid, None) == {"data": {"party": {"analytics": None}}}
+    # An ended party's analytics stay readable by its hosts (that is when they are read).
+    ended = await mutate(any_api, "endParty", c.host.token, partyId=pid)
+    assert ended["__typename"] == "PartyPayload", ended
+    body = await party_analytics(any_api, pid, c.cohost.token)
+    assert body == {"data": {"party": {"analytics": EXPECTED_PARTY}}}
 
 
 async def test_party_curve_and_hotspots_rebucket(any_api: Api) -> None:

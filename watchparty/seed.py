@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from watchparty.accounts import passwords
 from watchparty.accounts.models import User
 from watchparty.accounts.service import find_user_by_email
-from watchparty.analytics.demo import seed_demo_events
+from watchparty.analytics.demo import aggregate_now, seed_demo_events
 from watchparty.config import ConfigurationError, Settings
 from watchparty.kit.time import utcnow
 from watchparty.registry import job_functions, periodic_jobs
@@ -275,9 +275,7 @@ async def seed_demo(settings: Settings) -> DemoData:
                 party.id,
                 None if sample_id is None else uuid.UUID(sample_id),
             )
-        # TODO(lead): run the aggregation over these events here (analytics/aggregate/, branch
-        # analytics-aggregate) so the dashboards show them right after seed-demo; until then
-        # they show once the aggregation's cron job has run.
+        await aggregate_now(state.sessionmaker, settings.billing_past_due_grace_days)
     return DemoData(results, party.title, party.code, str(party.id), sample_id)
 
 

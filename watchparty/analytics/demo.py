@@ -5,7 +5,8 @@ Deterministic (a seeded random generator, ids `demo-<day>-<n>`) and idempotent (
 NOTHING on the event's key): running the seeder again adds nothing. On PostgreSQL the days'
 partitions are created if missing (the same names and bounds as migration 0016 and the
 partition job). Written straight into `analytics_events` (not through ingestion): these are
-fixtures, with no request, IP or user agent behind them.
+fixtures, with no request, IP or user agent behind them. `aggregate_now` then runs the
+aggregation so the dashboards show them right away.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from watchparty.analytics.aggregate.run import SCOPES, aggregate_scope
 from watchparty.analytics.models import AnalyticsEvent, EventSource
 from watchparty.db import upsert_insert
 from watchparty.kit.time import utcnow
@@ -76,6 +78,7 @@ def _events_of_day(
         joined = start + timedelta(minutes=index * 2 + rng.randint(0, 3))
         left = start + timedelta(minutes=PARTY_MINUTES - rng.randint(0, 8))
         add("party.join", joined, user_id, server, role="HOST" if index == 0 else "MEMBER")
+        add("party.online", joined, user_id, server)
         add("video.view", joined, user_id, client, video_id=video_id, provider="upload")
         minute = joined
         while minute < left:
@@ -117,6 +120,7 @@ def _events_of_day(
                 )
             minute += timedelta(minutes=1)
         add("player.complete", left, user_id, client, video_id=video_id, position=position)
+        add("party.offline", left, user_id, server)
         add("party.leave", left, user_id, server, reason="LEFT")
     return rows
 
@@ -142,3 +146,10 @@ async def seed_demo_events(
             .on_conflict_do_nothing(index_elements=["day", "id"])
         )
     return len(rows)
+
+
+async def aggregate_now(sessionmaker: async_sessionmaker[AsyncSession], grace_days: float) -> None:
+    """Aggregate every scope now, without the lag (the seeder just committed its events and
+    nothing else writes in a demo set-up), so the dashboards show them at once."""
+    for scope in SCOPES:
+        await aggregate_scope(sessionmaker, scope, lag=timedelta(0), grace_days=grace_days)

@@ -23,6 +23,7 @@ from graphql import GraphQLError
 
 from watchparty.accounts.types import User
 from watchparty.analytics import exports, reading, staff
+from watchparty.analytics.aggregate.jobs import request_aggregation
 from watchparty.analytics.events import AnalyticsJobChanged, job_channel
 from watchparty.analytics.models import AnalyticsJob as JobRow
 from watchparty.analytics.models import ExportScope
@@ -275,7 +276,7 @@ class AnalyticsMutations:
         staff.require_staff(viewer)
         scope = "all" if input is None else input.scope
         async with info.context.state.unit_of_work() as uow:
-            job = await staff.request_aggregation(uow, scope, viewer.id)
+            job = await request_aggregation(uow, scope, viewer.id)
         return AnalyticsJobPayload(job=AnalyticsJob.of(job, info.context.state.settings))
 
 

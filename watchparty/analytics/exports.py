@@ -41,7 +41,7 @@ from watchparty.analytics.models import (
 )
 from watchparty.analytics.ranges import MAX_EXPORT_PARTY_DAYS, DayRange, day_range
 from watchparty.db import UnitOfWork
-from watchparty.errors import NotAllowed, NotFound, ValidationProblem
+from watchparty.errors import NotAllowed, NotFound, Problem, ValidationProblem
 from watchparty.jobs import enqueue_after_commit
 from watchparty.kit.ratelimit import Limit
 from watchparty.kit.time import utcnow
@@ -300,6 +300,20 @@ async def _write_rows(state: AppState, job_id: uuid.UUID, writer: _Writer) -> in
             await runs.advance(uow, row, min(0.99, done), writer.count)
 
 
+async def _still_allowed(session: AsyncSession, job: AnalyticsJob) -> str | None:
+    """Why the job's owner may no longer read what they asked for (None: they still may): the
+    rules are checked again when the file is written, not only when it was requested."""
+    owner = None if job.owner_id is None else await session.get(User, job.owner_id)
+    if owner is None:
+        return "The account that asked for this export is gone."
+    target = None if job.target_id is None else str(job.target_id)
+    try:
+        await authorize(session, owner, ExportScope(job.scope), target)
+    except Problem as problem:
+        return problem.message
+    return None
+
+
 async def export_analytics(ctx: dict[str, Any], analytics_job_id: str) -> str:
     """Write an EXPORT job's file and finish the job (idempotent: a finished job is skipped)."""
     state: AppState = ctx["state"]
@@ -311,6 +325,10 @@ async def export_analytics(ctx: dict[str, Any], analytics_job_id: str) -> str:
         if job.status in runs.FINISHED:
             return str(job.status.value).lower()
         await runs.start(uow, job)
+        refusal = await _still_allowed(uow.session, job)
+        if refusal is not None:  # e.g. no longer a co-host: nothing is written
+            await runs.fail(uow, job, refusal)
+            return "refused"
         fmt = ExportFormat(job.params["format"])
         head = {
             "scope": job.scope,

@@ -239,6 +239,7 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         "sweep_party_reminders",
         "sweep_stripe_events",
         "aggregate_analytics",
+        "purge_analytics_exports",
     }
     every_minute_jobs = (
         "trim_event_logs",

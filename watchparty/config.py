@@ -128,6 +128,7 @@ class Settings(BaseSettings):
     rate_limit_mentions: str = "30/60"  # MENTION notifications per message author
     rate_limit_refresh_ip: str = "60/60"  # POST /auth/refresh, per client IP
     rate_limit_refresh_token: str = "10/60"  # noqa: S105 - POST /auth/refresh, per cookie
+    rate_limit_analytics_exports: str = "10/3600"  # requestAnalyticsExport, per user
 
     # Voice chat and screen share (voice/): STUN/TURN servers handed out by `iceServers`.
     # TURN credentials follow the TURN REST scheme: username "<expiry>:<user id>", password
@@ -149,6 +150,10 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(default=5 * 1024**3, ge=1)
     upload_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     media_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    # Analytics exports (analytics/exports.py): files kept this long after their job finished
+    # (then purged), download URLs valid ANALYTICS_EXPORT_URL_TTL_SECONDS (and never past that).
+    analytics_export_retention_hours: float = Field(default=24.0, gt=0.0, le=30 * 24.0)
+    analytics_export_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     # Signs upload and media URLs (32+ characters). Empty: derived from JWT_KEYS.
     media_signing_key: str = ""
     # oEmbed endpoints the external-video job asks for title, duration and thumbnail (empty: skip;

@@ -12,6 +12,15 @@ from strawberry.types import ExecutionContext
 
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
 from watchparty.accounts.types import User
+from watchparty.analytics import types as analytics_types
+from watchparty.analytics.resolvers import (
+    AnalyticsMutations,
+    AnalyticsPartyFields,
+    AnalyticsQueries,
+    AnalyticsSubscriptions,
+    AnalyticsUserFields,
+    AnalyticsVideoFields,
+)
 from watchparty.billing import types as billing_types
 from watchparty.billing.checkout_resolvers import CheckoutMutations
 from watchparty.billing.resolvers import BillingQueries, BillingUserFields
@@ -46,6 +55,7 @@ from watchparty.reactions.resolvers import ReactionMutations, ReactionQueries
 from watchparty.videos.external_resolvers import ExternalVideoMutations
 from watchparty.videos.processing_resolvers import ProcessingSubscriptions
 from watchparty.videos.resolvers import VideoMutations, VideoQueries
+from watchparty.videos.types import Video
 from watchparty.voice.party_fields import VoicePartyFields
 from watchparty.voice.resolvers import VoiceMutations, VoiceQueries, VoiceSubscriptions
 
@@ -57,13 +67,17 @@ extend_type(
     PollPartyFields,
     ReactionPartyFields,
     VoicePartyFields,
+    AnalyticsPartyFields,
 )
-# Billing's fields of User (`me.subscription`, `me.entitlements`).
-extend_type(User, BillingUserFields)
+# Billing's fields of User (`me.subscription`, `me.entitlements`), then analytics' (`me.stats`,
+# `me.isStaff`).
+extend_type(User, BillingUserFields, AnalyticsUserFields)
+# Analytics' field of Video (`video.analytics`, its owner's).
+extend_type(Video, AnalyticsVideoFields)
 # Billing's items of the per-user stream (`notificationEvents`).
 widen_union(notification_stream.NotificationEvent, "event", *billing_types.STREAM_TYPES)
 notification_stream.use_renderers(billing_types.RENDERERS)
-for type_name, field_name, bound in billing_types.BOUNDED_LISTS:
+for type_name, field_name, bound in (*billing_types.BOUNDED_LISTS, *analytics_types.BOUNDED_LISTS):
     bound_list(type_name, field_name, bound)
 
 
@@ -82,6 +96,7 @@ class Query(
     PushQueries,
     BillingQueries,
     ClientConfigQueries,
+    AnalyticsQueries,
 ):
     pass
 
@@ -102,13 +117,18 @@ class Mutation(
     NotificationMutations,
     PushMutations,
     CheckoutMutations,
+    AnalyticsMutations,
 ):
     pass
 
 
 @strawberry.type
 class Subscription(
-    PartySubscriptions, VoiceSubscriptions, ProcessingSubscriptions, NotificationSubscriptions
+    PartySubscriptions,
+    VoiceSubscriptions,
+    ProcessingSubscriptions,
+    NotificationSubscriptions,
+    AnalyticsSubscriptions,
 ):
     pass
 

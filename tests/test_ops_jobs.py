@@ -238,6 +238,8 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         "purge_notifications",
         "sweep_party_reminders",
         "sweep_stripe_events",
+        "aggregate_analytics",
+        "purge_analytics_exports",
         "drain_search_outbox",
         "sweep_search_index",
     }
@@ -246,6 +248,7 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         "sweep_party_reminders",
         "send_due_pushes",
         "sweep_stripe_events",
+        "aggregate_analytics",
     )
     for every_minute in every_minute_jobs:
         job = jobs[every_minute]

@@ -339,3 +339,29 @@ async def test_online_counts_follow_presence_coalesced(api_typesense: Api) -> No
     await presence.disconnect(party_id, user_id, "c1")
     assert await refresh_online_counts(api.state, engine) >= 1
     assert await online_count() == 0
+
+
+async def test_deleted_account_leaves_the_index_with_its_videos_and_parties(
+    api_typesense: Api,
+) -> None:
+    from tests.support import PASSWORD
+
+    api = api_typesense
+    key = word()
+    gone = await person(api, f"{key.capitalize()} Gone")
+    await public_video(api, gone, f"{key} video")
+    await party(api, gone, f"{key} party")
+    await indexed(api)
+    assert len((await search(api, key))["edges"]) == 3
+
+    deleted = await api.gql(
+        "mutation($p: String) { deleteAccount(input: {password: $p}) { __typename } }",
+        {"p": PASSWORD},
+        token=gone.token,
+    )
+    assert deleted.data["deleteAccount"]["__typename"] == "DeleteAccountPayload", deleted.body
+    await indexed(api)
+    admin = api.settings.typesense_api_key
+    for collection in ("users", "videos", "parties"):
+        assert (await _typesense_direct(api, admin, collection, key))["found"] == 0, collection
+    assert (await search(api, key))["edges"] == []

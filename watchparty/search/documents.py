@@ -65,6 +65,8 @@ class Batch:
     gone: dict[str, list[str]] = field(
         default_factory=lambda: {"parties": [], "videos": [], "users": []}
     )
+    # users whose row is gone (deleted accounts): their videos and parties leave the index too
+    deleted_users: list[str] = field(default_factory=list)
 
 
 async def online_counts(
@@ -123,6 +125,7 @@ async def party_documents(
                 "title": party.title,
                 "description": party.description or "",
                 "host_name": host_name,
+                "host_id": str(party.host_id),
                 "status": party.status.value,
                 "visibility": party.visibility.value,
                 "viewer_ids": (
@@ -176,6 +179,7 @@ async def user_documents(session: AsyncSession, ids: list[uuid.UUID], batch: Bat
     rows = list(await session.scalars(select(User).where(User.id.in_(ids))))
     found = {user.id for user in rows}
     batch.gone["users"].extend(str(i) for i in ids if i not in found)
+    batch.deleted_users.extend(str(i) for i in ids if i not in found)
     for user in rows:
         if not user.searchable or not user.is_active:
             batch.gone["users"].append(str(user.id))

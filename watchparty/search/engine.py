@@ -45,6 +45,7 @@ FIELDS: dict[str, list[dict[str, Any]]] = {
         {"name": "title", "type": "string"},
         {"name": "description", "type": "string", "optional": True},
         {"name": "host_name", "type": "string"},
+        {"name": "host_id", "type": "string"},
         {"name": "status", "type": "string", "facet": True},
         {"name": "member_count", "type": "int32"},
         {"name": "online_count", "type": "int32"},

@@ -75,6 +75,15 @@ async def _apply(engine: Engine, batch: documents.Batch, collections: dict[str, 
                     "typesense refused documents",
                     extra={"collection": target, "refused": json.dumps(failed[:3])[:2000]},
                 )
+        owner_field = {"parties": "host_id", "videos": "owner_id"}.get(name)
+        if owner_field and batch.deleted_users:
+            owners = ",".join(f"`{u}`" for u in batch.deleted_users)
+            await engine.call(
+                partial(
+                    engine.client.collections[target].documents.delete,
+                    {"filter_by": f"{owner_field}:=[{owners}]"},
+                )
+            )
         for doc_id in batch.gone[name]:
             with contextlib.suppress(ObjectNotFound):  # never indexed, or deleted already
                 await engine.call(engine.client.collections[target].documents[doc_id].delete)
@@ -241,6 +250,7 @@ async def reindex(state: AppState, engine: Engine, *, suffix: str | None = None)
             async with state.sessionmaker() as session:
                 batch = await documents.build(session, state, {entity: set(ids)})
             batch.gone = {name: [] for name in NAMES}  # nothing to delete in a new collection
+            batch.deleted_users = []
             await _apply(engine, batch, new)
             after = ids[-1]
     old: dict[str, str] = {}

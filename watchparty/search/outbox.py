@@ -5,8 +5,10 @@ the composition root) looks at the new, changed and deleted Party, PartyMember, 
 objects of the flush and adds a `SearchOutbox` row for each indexed entity whose indexed fields
 changed: the row commits or rolls back with the change itself, so the index can never miss a
 committed change nor show a rolled-back one. A `do_orm_execute` listener does the same for bulk
-`UPDATE` statements on those tables whose WHERE names the row (`Video.id == :id`); any other
-bulk statement is caught by the periodic sweep (rows whose `updated_at` moved, `indexing.py`).
+`UPDATE` and `DELETE` statements on those tables whose WHERE names the row (`Video.id == :id`;
+`deleteAccount` deletes its user so); any other bulk update is caught by the periodic sweep
+(rows whose `updated_at` moved, `indexing.py`). A deleted user's videos and parties go with the
+cascade in the database, and by their `owner_id` / `host_id` in the index.
 
 Playback writes (the timeline columns), heartbeats and drift reports touch no indexed field and
 add nothing: presence-driven online counts are refreshed, coalesced, by the sweep.
@@ -110,7 +112,7 @@ def _row_id(clause: ClauseElement | None, table_name: str) -> uuid.UUID | None:
 
 
 def _do_orm_execute(state: ORMExecuteState) -> None:
-    if not state.is_update:
+    if not (state.is_update or state.is_delete):
         return
     statement: Any = state.statement
     table = getattr(statement, "table", None)
@@ -118,12 +120,14 @@ def _do_orm_execute(state: ORMExecuteState) -> None:
     if target is None:
         return
     entity, fields = target
-    values = {getattr(key, "key", key) for key in getattr(statement, "_values", None) or {}}
-    if not values & fields:
-        return
+    if state.is_update:
+        values = {getattr(key, "key", key) for key in getattr(statement, "_values", None) or {}}
+        if not values & fields:
+            return
     row_id = _row_id(statement.whereclause, table.name)  # type: ignore[union-attr]
     if row_id is not None:  # otherwise: the sweep (updated_at) picks it up
-        state.session.add(SearchOutbox(entity=entity.value, entity_id=row_id, op="upsert"))
+        op = "delete" if state.is_delete else "upsert"
+        state.session.add(SearchOutbox(entity=entity.value, entity_id=row_id, op=op))
 
 
 def register() -> None:

@@ -99,7 +99,14 @@ async def drain(state: AppState, *, limit: int = OUTBOX_BATCH) -> int:
     engine = engine_of(state)
     async with state.sessionmaker() as session:
         rows = list(
-            await session.scalars(select(SearchOutbox).order_by(SearchOutbox.id).limit(limit))
+            await session.scalars(
+                select(SearchOutbox)
+                .order_by(SearchOutbox.id)
+                .limit(limit)
+                # two workers draining at once take different rows (PostgreSQL; SQLite has one
+                # writer anyway)
+                .with_for_update(skip_locked=True)
+            )
         )
         if not rows:
             return 0

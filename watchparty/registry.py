@@ -20,7 +20,10 @@ CLI) imports this module, so each of them can read every kind. A domain adds its
 from __future__ import annotations
 
 from watchparty.accounts.security_hooks import on_security_event
+from watchparty import tracking
 from watchparty.analytics import events as analytics_events
+from watchparty.analytics.partitions import analytics_partitions
+from watchparty.analytics.store import drain_analytics_events, server_sink
 from watchparty.accounts.session_hooks import on_sessions_revoked
 from watchparty.billing import events as billing_events
 from watchparty.billing.gate import host_plan
@@ -112,6 +115,8 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(purge_notifications, 600),
         Periodic(sweep_party_reminders, 60),  # reminders and starts whose jobs were lost
         Periodic(sweep_stripe_events, 60),  # webhook events whose job was lost
+        Periodic(drain_analytics_events, 1),  # the analytics stream into PostgreSQL
+        Periodic(analytics_partitions, 3600),  # day partitions ahead, retention behind
     ]
 
 
@@ -125,6 +130,7 @@ def register_callbacks() -> None:
     use_invitation_inbox(open_invitation)  # acceptPartyInvite / declinePartyInvite
     on_sessions_revoked(forget_revoked_devices)  # a revoked sign-in's push devices go
     use_plans(host_plan)  # the host's plan bounds members, hosted parties, screen shares
+    tracking.use_sink(server_sink)  # the server's analytics events: the analytics store
 
 
 register_callbacks()

@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
 from watchparty.accounts.types import User
+from watchparty.analytics.ingest_resolvers import IngestMutations
 from watchparty.billing import types as billing_types
 from watchparty.billing.checkout_resolvers import CheckoutMutations
 from watchparty.billing.resolvers import BillingQueries, BillingUserFields
@@ -100,6 +101,7 @@ class Mutation(
     NotificationMutations,
     PushMutations,
     CheckoutMutations,
+    IngestMutations,
 ):
     pass
 

@@ -137,7 +137,9 @@ async def test_clock_correction_privacy_and_columns(api: Api) -> None:
     assert (row.browser, row.os, row.device) == ("Chrome Mobile", "Android", "MOBILE")
 
 
-async def test_rate_limits_anonymous_and_signed_in(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+async def test_rate_limits_anonymous_and_signed_in(
+    pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     settings = make_settings(
         "postgres",
         database_url=pg_url,

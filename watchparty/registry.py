@@ -19,12 +19,12 @@ CLI) imports this module, so each of them can read every kind. A domain adds its
 
 from __future__ import annotations
 
-from watchparty.accounts.security_hooks import on_security_event
 from watchparty import tracking
+from watchparty.accounts.security_hooks import on_security_event
+from watchparty.accounts.session_hooks import on_sessions_revoked
 from watchparty.analytics import events as analytics_events
 from watchparty.analytics.partitions import analytics_partitions
 from watchparty.analytics.store import drain_analytics_events, server_sink
-from watchparty.accounts.session_hooks import on_sessions_revoked
 from watchparty.billing import events as billing_events
 from watchparty.billing.gate import host_plan
 from watchparty.billing.inbox import sweep_stripe_events

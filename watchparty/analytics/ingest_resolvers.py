@@ -55,5 +55,7 @@ class IngestMutations:
         return TrackEventsPayload(
             accepted=outcome.accepted,
             duplicates=outcome.duplicates,
-            rejected=[TrackEventRejection(index=r.index, reason=r.reason) for r in outcome.rejected],
+            rejected=[
+                TrackEventRejection(index=r.index, reason=r.reason) for r in outcome.rejected
+            ],
         )

@@ -90,7 +90,9 @@ async def maintain(state: AppState, *, today: date | None = None) -> tuple[list[
         if conn.dialect.name != "postgresql":
             result = await conn.execute(delete(AnalyticsEvent).where(AnalyticsEvent.day < cutoff))
             return [], int(result.rowcount or 0)
-        wanted = [today + timedelta(days=n) for n in range(-1, settings.analytics_partitions_ahead + 1)]
+        wanted = [
+            today + timedelta(days=n) for n in range(-1, settings.analytics_partitions_ahead + 1)
+        ]
         await ensure_partitions(conn, wanted)
         dropped = 0
         for day in await existing_partitions(conn):

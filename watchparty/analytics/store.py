@@ -299,8 +299,8 @@ _STAGING = (
     "(LIKE analytics_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 )
 _COLUMN_LIST = ", ".join(COLUMNS)
-_MOVE = (
-    f"INSERT INTO analytics_events ({_COLUMN_LIST}, ingested_at) "
+_MOVE = (  # constants only: the column names above
+    f"INSERT INTO analytics_events ({_COLUMN_LIST}, ingested_at) "  # noqa: S608
     f"SELECT {_COLUMN_LIST}, clock_timestamp() FROM analytics_staging ON CONFLICT DO NOTHING"
 )
 
@@ -394,7 +394,9 @@ async def drain(state: AppState, *, seconds: float = DRAIN_SECONDS) -> int:
                 try:
                     rows.extend(_decode_entry(fields))
                 except (ValueError, KeyError, TypeError, IndexError):
-                    log.exception("analytics: undecodable stream entry skipped", extra={"entry": entry_id})
+                    log.exception(
+                        "analytics: undecodable stream entry skipped", extra={"entry": entry_id}
+                    )
             if rows:
                 written += await copy_rows(state, rows)
             ids = [entry_id for entry_id, _ in entries]

@@ -52,9 +52,7 @@ class Malformed(ValueError):
 
 async def _body(request: Request) -> bytes | Response:
     declared = request.headers.get("content-length")
-    too_large = error_response(
-        413, "TOO_LARGE", f"The body is larger than {MAX_BODY_BYTES} bytes."
-    )
+    too_large = error_response(413, "TOO_LARGE", f"The body is larger than {MAX_BODY_BYTES} bytes.")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return too_large
     chunks, size = [], 0

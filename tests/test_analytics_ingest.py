@@ -153,6 +153,12 @@ async def test_rate_limits_anonymous_and_signed_in(
         limited = await track(api, [event()])
         assert limited["__typename"] == "RateLimited" and limited["code"] == "RATE_LIMITED"
         assert 1 <= limited["retryAfterSeconds"] <= 60
+        beacon = await api.client.post(  # the beacon counts against the same limit
+            "/analytics/events",
+            json={"events": [event()], "anonymousId": "beacon-anon-9"},
+        )
+        assert beacon.status_code == 429 and beacon.json()["error"]["code"] == "RATE_LIMITED"
+        assert 1 <= int(beacon.headers["retry-after"]) <= 60
         me = await person(api)  # signed in: its own, wider limit
         for _ in range(3):
             assert (await track(api, [event()], token=me.token))["accepted"] == 1

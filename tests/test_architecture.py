@@ -18,6 +18,10 @@ import pytest
 GRAPHQL_FREE = [
     "watchparty.kit.pagination",
     "watchparty.accounts.devices",
+    "watchparty.analytics.ingest",
+    "watchparty.analytics.partitions",
+    "watchparty.analytics.privacy",
+    "watchparty.analytics.store",
     "watchparty.accounts.security_hooks",
     "watchparty.accounts.service",
     "watchparty.accounts.session_hooks",

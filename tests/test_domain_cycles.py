@@ -25,6 +25,7 @@ PACKAGE = Path(watchparty.__file__).parent
 # `test_every_subpackage_is_classified` asks for it).
 DOMAINS = (
     "accounts",
+    "analytics",
     "billing",
     "chat",
     "notifications",

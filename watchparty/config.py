@@ -257,6 +257,9 @@ class Settings(BaseSettings):
     analytics_max_event_age_hours: int = Field(default=72, ge=1, le=24 * 90)
     analytics_partitions_ahead: int = Field(default=7, ge=1, le=60)
     analytics_stream_max_entries: int = Field(default=20_000, ge=10, le=10_000_000)
+    # A stream entry read by a drain that did not acknowledge it within this is taken over by
+    # another drain (its worker died mid-batch).
+    analytics_claim_idle_seconds: float = Field(default=30.0, ge=0.1, le=3600.0)
     rate_limit_analytics: str = "120/60"  # trackEvents / beacon calls, per signed-in user
     rate_limit_analytics_anonymous: str = "30/60"  # per client IP, anonymous callers
 

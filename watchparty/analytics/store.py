@@ -9,7 +9,7 @@ nothing and the caller gets `RateLimited` (backpressure: Redis memory stays boun
 batches, `COPY`s them into a temporary staging table, moves them into `analytics_events` with
 `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, then `XACK`s and `XDEL`s the entries. A worker
 killed between the COPY and the XACK leaves its entries pending; another drain claims them after
-`CLAIM_IDLE_MS` (`XAUTOCLAIM`) and the key `(day, id)` makes the replay write nothing twice.
+ANALYTICS_CLAIM_IDLE_SECONDS (`XAUTOCLAIM`) and the key `(day, id)` makes the replay write nothing twice.
 Redis must persist (AOF) for "accepted" to survive a Redis restart; see README.
 
 Without Redis (embedded), or while it is unavailable (the circuit breaker is open or a call
@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 
 GROUP = "drain"
 ENTRY_VERSION = b"1"
-CLAIM_IDLE_MS = 30_000  # a pending entry this old belongs to a dead (or stuck) drain
 READ_ENTRIES = 100  # stream entries per drain step (each holds one call's events, <= 500)
 DRAIN_SECONDS = 20.0  # one drain run stops after this (the next tick goes on)
 BACKPRESSURE_RETRY_SECONDS = 2
@@ -351,12 +350,12 @@ async def _ensure_group(redis: Redis, stream: str) -> None:
 
 
 async def _next_entries(
-    redis: Redis, stream: str, consumer: str, claiming: bool
+    redis: Redis, stream: str, consumer: str, claiming: bool, idle_ms: int
 ) -> tuple[list[tuple[bytes, dict[bytes, bytes]]], bool]:
     """Abandoned entries first (XAUTOCLAIM), then new ones; (entries, still claiming)."""
     if claiming:
         answer = await redis.xautoclaim(
-            stream, GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, start_id="0-0", count=READ_ENTRIES
+            stream, GROUP, consumer, min_idle_time=idle_ms, start_id="0-0", count=READ_ENTRIES
         )
         claimed = [entry for entry in answer[1] if entry and entry[1]]
         if claimed:
@@ -365,7 +364,9 @@ async def _next_entries(
     return (list(read[0][1]) if read else []), False
 
 
-async def drain(state: AppState, *, seconds: float = DRAIN_SECONDS) -> int:
+async def drain(
+    state: AppState, *, seconds: float = DRAIN_SECONDS, consumer: str | None = None
+) -> int:
     """Move what the stream holds into the database until it is empty (or `seconds` passed).
     One drain at a time per process; returns the rows written."""
     redis = state.redis
@@ -375,13 +376,14 @@ async def drain(state: AppState, *, seconds: float = DRAIN_SECONDS) -> int:
     if lock.locked():
         return 0
     async with lock:
-        stream, consumer = stream_key(state), consumer_name()
+        stream, consumer = stream_key(state), consumer or consumer_name()
+        idle_ms = int(state.settings.analytics_claim_idle_seconds * 1000)
         deadline = time.monotonic() + seconds
         written, claiming = 0, True
         await _ensure_group(redis, stream)
         while time.monotonic() < deadline:
             try:
-                entries, claiming = await _next_entries(redis, stream, consumer, claiming)
+                entries, claiming = await _next_entries(redis, stream, consumer, claiming, idle_ms)
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):  # Redis restarted without the stream
                     raise

@@ -12,7 +12,7 @@ from strawberry.types import ExecutionContext
 
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
 from watchparty.accounts.types import User
-from watchparty.analytics.ingest_resolvers import IngestMutations
+from watchparty.analytics.ingest_resolvers import IngestMutations, use_raw_arguments
 from watchparty.billing import types as billing_types
 from watchparty.billing.checkout_resolvers import CheckoutMutations
 from watchparty.billing.resolvers import BillingQueries, BillingUserFields
@@ -133,6 +133,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         execution_context_class=SharedEventExecutor,  # party events: execute once per selection
         scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
     )
+    use_raw_arguments(schema._schema)  # trackEvents reads its events without conversion
     guard_arguments(schema._schema)  # no NUL, C0 control or lone surrogate reaches a resolver
     return schema
 

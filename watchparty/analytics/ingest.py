@@ -67,6 +67,22 @@ class Draft:
     properties: Any = None
 
 
+# An event's fields as GraphQL and the beacon's JSON name them -> `Draft` fields.
+DRAFT_FIELDS = {
+    "id": "id",
+    "name": "name",
+    "occurredAtMs": "occurred_at_ms",
+    "partyId": "party_id",
+    "videoId": "video_id",
+    "positionSeconds": "position_seconds",
+    "properties": "properties",
+}
+
+
+def draft_of(item: Mapping[str, Any]) -> Draft:
+    return Draft(**{ours: item.get(theirs) for theirs, ours in DRAFT_FIELDS.items()})
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     user_id: uuid.UUID | None

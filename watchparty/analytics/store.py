@@ -9,7 +9,8 @@ nothing and the caller gets `RateLimited` (backpressure: Redis memory stays boun
 batches, `COPY`s them into a temporary staging table, moves them into `analytics_events` with
 `INSERT ... SELECT ... ON CONFLICT DO NOTHING`, then `XACK`s and `XDEL`s the entries. A worker
 killed between the COPY and the XACK leaves its entries pending; another drain claims them after
-ANALYTICS_CLAIM_IDLE_SECONDS (`XAUTOCLAIM`) and the key `(day, id)` makes the replay write nothing twice.
+ANALYTICS_CLAIM_IDLE_SECONDS (`XAUTOCLAIM`) and the key `(day, id)` makes the replay write
+nothing twice.
 Redis must persist (AOF) for "accepted" to survive a Redis restart; see README.
 
 Without Redis (embedded), or while it is unavailable (the circuit breaker is open or a call

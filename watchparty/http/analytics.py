@@ -35,15 +35,6 @@ from watchparty.state import AppState
 
 MAX_BODY_BYTES = 1_000_000  # 500 events of up to ~2 KB each
 _TYPES = ("text/plain", "application/json")
-_FIELDS = {
-    "id": "id",
-    "name": "name",
-    "occurredAtMs": "occurred_at_ms",
-    "partyId": "party_id",
-    "videoId": "video_id",
-    "positionSeconds": "position_seconds",
-    "properties": "properties",
-}
 
 
 class Malformed(ValueError):
@@ -70,7 +61,7 @@ async def _body(request: Request) -> bytes | Response:
 def _draft(item: Any) -> ingest.Draft:
     if not isinstance(item, dict):
         raise Malformed("Each event must be a JSON object.")
-    return ingest.Draft(**{ours: item.get(theirs) for theirs, ours in _FIELDS.items()})
+    return ingest.draft_of(item)
 
 
 def parse(body: bytes) -> tuple[list[ingest.Draft], Any, Any, Any]:

@@ -28,6 +28,26 @@ async def test_party_life_becomes_server_events(any_api: Api) -> None:
     await send(api, guest.token, party.id, "hello")
     answer = await report(api, party.id, guest.token, "PLAYING", 41.0)
     assert answer["__typename"] == "ReportPlayerStatePayload", answer
+    reaction = await api.gql(
+        "mutation($input: SendReactionInput!) { sendReaction(input: $input) { __typename } }",
+        {
+            "input": {
+                "partyId": party.id,
+                "emoji": "😂",
+                "videoPositionSeconds": 43.5,
+                "x": 0.5,
+                "y": 0.5,
+            }
+        },
+        token=guest.token,
+    )
+    assert reaction.data["sendReaction"]["__typename"] == "SendReactionPayload"
+    left = await api.gql(
+        "mutation($input: LeavePartyInput!) { leaveParty(input: $input) { __typename } }",
+        {"input": {"partyId": party.id}},
+        token=guest.token,
+    )
+    assert left.data["leaveParty"]["__typename"] == "LeavePartyPayload", left.body
 
     [signed_up] = await server_events(api, "auth.sign_up", user_id=host.id)
     assert (signed_up.source, signed_up.properties) == ("SERVER", {"method": "password"})
@@ -46,3 +66,8 @@ async def test_party_life_becomes_server_events(any_api: Api) -> None:
     assert reported.position_seconds == 41.0
     assert set(reported.properties) == {"driftMs", "buffering"}
     assert reported.properties["buffering"] is False
+    [reacted] = await server_events(api, "reaction.send", party_id=party.id)
+    assert (reacted.position_seconds, reacted.properties) == (43.5, {"emoji": "😂"})
+    assert reacted.video_id is None  # a URL item, not a library video
+    [gone] = await server_events(api, "party.leave", party_id=party.id)
+    assert (gone.user_id, gone.properties) == (uuid.UUID(guest.id), {"reason": "LEFT"})

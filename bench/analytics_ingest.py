@@ -190,7 +190,7 @@ async def main() -> None:
                 mark = cpu_seconds(worker.pid)
             await asyncio.gather(*loops)
             elapsed = time.monotonic() - started
-            busy = meter.machine()
+            busy, own = meter.machine(), meter.own()
             server_cpu = cpu_seconds(server.pid) - server_cpu
         answered_at = time.monotonic()
         arrived = await count_rows(connection)
@@ -217,7 +217,8 @@ async def main() -> None:
               f"{lag:.1f} s after the last answer")  # fmt: skip
         per = 10_000 / max(totals.accepted, 1)
         print(f"  CPU           server {server_cpu * per:.2f} s, worker {worker_cpu * per:.2f} s "
-              f"per 10,000 events; machine {busy * 100:.0f} % busy")  # fmt: skip
+              f"per 10,000 events; this bench's clients {own * 100:.0f} % of a core; "
+              f"machine {busy * 100:.0f} % busy")  # fmt: skip
         print(f"  floor         bare COPY of {totals.accepted:,} rows: {floor_seconds:.2f} s, "
               f"{floor_rate:,.0f} rows/s")  # fmt: skip
         print(f"  ratio         {rate / floor_rate:.2f} of the floor")

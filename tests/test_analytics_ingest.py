@@ -35,6 +35,7 @@ async def test_every_rejection_reason_with_its_index(any_api: Api) -> None:
         event("page.view", properties={f"k{i}": i for i in range(21)}),
         event("page.view", properties={"path": {"nested": True}}),
         event("page.view", properties=["a", "list"]),
+        event("page.view", properties={f"undeclared{i}": "x" * 190 for i in range(11)}),
     ]
     payload = await track(any_api, events)
     assert payload == {
@@ -54,6 +55,7 @@ async def test_every_rejection_reason_with_its_index(any_api: Api) -> None:
             {"index": 10, "reason": "TOO_LARGE"},
             {"index": 11, "reason": "INVALID_VALUE"},
             {"index": 12, "reason": "INVALID_VALUE"},
+            {"index": 13, "reason": "TOO_LARGE"},  # 2 KB of properties, undeclared or not
         ],
     }
     [row] = await stored(any_api, [good["id"]])

@@ -14,7 +14,6 @@ offset` (no `sentAtMs`: no correction). The row's `day` is the UTC date of the r
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import uuid
@@ -40,14 +39,15 @@ from watchparty.kit.time import utcnow
 from watchparty.state import AppState
 
 MAX_EVENTS = 500  # per call
-MAX_EVENT_BYTES = 4096  # one event, serialized as JSON
+MAX_EVENT_BYTES = 4096  # one event, serialized as JSON (as stored)
+MAX_PROPERTIES_BYTES = 2048  # its properties as sent (keys and values, undeclared ones too)
 FUTURE_TOLERANCE = timedelta(minutes=5)
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 class Reason(StrEnum):
     UNKNOWN_NAME = "UNKNOWN_NAME"  # not a client event of the catalog (server names included)
-    TOO_LARGE = "TOO_LARGE"  # too many properties, a key or string too long, or > MAX_EVENT_BYTES
+    TOO_LARGE = "TOO_LARGE"  # too many properties, a key or string too long, over the bytes
     TOO_OLD = "TOO_OLD"  # older than ANALYTICS_MAX_EVENT_AGE_HOURS (after correction)
     FUTURE_TIME = "FUTURE_TIME"  # more than 5 minutes ahead of the server (after correction)
     INVALID_ID = "INVALID_ID"  # not 8-64 characters of A-Z a-z 0-9 _ -
@@ -136,11 +136,14 @@ def clean_properties(name: str, raw: Any) -> dict[str, Any]:
         raise Rejected(Reason.TOO_LARGE)
     allowed = CATALOG[name].properties
     kept: dict[str, Any] = {}
+    size = 0
     for key, value in raw.items():
         if not isinstance(key, str) or len(key) > MAX_PROPERTY_KEY:
             raise Rejected(Reason.TOO_LARGE)
+        size += len(key) + 8
         if isinstance(value, str):
-            if len(value) > MAX_PROPERTY_STRING:
+            size += len(value)
+            if len(value) > MAX_PROPERTY_STRING or size > MAX_PROPERTIES_BYTES:
                 raise Rejected(Reason.TOO_LARGE)
         elif isinstance(value, float):
             if not math.isfinite(value):
@@ -183,9 +186,6 @@ def judge(draft: Draft, caller: Caller, when: Window, agent: tuple[Any, ...]) ->
     party_id = _optional_uuid(draft.party_id)
     video_id = _optional_uuid(draft.video_id)
     properties = clean_properties(draft.name, draft.properties)
-    size = len(json.dumps(properties, separators=(",", ":"))) + len(draft.id) + len(draft.name)
-    if size + 200 > MAX_EVENT_BYTES:  # 200: the fixed fields, generously
-        raise Rejected(Reason.TOO_LARGE)
     try:
         raw = datetime.fromtimestamp(raw_ms / 1000, UTC)
         occurred = datetime.fromtimestamp((raw_ms + when.offset_ms) / 1000, UTC)
@@ -220,11 +220,13 @@ def validate(
     drafts: Sequence[Draft],
     caller: Caller,
     when: Window,
-) -> tuple[list[EventRow], list[Rejection], int]:
-    """(rows to store, rejections, repeats of an id within this call)."""
+) -> tuple[list[EventRow], list[str], list[Rejection], int]:
+    """(rows to store, their stream encoding, rejections, repeats of an id within this call).
+    The encoding is the event's serialized size: over `MAX_EVENT_BYTES` it is TOO_LARGE."""
     reduced = reduce_user_agent(caller.user_agent)
     agent = (truncate_ip(caller.ip), reduced.browser, reduced.os, reduced.device)
     rows: list[EventRow] = []
+    encoded: list[str] = []
     rejected: list[Rejection] = []
     seen: set[tuple[Any, str]] = set()
     repeats = 0
@@ -234,13 +236,18 @@ def validate(
         except Rejected as exc:
             rejected.append(Rejection(index, exc.reason))
             continue
+        text = row.encode()
+        if len(text) > MAX_EVENT_BYTES:
+            rejected.append(Rejection(index, Reason.TOO_LARGE))
+            continue
         key = (row.day, row.id)
         if key in seen:
             repeats += 1
             continue
         seen.add(key)
         rows.append(row)
-    return rows, rejected, repeats
+        encoded.append(text)
+    return rows, encoded, rejected, repeats
 
 
 def check_anonymous_id(value: Any, *, required: bool) -> str | None:
@@ -294,8 +301,8 @@ async def track_events(
         hours=min(settings.analytics_max_event_age_hours, settings.analytics_retention_days * 24)
     )
     when = window(received_at or utcnow(), sent_at_ms, max_age=max_age)
-    rows, rejected, repeats = validate(drafts, caller, when)
+    rows, encoded, rejected, repeats = validate(drafts, caller, when)
     if not settings.analytics_enabled:
         return Outcome(len(rows), repeats, rejected)  # accepted and let go: analytics is off
-    stored = await store(state, rows) if rows else Stored(0, 0)
+    stored = await store(state, rows, encoded) if rows else Stored(0, 0)
     return Outcome(stored.accepted, stored.duplicates + repeats, rejected)

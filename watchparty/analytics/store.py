@@ -233,15 +233,17 @@ def _script(state: AppState, redis: Redis) -> Any:
     return script
 
 
-async def _append(state: AppState, redis: Redis, rows: Sequence[EventRow]) -> Stored:
+async def _append(
+    state: AppState, redis: Redis, rows: Sequence[EventRow], encoded: Sequence[str] | None
+) -> Stored:
     args: list[Any] = [
         state.settings.analytics_stream_max_entries,
         dedupe_ttl_ms(state),
         _dedupe_prefix(state),
     ]
-    for row in rows:
+    for index, row in enumerate(rows):
         args.append(f"{row.day.isoformat()}:{row.id}")
-        args.append(row.encode())
+        args.append(encoded[index] if encoded is not None else row.encode())
     fresh = int(await _script(state, redis)(keys=[stream_key(state)], args=args))
     if fresh < 0:
         raise RateLimited(
@@ -250,16 +252,19 @@ async def _append(state: AppState, redis: Redis, rows: Sequence[EventRow]) -> St
     return Stored(fresh, len(rows) - fresh)
 
 
-async def store(state: AppState, rows: Sequence[EventRow]) -> Stored:
+async def store(
+    state: AppState, rows: Sequence[EventRow], encoded: Sequence[str] | None = None
+) -> Stored:
     """Make `rows` durable: the Redis stream, else (no Redis, or Redis unavailable) the
-    database directly. Raises `RateLimited` when the stream is full."""
+    database directly. Raises `RateLimited` when the stream is full. `encoded`: the rows'
+    `encode()`, when the caller has it already."""
     if not rows:
         return Stored(0, 0)
     redis = state.redis
     breaker = state.redis_breaker
     if redis is not None and not (breaker is not None and breaker.is_open):
         try:
-            return await _append(state, redis, rows)
+            return await _append(state, redis, rows, encoded)
         except UNAVAILABLE:
             log.warning("analytics: redis unavailable, %d events inserted directly", len(rows))
     return await insert_direct(state, rows)

@@ -78,7 +78,8 @@ async def test_retries_are_idempotent_and_counted(any_api: Api) -> None:
     assert all(row.anonymous_id is None for row in rows)
 
 
-async def test_more_than_500_events_store_nothing(api: Api) -> None:
+async def test_more_than_500_events_store_nothing(any_api: Api) -> None:
+    api = any_api
     events = [event() for _ in range(501)]
     payload = await track(api, events)
     assert payload == {

@@ -257,6 +257,10 @@ class Settings(BaseSettings):
     analytics_max_event_age_hours: int = Field(default=72, ge=1, le=24 * 90)
     analytics_partitions_ahead: int = Field(default=7, ge=1, le=60)
     analytics_stream_max_entries: int = Field(default=20_000, ge=10, le=10_000_000)
+    # How long Redis remembers an accepted event id (a retry within it counts as a duplicate;
+    # later ones are still stored once, by the table's key). 0: the max event age + 2 hours.
+    # Each id costs Redis ~100 bytes for that long: lower it at high volume.
+    analytics_dedupe_hours: int = Field(default=0, ge=0, le=24 * 90)
     # A stream entry read by a drain that did not acknowledge it within this is taken over by
     # another drain (its worker died mid-batch).
     analytics_claim_idle_seconds: float = Field(default=30.0, ge=0.1, le=3600.0)

@@ -222,8 +222,11 @@ def _dedupe_prefix(state: AppState) -> str:
 
 
 def dedupe_ttl_ms(state: AppState) -> int:
-    """A bit longer than the oldest event accepted: a retry within it counts as a duplicate."""
-    return (state.settings.analytics_max_event_age_hours + 2) * 3600 * 1000
+    """ANALYTICS_DEDUPE_HOURS, by default a bit longer than the oldest event accepted: a retry
+    within it counts as a duplicate (after it, the table's key still stores it once)."""
+    settings = state.settings
+    hours = settings.analytics_dedupe_hours or settings.analytics_max_event_age_hours + 2
+    return hours * 3600 * 1000
 
 
 def _script(state: AppState, redis: Redis) -> Any:

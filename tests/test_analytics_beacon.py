@@ -38,6 +38,11 @@ async def test_both_content_types_store_the_events(any_api: Api) -> None:
         ("player.play", None, uuid.UUID(me.id)),
     ]
     assert rows[0].properties == {"path": "/p"}
+    # Text PostgreSQL cannot store is rejected (INVALID_VALUE), the rest of the call goes on.
+    nul, fine = event("page.view", properties={"path": "/a\u0000b"}), event("page.view")
+    raw = json.dumps({"events": [nul, fine], "anonymousId": "beacon-anon-1"}).encode()
+    assert await post(any_api, raw) == 204
+    assert [r.id for r in await stored(any_api, [fine["id"], nul["id"]], timeout=2)] == [fine["id"]]
     # A retry is answered the same and stores nothing twice.
     assert await post(any_api, body) == 204
     assert len(await stored(any_api, [e["id"] for e in plain])) == 2

@@ -4,6 +4,9 @@ COPY) and Redis being away lose no accepted event and store none twice."""
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from tests.analytics_ops import event, stored, track
 from tests.redis_server import RedisServer
 from tests.support import Api, make_settings, running_app
 from watchparty.analytics import store
-from watchparty.analytics.models import AnalyticsEvent
+from watchparty.analytics.models import AnalyticsEvent, EventSource
 
 
 def settings_for(pg_url: str, tmp: Path, redis_url: str) -> Any:
@@ -130,3 +133,27 @@ async def test_worker_drains_with_backpressure(
             assert (await track(api, [event()], anonymousId="reliability-2"))["accepted"] == 1
     finally:
         await server.stop()
+
+
+async def test_an_entry_the_database_refuses_does_not_block_the_drain(api: Api) -> None:
+    """A stream entry PostgreSQL cannot store (validation keeps such text out; this one is
+    written to the stream by hand) goes to the dead-letter stream; the entries around it
+    arrive."""
+    state = api.state
+    redis = state.redis
+    assert redis is not None
+    now = datetime.now(UTC)
+
+    def entry(name: str) -> dict[str, str]:
+        row = store.EventRow(now.date(), uuid.uuid4().hex, name, EventSource.CLIENT, now, now)
+        return {"v": "1", "e": f"[{row.encode()}]"}
+
+    good, poison, after = entry("player.play"), entry("player.play\x00"), entry("player.pause")
+    for fields in (good, poison, after):
+        await redis.xadd(store.stream_key(state), fields)  # type: ignore[arg-type]
+    ids = [json.loads(fields["e"])[0][1] for fields in (good, after)]
+    assert len(await stored(api, ids)) == 2  # the worker's drain
+    dead = await redis.xrange(store.dead_letter_key(state))
+    assert len(dead) == 1
+    assert json.loads(dead[0][1][b"e"])[0][2] == "player.play\x00"
+    assert dead[0][1][b"error"].startswith(b"CharacterNotInRepertoireError")

@@ -43,6 +43,10 @@ MAX_EVENT_BYTES = 4096  # one event, serialized as JSON (as stored)
 MAX_PROPERTIES_BYTES = 2048  # its properties as sent (keys and values, undeclared ones too)
 FUTURE_TOLERANCE = timedelta(minutes=5)
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# What PostgreSQL (text, jsonb) cannot store or we will not: C0 controls but tab and line
+# breaks, and unpaired surrogates (the beacon's JSON can spell both; GraphQL's guard stops them
+# before `trackEvents`). A stored row the database refuses would block the drain.
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
 class Reason(StrEnum):
@@ -140,11 +144,15 @@ def clean_properties(name: str, raw: Any) -> dict[str, Any]:
     for key, value in raw.items():
         if not isinstance(key, str) or len(key) > MAX_PROPERTY_KEY:
             raise Rejected(Reason.TOO_LARGE)
+        if UNSTORABLE.search(key):
+            raise Rejected(Reason.INVALID_VALUE)
         size += len(key) + 8
         if isinstance(value, str):
             size += len(value)
             if len(value) > MAX_PROPERTY_STRING or size > MAX_PROPERTIES_BYTES:
                 raise Rejected(Reason.TOO_LARGE)
+            if UNSTORABLE.search(value):
+                raise Rejected(Reason.INVALID_VALUE)
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise Rejected(Reason.INVALID_VALUE)

@@ -373,6 +373,64 @@ async def _next_entries(
     return (list(read[0][1]) if read else []), False
 
 
+# Errors that say an entry's data can never be stored (as opposed to the database being away):
+# such an entry is moved to the dead-letter stream instead of blocking every drain after it.
+_UNSTORABLE = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    UnicodeError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+)
+DEAD_LETTER_MAX = 10_000
+
+
+def dead_letter_key(state: AppState) -> str:
+    return state.settings.redis_key_prefix + "analytics:dead"
+
+
+async def _bury(
+    state: AppState, redis: Redis, entry_id: bytes, fields: dict[bytes, bytes], error: BaseException
+) -> None:
+    log.error(
+        "analytics: stream entry cannot be stored, moved to the dead-letter stream",
+        exc_info=error,
+        extra={"entry": entry_id.decode(errors="replace")},
+    )
+    dead = {**fields, b"error": f"{type(error).__name__}: {error}"[:500].encode()}
+    await redis.xadd(dead_letter_key(state), dead, maxlen=DEAD_LETTER_MAX, approximate=True)  # type: ignore[arg-type]
+
+
+async def _write_entries(
+    state: AppState, redis: Redis, entries: list[tuple[bytes, dict[bytes, bytes]]]
+) -> int:
+    """COPY the entries' rows together; when the database refuses the batch's data, one entry
+    at a time, burying those it refuses (a database that is away raises: retried later)."""
+    decoded: list[tuple[bytes, dict[bytes, bytes], list[EventRow]]] = []
+    for entry_id, fields in entries:
+        try:
+            decoded.append((entry_id, fields, _decode_entry(fields)))
+        except _UNSTORABLE as exc:
+            await _bury(state, redis, entry_id, fields, exc)
+    rows = [row for _, _, some in decoded for row in some]
+    if not rows:
+        return 0
+    try:
+        return await copy_rows(state, rows)
+    except _UNSTORABLE:
+        log.warning("analytics: a batch was refused, copying its entries one at a time")
+    written = 0
+    for entry_id, fields, some in decoded:
+        try:
+            written += await copy_rows(state, some)
+        except _UNSTORABLE as exc:
+            await _bury(state, redis, entry_id, fields, exc)
+    return written
+
+
 async def drain(
     state: AppState, *, seconds: float = DRAIN_SECONDS, consumer: str | None = None
 ) -> int:
@@ -400,16 +458,7 @@ async def drain(
                 continue
             if not entries:
                 break
-            rows: list[EventRow] = []
-            for entry_id, fields in entries:
-                try:
-                    rows.extend(_decode_entry(fields))
-                except (ValueError, KeyError, TypeError, IndexError):
-                    log.exception(
-                        "analytics: undecodable stream entry skipped", extra={"entry": entry_id}
-                    )
-            if rows:
-                written += await copy_rows(state, rows)
+            written += await _write_entries(state, redis, entries)
             ids = [entry_id for entry_id, _ in entries]
             await redis.xack(stream, GROUP, *ids)
             await redis.xdel(stream, *ids)

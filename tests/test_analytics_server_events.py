@@ -15,7 +15,10 @@ from tests.playback_ops import (
     playback_ok,
     report,
 )
-from tests.support import Api
+from tests.support import Api, live_server
+from tests.test_party_stream_support import create_party as stream_party
+from tests.test_party_stream_support import party_stream
+from tests.test_party_stream_support import user as stream_user
 
 
 async def test_party_life_becomes_server_events(any_api: Api) -> None:
@@ -71,3 +74,16 @@ async def test_party_life_becomes_server_events(any_api: Api) -> None:
     assert reacted.video_id is None  # a URL item, not a library video
     [gone] = await server_events(api, "party.leave", party_id=party.id)
     assert (gone.user_id, gone.properties) == (uuid.UUID(guest.id), {"reason": "LEFT"})
+
+
+async def test_presence_becomes_online_and_offline_events(any_api: Api) -> None:
+    """Concurrent viewers come from these: a member's stream opening and closing."""
+    host = await stream_user(any_api, "Host")
+    party_id = await stream_party(any_api, host)
+    async with live_server(any_api.app) as base, party_stream(base, host, party_id) as stream:
+        await stream.next()  # the snapshot: the member is online now
+        [online] = await server_events(any_api, "party.online", party_id=party_id)
+        assert online.user_id == uuid.UUID(host.id)
+    [offline] = await server_events(any_api, "party.offline", party_id=party_id)
+    assert offline.user_id == uuid.UUID(host.id)
+    assert offline.occurred_at >= online.occurred_at

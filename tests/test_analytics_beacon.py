@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from tests.analytics_ops import event, stored
+from tests.analytics_ingest_ops import event, stored
 from tests.parties_ops import person
 from tests.support import Api
 

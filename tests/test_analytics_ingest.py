@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.analytics_ops import event, now_ms, stored, track
+from tests.analytics_ingest_ops import event, now_ms, stored, track
 from tests.parties_ops import person
 from tests.support import Api, make_settings, running_app
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from tests.analytics_ops import event, stored, track
+from tests.analytics_ingest_ops import event, stored, track
 from tests.support import Api, make_settings, running_app
 from watchparty.analytics.partitions import existing_partitions, maintain, partition_name
 

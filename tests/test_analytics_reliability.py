@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.analytics_ops import event, stored, track
+from tests.analytics_ingest_ops import event, stored, track
 from tests.redis_server import RedisServer
 from tests.support import Api, make_settings, running_app
 from watchparty.analytics import store

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.analytics_ops import server_events
+from tests.analytics_ingest_ops import server_events
 from tests.chat_ops import send
 from tests.playback_ops import (
     URL_ITEM,

@@ -85,6 +85,18 @@ async def test_each_masked_error_gets_its_own_correlation_id(probe: tuple[Api, s
     assert len(ids) == 2
 
 
+async def test_masked_errors_carry_the_request_id(probe: tuple[Api, str]) -> None:
+    """The correlation id is the request's (X-Request-ID), echoed on the response."""
+    api, _ = probe
+    response = await api.client.post(
+        "/graphql", json={"query": "{ boom }"}, headers={"x-request-id": "front-7f3a"}
+    )
+    assert response.headers["x-request-id"] == "front-7f3a"
+    assert response.json()["errors"][0]["extensions"]["correlationId"] == "front-7f3a"
+    made = await api.client.post("/graphql", json={"query": "{ boom }"})
+    assert made.json()["errors"][0]["extensions"]["correlationId"] == made.headers["x-request-id"]
+
+
 async def test_error_raised_inside_a_subscription_is_masked(
     probe: tuple[Api, str], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -53,6 +53,7 @@ UPPER = (
     "watchparty.voice",
     "watchparty.app",
     "watchparty.cli",
+    "watchparty.client_config",
     "watchparty.registry",
     "watchparty.schema",
     "watchparty.seed",

@@ -240,12 +240,15 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         "sweep_stripe_events",
         "drain_analytics_events",
         "analytics_partitions",
+        "aggregate_analytics",
+        "purge_analytics_exports",
     }
     every_minute_jobs = (
         "trim_event_logs",
         "sweep_party_reminders",
         "send_due_pushes",
         "sweep_stripe_events",
+        "aggregate_analytics",
     )
     for every_minute in every_minute_jobs:
         job = jobs[every_minute]

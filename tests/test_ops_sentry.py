@@ -26,6 +26,14 @@ REGISTER = """mutation($input: RegisterInput!) { register(input: $input) {
     __typename ... on AuthPayload { accessToken } } }"""
 
 
+FRONTEND_TRACE_ID = "771a43a4192642f0b136d5159a501700"
+FRONTEND_HEADERS = {
+    "sentry-trace": f"{FRONTEND_TRACE_ID}-b7ad6b7169203331-1",
+    "baggage": f"sentry-trace_id={FRONTEND_TRACE_ID},sentry-environment=test",
+    "x-request-id": "front-req-1",
+}
+
+
 def parse_envelope(body: bytes) -> list[tuple[dict[str, Any], bytes]]:
     """Sentry envelope: a header line, then (item header line, payload) pairs."""
     _header, _, rest = body.partition(b"\n")
@@ -150,7 +158,9 @@ async def test_masked_resolver_error_reaches_sentry_with_its_correlation_id(
                 "{ nope }",
                 "{ publicParties(first: 2) { totalCount } }",
             ):
-                response = await client.post("/graphql", json={"query": query})
+                # The first request comes from a traced frontend (@sentry/nextjs headers).
+                headers = FRONTEND_HEADERS if "first: 1" in query else {}
+                response = await client.post("/graphql", json={"query": query}, headers=headers)
                 if query == "{ nope }":  # the client's own mistake: not reported
                     assert response.json()["errors"][0]["message"].startswith("Cannot query")
                     continue
@@ -162,6 +172,9 @@ async def test_masked_resolver_error_reaches_sentry_with_its_correlation_id(
             first = await sentry.event_with(correlation_ids[0])
             await sentry.event_with(correlation_ids[1])  # sent after everything from request 1
 
+    # Correlation: the request id is the correlation id, and the frontend's trace continues.
+    assert correlation_ids[0] == "front-req-1"
+    assert first["contexts"]["trace"]["trace_id"] == FRONTEND_TRACE_ID
     assert first["level"] == "error"
     assert first["logger"] == "watchparty.graphql"
     assert first["environment"] == "test"

@@ -177,11 +177,11 @@ async def test_create_party_rejects_bad_input(any_api: Api) -> None:
         ),
         ({"title": "ok", "media": {}}, _validation("media.url", "Give a url.")),
         (
-            {"title": "ok", "media": {"url": "https://x.example/a", "title": "t" * 241}},
+            {"title": "ok", "media": {"url": "https://x.example/a.mp4", "title": "t" * 241}},
             _validation("media.title", "At most 240 characters."),
         ),
         (
-            {"title": "ok", "media": {"url": "https://x.example/a", "durationSeconds": -1}},
+            {"title": "ok", "media": {"url": "https://x.example/a.mp4", "durationSeconds": -1}},
             _validation("media.durationSeconds", "A positive number of seconds (at most a week)."),
         ),
     ]

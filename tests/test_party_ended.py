@@ -203,6 +203,10 @@ NOT_ON_A_PARTY = {
     # (tests/test_notifications_invites.py).
     "acceptPartyInvite",
     "declinePartyInvite",
+    "deleteAccount",
+    "runAnalyticsAggregation",
+    # Reads a party's figures: an ended party's export is the point (tests/test_analytics_*).
+    "requestAnalyticsExport",
 }
 
 

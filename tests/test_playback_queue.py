@@ -31,12 +31,12 @@ async def test_add_move_remove_keep_order(any_api: Api) -> None:
         "addToQueue",
         party.id,
         token,
-        media={"url": "https://videos.example.com/a/Zero%20Hour.mkv?x=1"},
+        media={"url": "https://videos.example.com/a/Zero%20Hour.mp4?x=1"},
         position=0,
     )
     queue = added["queue"]
-    assert titles(queue) == ["Zero Hour.mkv", "First", "B", "C"]  # title from the URL
-    assert queue[0]["url"] == "https://videos.example.com/a/Zero%20Hour.mkv?x=1"
+    assert titles(queue) == ["Zero Hour.mp4", "First", "B", "C"]  # title from the URL
+    assert queue[0]["url"] == "https://videos.example.com/a/Zero%20Hour.mp4?x=1"
     assert queue[0]["addedBy"] == {"id": party.host.id}
     assert queue[0]["durationSeconds"] is None
     # Adding did not touch the playback: still paused at "First".
@@ -44,18 +44,23 @@ async def test_add_move_remove_keep_order(any_api: Api) -> None:
     assert added["playback"]["revision"] == 1
 
     past_end = await queue_op(
-        any_api, "addToQueue", party.id, token, media={"url": "https://x.example/d"}, position=99
+        any_api,
+        "addToQueue",
+        party.id,
+        token,
+        media={"url": "https://x.example/d.m3u8"},
+        position=99,
     )
-    assert titles(past_end["queue"]) == ["Zero Hour.mkv", "First", "B", "C", "d"]
+    assert titles(past_end["queue"]) == ["Zero Hour.mp4", "First", "B", "C", "d.m3u8"]
 
     ids = {item["title"]: item["id"] for item in past_end["queue"]}
     moved = await queue_op(any_api, "moveQueueItem", party.id, token, itemId=ids["C"], position=0)
-    assert titles(moved["queue"]) == ["C", "Zero Hour.mkv", "First", "B", "d"]
+    assert titles(moved["queue"]) == ["C", "Zero Hour.mp4", "First", "B", "d.m3u8"]
     moved = await queue_op(any_api, "moveQueueItem", party.id, token, itemId=ids["C"], position=50)
-    assert titles(moved["queue"]) == ["Zero Hour.mkv", "First", "B", "d", "C"]
+    assert titles(moved["queue"]) == ["Zero Hour.mp4", "First", "B", "d.m3u8", "C"]
 
     removed = await queue_op(any_api, "removeFromQueue", party.id, token, itemId=ids["B"])
-    assert titles(removed["queue"]) == ["Zero Hour.mkv", "First", "d", "C"]
+    assert titles(removed["queue"]) == ["Zero Hour.mp4", "First", "d.m3u8", "C"]
     assert (await read_party(any_api, party.id, token))["queue"] == removed["queue"]
 
     gone = await queue_op(any_api, "removeFromQueue", party.id, token, itemId=ids["B"])
@@ -74,8 +79,8 @@ async def test_bad_media_is_refused(any_api: Api) -> None:
     cases = [
         ({"url": "ftp://files.example.com/a.mp4"}, "media.url"),
         ({"url": "https://e.example/" + "a" * 2100}, "media.url"),
-        ({"url": "https://e.example/a", "title": "t" * 241}, "media.title"),
-        ({"url": "https://e.example/a", "durationSeconds": -5}, "media.durationSeconds"),
+        ({"url": "https://e.example/a.mp4", "title": "t" * 241}, "media.title"),
+        ({"url": "https://e.example/a.mp4", "durationSeconds": -5}, "media.durationSeconds"),
     ]
     for media, field in cases:
         answer = await queue_op(any_api, "addToQueue", party.id, token, media=media)
@@ -125,12 +130,12 @@ async def test_queue_is_capped(tmp: Any) -> None:
         token = party.host.token
         for n in range(199):
             answer = await queue_op(
-                api, "addToQueue", party.id, token, media={"url": f"https://e.example/{n}"}
+                api, "addToQueue", party.id, token, media={"url": f"https://e.example/{n}.mp4"}
             )
             assert answer["__typename"] == "QueuePayload", answer
         assert len(answer["queue"]) == 200
         full = await queue_op(
-            api, "addToQueue", party.id, token, media={"url": "https://e.example/over"}
+            api, "addToQueue", party.id, token, media={"url": "https://e.example/over.mp4"}
         )
         assert full["__typename"] == "ValidationError"
         assert full["message"] == "The queue is full (200 items at most)."
@@ -147,7 +152,7 @@ async def test_concurrent_additions_keep_a_gapless_order(any_api: Api) -> None:
                 "addToQueue",
                 party.id,
                 party.host.token,
-                media={"url": f"https://e.example/{name}"},
+                media={"url": f"https://e.example/{name}.mp4"},
                 position=1,
             )
             for name in names
@@ -156,5 +161,5 @@ async def test_concurrent_additions_keep_a_gapless_order(any_api: Api) -> None:
     assert all(a["__typename"] == "QueuePayload" for a in answers)
     queue = (await read_party(any_api, party.id, party.host.token))["queue"]
     assert titles(queue)[0] == "First"
-    assert sorted(titles(queue)[1:]) == names
+    assert sorted(titles(queue)[1:]) == [f"{name}.mp4" for name in names]
     assert max(len(a["queue"]) for a in answers) == 7

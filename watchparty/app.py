@@ -15,6 +15,7 @@ from watchparty.accounts import revocations
 from watchparty.config import Settings, load_settings
 from watchparty.gql import graphiql
 from watchparty.http import analytics as analytics_http
+from watchparty.http import analytics_exports as analytics_exports_http
 from watchparty.http import auth, health, oauth
 from watchparty.http import media as media_http
 from watchparty.http import stripe_webhook as stripe_webhook_http
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from watchparty.gql.persisted import persisted_queries
         from watchparty.gql.view import GraphQLView
         from watchparty.schema import build_schema
 
@@ -53,7 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             revocations.watching(state),
         ):
             app.state.wp = state
-            view = GraphQLView(state, build_schema(settings))
+            view = GraphQLView(state, build_schema(settings), persisted_queries(state))
             app.state.graphql = view
             yield
 
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *unsubscribe_http.routes,
         *stripe_webhook_http.routes,
         *analytics_http.routes,
+        *analytics_exports_http.routes,
         *graphiql.routes(settings),  # GraphiQL's own JS/CSS (no CDN)
     ]
     middleware = [
@@ -84,6 +87,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "upload-offset",
                 "content-range",
                 "range",
+                # Conditional GETs, and request correlation from the frontend (@sentry/nextjs
+                # continues its trace through sentry-trace and baggage; see observability.py).
+                "if-none-match",
+                "if-range",
+                "x-request-id",
+                "sentry-trace",
+                "baggage",
             ],
             expose_headers=[
                 "upload-offset",
@@ -92,6 +102,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "accept-ranges",
                 "www-authenticate",  # a 401 from /graphql says why (gql/view.py)
                 "retry-after",  # a 429 from /auth/refresh says when
+                "etag",  # GET /graphql and /media (If-None-Match)
+                "x-request-id",  # quote it when reporting a problem
             ],
             max_age=600,
         ),

@@ -1,4 +1,5 @@
-"""`watchparty serve | worker | migrate | export-schema | seed-demo | notify | billing`."""
+"""`watchparty serve | worker | migrate | export-schema | seed-demo | notify | billing | analytics
+| user`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from watchparty.analytics import cli as staff_cli
+from watchparty.analytics.aggregate import cli as analytics_cli
 from watchparty.billing import cli as billing_cli
 from watchparty.config import ConfigurationError, load_settings
 from watchparty.errors import Problem
@@ -195,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     notify.set_defaults(run=_notify)
 
     billing_cli.add_commands(sub)
+    analytics_cli.add_commands(sub)
+    staff_cli.add_commands(sub)
 
     args = parser.parse_args(argv)
     try:

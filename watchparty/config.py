@@ -128,6 +128,7 @@ class Settings(BaseSettings):
     rate_limit_mentions: str = "30/60"  # MENTION notifications per message author
     rate_limit_refresh_ip: str = "60/60"  # POST /auth/refresh, per client IP
     rate_limit_refresh_token: str = "10/60"  # noqa: S105 - POST /auth/refresh, per cookie
+    rate_limit_analytics_exports: str = "10/3600"  # requestAnalyticsExport, per user
 
     # Voice chat and screen share (voice/): STUN/TURN servers handed out by `iceServers`.
     # TURN credentials follow the TURN REST scheme: username "<expiry>:<user id>", password
@@ -149,6 +150,10 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(default=5 * 1024**3, ge=1)
     upload_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     media_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    # Analytics exports (analytics/exports.py): files kept this long after their job finished
+    # (then purged), download URLs valid ANALYTICS_EXPORT_URL_TTL_SECONDS (and never past that).
+    analytics_export_retention_hours: float = Field(default=24.0, gt=0.0, le=30 * 24.0)
+    analytics_export_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     # Signs upload and media URLs (32+ characters). Empty: derived from JWT_KEYS.
     media_signing_key: str = ""
     # oEmbed endpoints the external-video job asks for title, duration and thumbnail (empty: skip;
@@ -175,6 +180,11 @@ class Settings(BaseSettings):
     stripe_price_premium_yearly: str = ""
     # PAST_DUE keeps the paid plan this long after the first failed payment, then FREE applies.
     billing_past_due_grace_days: float = Field(default=7.0, ge=0.0, le=60.0)
+
+    # Analytics aggregation reads events ingested up to this many seconds ago: an ingest
+    # transaction that commits late, with an earlier `ingested_at`, is not skipped if it commits
+    # within this lag (README "Analytics: aggregation").
+    analytics_aggregation_lag_seconds: float = Field(default=10.0, ge=0.0, le=600.0)
 
     firebase_credentials: str = ""
     firebase_project_id: str = ""
@@ -212,6 +222,15 @@ class Settings(BaseSettings):
     graphql_ide: bool | None = None
     max_body_bytes: int = 1_000_000
     ws_init_timeout_seconds: float = 10.0
+    # Automatic persisted queries (gql/persisted.py): documents kept by hash in Redis for
+    # APQ_TTL_SECONDS after their last use (embedded: the newest APQ_MAX_ENTRIES in memory);
+    # larger ones are run but not kept.
+    apq_ttl_seconds: int = Field(default=7 * 86_400, ge=60, le=90 * 86_400)
+    apq_max_entries: int = Field(default=1000, ge=10, le=1_000_000)
+    apq_max_document_bytes: int = Field(default=65_536, ge=1024, le=1_000_000)
+    # Trusted documents: a JSON object {sha256: document} (the frontend codegen's persisted
+    # documents). Set, only those operations run (by hash or by their exact text). Empty: off.
+    trusted_documents_file: str = ""
     ws_max_operations: int = 20
     # A socket whose peer stops reading (http/ws_transport.py): the server holds at most
     # WS_MAX_BUFFERED_BYTES unsent for it (plus the frame being written), and a send that waits
@@ -274,6 +293,9 @@ class Settings(BaseSettings):
     sentry_environment: str = ""  # default: APP_ENV
     sentry_release: str = ""  # default: watchparty@<package version>
     sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    # The frontend's own Sentry project (public, served by `clientConfig.sentry`); it shares
+    # SENTRY_ENVIRONMENT and SENTRY_RELEASE so both sides' events line up. Empty: none.
+    sentry_frontend_dsn: str = ""
     worker_concurrency: int = 10
     # A running job's in-progress lock in Redis (renewed every quarter of it while the job
     # runs): the jobs of a killed worker run again on another worker once it lapses.
@@ -305,6 +327,31 @@ class Settings(BaseSettings):
         if self.graphql_ide is None:
             self.graphql_ide = not self.is_production
         return self
+
+    @functools.cached_property
+    def trusted_documents(self) -> dict[str, str] | None:
+        """TRUSTED_DOCUMENTS_FILE's {sha256: document}, None when off; ConfigurationError when
+        it cannot be read or a hash is not its document's."""
+        path = self.trusted_documents_file.strip()
+        if not path:
+            return None
+        try:
+            loaded = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(
+                f"TRUSTED_DOCUMENTS_FILE: cannot read {path!r} ({type(exc).__name__})"
+            ) from None
+        if not isinstance(loaded, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in loaded.items()
+        ):
+            raise ConfigurationError("TRUSTED_DOCUMENTS_FILE must be a JSON object of strings")
+        documents = {k.lower(): v for k, v in loaded.items()}
+        wrong = [k for k, v in documents.items() if hashlib.sha256(v.encode()).hexdigest() != k]
+        if wrong:
+            raise ConfigurationError(
+                f"TRUSTED_DOCUMENTS_FILE: {len(wrong)} hash(es) do not match their document"
+            )
+        return documents
 
     @property
     def is_production(self) -> bool:
@@ -392,6 +439,7 @@ class Settings(BaseSettings):
                 raise ConfigurationError(
                     "FIREBASE_PROJECT_ID must be set (the service account names no project_id)"
                 )
+        self.trusted_documents  # noqa: B018 - raises ConfigurationError when unusable
         if not self.is_production:
             return
         problems = []

@@ -16,6 +16,7 @@ failure is reported once, with its cause.
 
 from __future__ import annotations
 
+import functools
 import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -27,11 +28,21 @@ log = logging.getLogger(__name__)
 _initialised_dsn: str | None = None
 
 
+@functools.cache  # reading the package metadata costs ~2 ms (clientConfig asks every time)
 def release() -> str:
     try:
         return f"watchparty@{version('watchparty')}"
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "watchparty@unknown"
+
+
+def sentry_environment(settings: Settings) -> str:
+    """The environment events are tagged with (the frontend's `clientConfig.sentry` too)."""
+    return settings.sentry_environment or settings.app_env.value
+
+
+def sentry_release(settings: Settings) -> str:
+    return settings.sentry_release or release()
 
 
 def _drop_graphql_response_errors(event: Any, hint: dict[str, Any]) -> Any:
@@ -58,8 +69,8 @@ def init_sentry(settings: Settings) -> bool:
 
     sentry_sdk.init(
         dsn=settings.sentry_dsn,
-        environment=settings.sentry_environment or settings.app_env.value,
-        release=settings.sentry_release or release(),
+        environment=sentry_environment(settings),
+        release=sentry_release(settings),
         traces_sample_rate=settings.sentry_traces_sample_rate,
         send_default_pii=False,
         auto_enabling_integrations=False,

@@ -20,10 +20,14 @@ CLI) imports this module, so each of them can read every kind. A domain adds its
 from __future__ import annotations
 
 from watchparty import tracking
+from watchparty.accounts.deletion_hooks import on_account_deleted
 from watchparty.accounts.security_hooks import on_security_event
 from watchparty.accounts.session_hooks import on_sessions_revoked
 from watchparty.analytics import events as analytics_events
+from watchparty.analytics.aggregate.jobs import aggregate_analytics, run_analytics_aggregation
+from watchparty.analytics.exports import export_analytics, purge_analytics_exports
 from watchparty.analytics.partitions import analytics_partitions
+from watchparty.analytics.privacy import anonymize_user_events
 from watchparty.analytics.store import drain_analytics_events, server_sink
 from watchparty.billing import events as billing_events
 from watchparty.billing.gate import host_plan
@@ -45,6 +49,7 @@ from watchparty.notifications.push_devices import sessions_revoked as forget_rev
 from watchparty.notifications.retention import purge_notifications
 from watchparty.notifications.security_notices import security_event
 from watchparty.parties import events as party_events
+from watchparty.parties.account_deletion import leave_every_party
 from watchparty.parties.failover import host_failover_check
 from watchparty.parties.member_hooks import on_member_change
 from watchparty.parties.notice_hooks import on_party_notice, use_invitation_inbox
@@ -99,6 +104,8 @@ def job_functions() -> dict[str, JobFunction]:
         email_digest,
         push_notifications,
         process_stripe_event,
+        run_analytics_aggregation,
+        export_analytics,
     ]
     return {f.__name__: f for f in functions}
 
@@ -117,6 +124,8 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(sweep_stripe_events, 60),  # webhook events whose job was lost
         Periodic(drain_analytics_events, 1),  # the analytics stream into PostgreSQL
         Periodic(analytics_partitions, 3600),  # day partitions ahead, retention behind
+        Periodic(aggregate_analytics, 60),  # analytics aggregates from the events' watermark
+        Periodic(purge_analytics_exports, 600),  # export files past their retention
     ]
 
 
@@ -131,6 +140,8 @@ def register_callbacks() -> None:
     on_sessions_revoked(forget_revoked_devices)  # a revoked sign-in's push devices go
     use_plans(host_plan)  # the host's plan bounds members, hosted parties, screen shares
     tracking.use_sink(server_sink)  # the server's analytics events: the analytics store
+    on_account_deleted(leave_every_party)  # a deleted account hands over or ends its parties
+    on_account_deleted(anonymize_user_events)  # ...and its analytics events lose their person
 
 
 register_callbacks()

@@ -12,13 +12,23 @@ from strawberry.types import ExecutionContext
 
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
 from watchparty.accounts.types import User
+from watchparty.analytics import types as analytics_types
 from watchparty.analytics.ingest_resolvers import IngestMutations, use_raw_arguments
+from watchparty.analytics.resolvers import (
+    AnalyticsMutations,
+    AnalyticsPartyFields,
+    AnalyticsQueries,
+    AnalyticsSubscriptions,
+    AnalyticsUserFields,
+    AnalyticsVideoFields,
+)
 from watchparty.billing import types as billing_types
 from watchparty.billing.checkout_resolvers import CheckoutMutations
 from watchparty.billing.resolvers import BillingQueries, BillingUserFields
 from watchparty.chat.moderation_resolvers import ModerationMutations, ModerationQueries
 from watchparty.chat.party_fields import ChatModerationPartyFields, ChatPartyFields
 from watchparty.chat.resolvers import ChatMutations, ChatQueries
+from watchparty.client_config import ClientConfigQueries
 from watchparty.config import Settings
 from watchparty.gql.cost import bound_list
 from watchparty.gql.errors import UserError
@@ -46,6 +56,7 @@ from watchparty.reactions.resolvers import ReactionMutations, ReactionQueries
 from watchparty.videos.external_resolvers import ExternalVideoMutations
 from watchparty.videos.processing_resolvers import ProcessingSubscriptions
 from watchparty.videos.resolvers import VideoMutations, VideoQueries
+from watchparty.videos.types import Video
 from watchparty.voice.party_fields import VoicePartyFields
 from watchparty.voice.resolvers import VoiceMutations, VoiceQueries, VoiceSubscriptions
 
@@ -57,13 +68,17 @@ extend_type(
     PollPartyFields,
     ReactionPartyFields,
     VoicePartyFields,
+    AnalyticsPartyFields,
 )
-# Billing's fields of User (`me.subscription`, `me.entitlements`).
-extend_type(User, BillingUserFields)
+# Billing's fields of User (`me.subscription`, `me.entitlements`), then analytics' (`me.stats`,
+# `me.isStaff`).
+extend_type(User, BillingUserFields, AnalyticsUserFields)
+# Analytics' field of Video (`video.analytics`, its owner's).
+extend_type(Video, AnalyticsVideoFields)
 # Billing's items of the per-user stream (`notificationEvents`).
 widen_union(notification_stream.NotificationEvent, "event", *billing_types.STREAM_TYPES)
 notification_stream.use_renderers(billing_types.RENDERERS)
-for type_name, field_name, bound in billing_types.BOUNDED_LISTS:
+for type_name, field_name, bound in (*billing_types.BOUNDED_LISTS, *analytics_types.BOUNDED_LISTS):
     bound_list(type_name, field_name, bound)
 
 
@@ -81,6 +96,8 @@ class Query(
     NotificationQueries,
     PushQueries,
     BillingQueries,
+    ClientConfigQueries,
+    AnalyticsQueries,
 ):
     pass
 
@@ -102,13 +119,18 @@ class Mutation(
     PushMutations,
     CheckoutMutations,
     IngestMutations,
+    AnalyticsMutations,
 ):
     pass
 
 
 @strawberry.type
 class Subscription(
-    PartySubscriptions, VoiceSubscriptions, ProcessingSubscriptions, NotificationSubscriptions
+    PartySubscriptions,
+    VoiceSubscriptions,
+    ProcessingSubscriptions,
+    NotificationSubscriptions,
+    AnalyticsSubscriptions,
 ):
     pass
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from watchparty.accounts import passwords
 from watchparty.accounts.models import User
 from watchparty.accounts.service import find_user_by_email
+from watchparty.analytics.demo import aggregate_now, seed_demo_events
 from watchparty.config import ConfigurationError, Settings
 from watchparty.kit.time import utcnow
 from watchparty.registry import job_functions, periodic_jobs
@@ -267,6 +268,14 @@ async def seed_demo(settings: Settings) -> DemoData:
         await seed_demo_social(state, users, party)
         sample_id = await seed_sample_video(state, users[DEMO_USERS[0].email], party)
         await seed_demo_notifications(state, users, party)
+        async with state.unit_of_work() as uow:
+            await seed_demo_events(
+                uow.session,
+                [users[demo.email].id for demo in DEMO_USERS],
+                party.id,
+                None if sample_id is None else uuid.UUID(sample_id),
+            )
+        await aggregate_now(state.sessionmaker, settings.billing_past_due_grace_days)
     return DemoData(results, party.title, party.code, str(party.id), sample_id)
 
 

@@ -289,10 +289,14 @@ class GitHubProvider:
             raise ProviderError(PROVIDER_ERROR, f"{url}: not JSON") from exc
 
 
+def configured_names(settings: Settings) -> list[str]:
+    """The social providers people can sign in with here (a client id is configured)."""
+    client_ids = {"google": settings.google_client_id, "github": settings.github_client_id}
+    return [name for name, client_id in client_ids.items() if client_id]
+
+
 def configured_provider(settings: Settings, name: str, cache: DocumentCache) -> Provider | None:
     """The provider called `name`, or None when it is unknown or has no client id configured."""
-    if name == "google" and settings.google_client_id:
-        return GoogleProvider(settings, cache)
-    if name == "github" and settings.github_client_id:
-        return GitHubProvider(settings)
-    return None
+    if name not in configured_names(settings):
+        return None
+    return GoogleProvider(settings, cache) if name == "google" else GitHubProvider(settings)

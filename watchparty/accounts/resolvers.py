@@ -9,11 +9,13 @@ from typing import Annotated
 import strawberry
 from starlette.responses import Response
 
-from watchparty.accounts import email_tokens, service, sessions
+from watchparty.accounts import deletion, email_tokens, service, sessions
 from watchparty.accounts.types import (
     AuthPayload,
     ChangePasswordInput,
     ChangePasswordPayload,
+    DeleteAccountInput,
+    DeleteAccountPayload,
     LoginInput,
     RegisterInput,
     RequestPasswordResetInput,
@@ -45,7 +47,7 @@ from watchparty.gql.errors import (
     ValidationError,
     returns_errors,
 )
-from watchparty.http.cookies import set_refresh_cookie
+from watchparty.http.cookies import clear_refresh_cookie, set_refresh_cookie
 
 RegisterResult = Annotated[
     AuthPayload | ValidationError | Conflict | RateLimited, strawberry.union("RegisterResult")
@@ -81,6 +83,10 @@ ResendVerificationEmailResult = Annotated[
     | ServiceUnavailable
     | ValidationError,
     strawberry.union("ResendVerificationEmailResult"),
+]
+DeleteAccountResult = Annotated[
+    DeleteAccountPayload | InvalidCredentials | ValidationError | NotAuthenticated | RateLimited,
+    strawberry.union("DeleteAccountResult"),
 ]
 RevokeSessionResult = Annotated[
     RevokeSessionPayload | NotFound | NotAuthenticated | ValidationError,
@@ -244,3 +250,24 @@ class AccountMutations:
         async with info.context.state.unit_of_work() as uow:
             revoked = await sessions.revoke_session(uow, viewer.id, str(input.session_id))
         return RevokeSessionPayload(session_id=strawberry.ID(str(revoked)))
+
+    @strawberry.mutation(
+        description="Delete the viewer's account for good: every sign-in ends (sockets close), "
+        "the parties they are in are left (a hosted one is handed over, or ends with nobody "
+        "left), their videos, notifications and subscription go, their analytics events are "
+        "anonymized. A password account gives its password; a social-only one must have "
+        "signed in within the last 10 minutes (else InvalidCredentials on `password`)."
+    )
+    @returns_errors
+    async def delete_account(self, info: Info, input: DeleteAccountInput) -> DeleteAccountResult:
+        ctx = info.context
+        viewer = await ctx.require_viewer()
+        if ctx.claims is None:
+            raise NotAuthenticatedProblem()
+        async with ctx.state.unit_of_work() as uow:
+            user_id = await deletion.delete_account(
+                uow, viewer.id, current_session_id=ctx.claims.session_id, password=input.password
+            )
+        if isinstance(ctx.response, Response):
+            clear_refresh_cookie(ctx.response, ctx.state.settings)
+        return DeleteAccountPayload(user_id=strawberry.ID(str(user_id)))

@@ -182,3 +182,16 @@ class RevokeSessionInput:
 @strawberry.type
 class RevokeSessionPayload:
     session_id: strawberry.ID
+
+
+@strawberry.input(
+    description="The password proves it is you; an account without one (social sign-in only) "
+    "leaves it out and must have signed in within the last 10 minutes."
+)
+class DeleteAccountInput:
+    password: str | None = None
+
+
+@strawberry.type(description="The account is gone; every sign-in of it has ended.")
+class DeleteAccountPayload:
+    user_id: strawberry.ID

@@ -14,6 +14,7 @@ from watchparty.billing.models import BillingInterval
 from watchparty.billing.plans import available_plans, plan_entitlements, price_id
 from watchparty.billing.types import BillingConfig, BillingSubscription, Entitlements, Plan
 from watchparty.context import Info
+from watchparty.gql.cache_hints import CONFIG_MAX_AGE, public_cache
 from watchparty.kit.time import utcnow
 
 
@@ -29,7 +30,8 @@ class BillingQueries:
     @strawberry.field(
         description="The plans on offer, cheapest first: the free plan always, paid plans with "
         "their prices when billing is on (off: the free plan with this server's own limits). "
-        "Public; the same for everybody."
+        "Public; the same for everybody.",
+        metadata=public_cache(CONFIG_MAX_AGE),
     )
     def plans(self, info: Info) -> list[Plan]:
         settings = info.context.state.settings
@@ -40,12 +42,12 @@ class BillingQueries:
             found.append(Plan.of(plan, prices, plan_entitlements(plan.id, settings)))
         return found
 
-    @strawberry.field(description="Whether billing is on, and Stripe's publishable key. Public.")
+    @strawberry.field(
+        description="Whether billing is on, and Stripe's publishable key. Public.",
+        metadata=public_cache(CONFIG_MAX_AGE),
+    )
     def billing_config(self, info: Info) -> BillingConfig:
-        settings = info.context.state.settings
-        enabled = settings.billing_enabled
-        key = settings.stripe_publishable_key.strip() if enabled else ""
-        return BillingConfig(enabled=enabled, publishable_key=key or None)
+        return BillingConfig.from_settings(info.context.state.settings)
 
     @strawberry.field(
         description="The viewer's subscription (`me.subscription`); null when anonymous or "

@@ -12,6 +12,7 @@ import strawberry
 from watchparty.billing import models
 from watchparty.billing import plans as catalog
 from watchparty.billing.events import EntitlementsChanged as EntitlementsChangedEvent
+from watchparty.config import Settings
 from watchparty.events import Event
 from watchparty.gql.errors import PlanId
 
@@ -112,6 +113,12 @@ class BillingConfig:
     publishable_key: str | None = strawberry.field(
         description="For Stripe.js (null when billing is off)."
     )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BillingConfig:
+        enabled = settings.billing_enabled
+        key = settings.stripe_publishable_key.strip() if enabled else ""
+        return cls(enabled=enabled, publishable_key=key or None)
 
 
 @strawberry.type(

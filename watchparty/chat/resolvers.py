@@ -22,6 +22,7 @@ from watchparty.chat.types import (
     returns_chat_errors,
 )
 from watchparty.context import Info
+from watchparty.gql.cache_hints import CONFIG_MAX_AGE, public_cache
 from watchparty.gql.errors import (
     NotAllowed,
     NotAuthenticated,
@@ -72,7 +73,10 @@ SetTypingResult = Annotated[
 
 @strawberry.type
 class ChatQueries:
-    @strawberry.field(description="The emoji accepted by reactToMessage and sendReaction.")
+    @strawberry.field(
+        description="The emoji accepted by reactToMessage and sendReaction.",
+        metadata=public_cache(CONFIG_MAX_AGE),
+    )
     def allowed_emoji(self) -> list[str]:
         return list(ALLOWED_EMOJI)
 

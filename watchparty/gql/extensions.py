@@ -21,6 +21,7 @@ from strawberry.extensions import (
 
 from watchparty.config import Settings
 from watchparty.gql.validation import CachedValidation, Verdicts
+from watchparty.logs import request_id_var
 
 log = logging.getLogger("watchparty.graphql")
 
@@ -78,7 +79,9 @@ def _as_client_error(error: GraphQLError, hide_suggestions: bool) -> GraphQLErro
 
 
 def _mask(error: GraphQLError) -> GraphQLError:
-    correlation_id = uuid.uuid4().hex
+    # The request's id (X-Request-ID, echoed on the response and in the access log) when there
+    # is one, so a user's report, the response header and the logs name the same request.
+    correlation_id = request_id_var.get() or uuid.uuid4().hex
     log.error(
         "unexpected error in resolver",
         exc_info=error.original_error,

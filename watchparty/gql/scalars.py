@@ -1,5 +1,6 @@
-"""Custom scalars whose errors read well: Strawberry's `DateTime` appends the parser's own
-message (`invalid literal for int() with base 10: b'garb'`) to a bad value's error."""
+"""Custom scalars whose errors read well: Strawberry's `DateTime` and `Date` append the parser's
+own message (`invalid literal for int() with base 10: b'garb'`, `Invalid isoformat string`) to
+a bad value's error."""
 
 from __future__ import annotations
 
@@ -35,4 +36,23 @@ DateTime: ScalarDefinition = strawberry.scalar(
     parse_value=parse_datetime,
 )
 
-SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {dt.datetime: DateTime}
+DATE_HINT = "Expected an ISO 8601 date, such as 2026-01-31."
+
+
+def parse_date(value: object) -> dt.date:
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise StrawberryInputCoercionError(f"Value cannot represent a Date. {DATE_HINT}")
+
+
+Date: ScalarDefinition = strawberry.scalar(
+    name="Date",
+    description="Date (isoformat)",
+    serialize=dt.date.isoformat,
+    parse_value=parse_date,
+)
+
+SCALAR_OVERRIDES: dict[object, ScalarDefinition] = {dt.datetime: DateTime, dt.date: Date}

@@ -10,6 +10,10 @@ On top of Strawberry:
 - a bearer token that is expired, forged or malformed, or whose sign-in was revoked, is answered
   401 with `WWW-Authenticate: Bearer error="invalid_token"` and an `UNAUTHENTICATED` error
   before anything runs (no token at all is anonymous, as before);
+- `GET /graphql` answers carry a strong `ETag` and a `Cache-Control` chosen per operation
+  (`gql.cache_hints`: public with max-age when every root field is hinted public and the request
+  is anonymous, else `private, no-cache`; any error: `no-store`); `If-None-Match` gives 304;
+- automatic persisted queries and the trusted-documents mode (`gql.persisted`);
 - WebSocket: graphql-transport-ws only, auth from the `connection_init` payload (4403 for a bad,
   expired or revoked token), a socket closes with 4403 when its token expires (see
   `gql.websocket`) or its sign-in is revoked (see `accounts.revocations`).
@@ -17,12 +21,14 @@ On top of Strawberry:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from datetime import timedelta
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError, parse
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,6 +50,7 @@ from watchparty.accounts import revocations
 from watchparty.accounts.sessions import signed_in_user
 from watchparty.context import Context
 from watchparty.gql import graphiql
+from watchparty.gql.cache_hints import operation_policy
 from watchparty.gql.negotiation import (
     GRAPHQL_RESPONSE_JSON,
     JSON,
@@ -51,20 +58,28 @@ from watchparty.gql.negotiation import (
     is_request_error,
     negotiate,
 )
+from watchparty.gql.persisted import PersistedQueries, PersistedQueryProblem, document_hash
 from watchparty.gql.websocket import TransportWSHandler
 from watchparty.state import AppState
 
 log = logging.getLogger(__name__)
+
+POLICY_CACHE_SIZE = 1024  # distinct (document, operation name) policies kept
 
 
 class RequestError(HTTPException):
     """A request the server will not execute; answered as a GraphQL response without data."""
 
     def __init__(
-        self, status_code: int, reason: str, headers: dict[str, str] | None = None
+        self,
+        status_code: int,
+        reason: str,
+        headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(status_code, reason)
         self.headers = headers or {}
+        self.extensions = extensions
 
 
 class _ClientGone(Exception):
@@ -91,6 +106,24 @@ class Unauthenticated(RequestError):
         self.extensions = {"code": "UNAUTHENTICATED", "reason": reason}
 
 
+NO_STORE = "no-store"
+PRIVATE = "private, no-cache"
+VARY = "Accept, Authorization"
+
+
+def strong_etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): a proxy that compressed the
+    answer may have sent our tag back as W/"..."."""
+    if not header:
+        return False
+    tags = {part.strip().removeprefix("W/") for part in header.split(",")}
+    return "*" in tags or etag in tags
+
+
 def bearer_token(value: str | None) -> str | None:
     if not value:
         return None
@@ -110,7 +143,12 @@ def _optional(data: dict[str, Any], key: str, kind: type, what: str) -> Any:
 class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
 
-    def __init__(self, state: AppState, schema: BaseSchema) -> None:
+    def __init__(
+        self,
+        state: AppState,
+        schema: BaseSchema,
+        persisted: PersistedQueries | None = None,
+    ) -> None:
         """`schema` is the application schema (`schema.build_schema`, passed by the composition
         root, `app.py`); tests may pass one built with the same extensions (see
         `schema_extensions`) to exercise failure paths."""
@@ -125,6 +163,8 @@ class GraphQLView(GraphQL[Context, None]):
             allowed_origins=settings.allowed_origins,
         )
         self.state = state
+        self.persisted = persisted
+        self._policies: dict[tuple[str, str | None], str] = {}
 
     # --- HTTP -------------------------------------------------------------------------------
 
@@ -140,7 +180,21 @@ class GraphQLView(GraphQL[Context, None]):
             return
         except HTTPException as exc:
             response = self.error_response(exc, media_type)
+        if scope["method"] == "GET":
+            response = self._conditional(Headers(scope=scope), response)
         await response(scope, receive, send)
+
+    def _conditional(self, headers: Headers, response: Response) -> Response:
+        """A strong ETag on cacheable answers, and 304 when the client has it already."""
+        cache_control = response.headers.get("cache-control")
+        if cache_control is None or cache_control == NO_STORE or response.status_code != 200:
+            return response
+        etag = strong_etag(bytes(response.body))
+        response.headers["etag"] = etag
+        if not _etag_matches(headers.get("if-none-match"), etag):
+            return response
+        kept = {k: v for k, v in response.headers.items() if k in ("cache-control", "vary")}
+        return Response(status_code=304, headers={**kept, "etag": etag})
 
     async def _read_body(self, scope: Scope, receive: Receive) -> Receive:
         """Buffer the body up to the limit; 413 as soon as it is exceeded, before parsing."""
@@ -177,9 +231,11 @@ class GraphQLView(GraphQL[Context, None]):
         headers = dict(getattr(exc, "headers", {}))
         if exc.status_code == 405:
             headers.setdefault("Allow", "GET, POST")
+        headers["Cache-Control"] = NO_STORE  # never cache errors
         error: dict[str, Any] = {"message": exc.reason}
-        if isinstance(exc, Unauthenticated):
-            error["extensions"] = exc.extensions
+        extensions = getattr(exc, "extensions", None)
+        if extensions:
+            error["extensions"] = extensions
         body = {"errors": [error]}
         return Response(
             self.encode_json(body),
@@ -187,6 +243,12 @@ class GraphQLView(GraphQL[Context, None]):
             headers=headers,
             media_type=f"{media_type}; charset=utf-8",
         )
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a persisted query (a GET with `extensions` and no `query`)."""
+        if request.query_params.get("extensions") is not None:
+            return False
+        return super().should_render_graphql_ide(request)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return graphiql.page_response(request)  # assets from the package, not a CDN
@@ -229,13 +291,45 @@ class GraphQLView(GraphQL[Context, None]):
             data = self.parse_json(await request.get_body())
         if not isinstance(data, dict):
             raise RequestError(400, "The request body must be a JSON object (batching is off).")
+        extensions = _optional(data, "extensions", dict, "an object")
         return GraphQLRequestData(
-            query=_optional(data, "query", str, "a string"),
+            query=await self._document(_optional(data, "query", str, "a string"), extensions),
             variables=_optional(data, "variables", dict, "an object"),
             operation_name=_optional(data, "operationName", str, "a string"),
-            extensions=_optional(data, "extensions", dict, "an object"),
+            extensions=extensions,
             protocol="http",
         )
+
+    async def _document(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
+        """The document to run: the query, or the persisted one its hash names."""
+        if self.persisted is None:
+            return query
+        try:
+            return await self.persisted.document(query, extensions)
+        except PersistedQueryProblem as exc:
+            raise RequestError(exc.status, str(exc), extensions={"code": exc.code}) from exc
+
+    def _cache_control(self, context: Context, request_data: GraphQLRequestData) -> str:
+        """Public only for an anonymous request whose root fields are all hinted public."""
+        if context.claims is not None or request_data.query is None:
+            return PRIVATE
+        key = (document_hash(request_data.query), request_data.operation_name)
+        found = self._policies.get(key)
+        if found is None:
+            try:
+                document = parse(request_data.query)
+            except GraphQLError:
+                return NO_STORE
+            policy = operation_policy(
+                self.schema._schema,  # type: ignore[attr-defined]
+                document,
+                request_data.operation_name,
+            )
+            found = PRIVATE if policy is None else f"public, max-age={policy.max_age}"
+            if len(self._policies) >= POLICY_CACHE_SIZE:
+                self._policies.clear()
+            self._policies[key] = found
+        return found
 
     async def execute_single(
         self,
@@ -274,6 +368,11 @@ class GraphQLView(GraphQL[Context, None]):
             raise RequestError(400, "No GraphQL query found in the request.") from exc
         if sub_response.media_type == GRAPHQL_RESPONSE_JSON and is_request_error(result):
             sub_response.status_code = 500 if is_internal(result) else 400
+        if method == "GET":
+            sub_response.headers["Cache-Control"] = (
+                NO_STORE if result.errors else self._cache_control(context, request_data)
+            )
+            sub_response.headers["Vary"] = VARY
         return result
 
     async def process_result(

@@ -181,6 +181,14 @@ def _not_found() -> JSONResponse:
     )
 
 
+LOGIN_PATH = "/auth/oauth/{provider}/login"
+
+
+def login_url(base_url: str, provider: str) -> str:
+    """Where the frontend sends a browser to sign in with `provider` (`clientConfig`)."""
+    return base_url.rstrip("/") + LOGIN_PATH.format(provider=provider)
+
+
 def redirect_uri(settings: Settings, provider: str) -> str:
     return f"{settings.public_url.rstrip('/')}/auth/oauth/{provider}/callback"
 
@@ -293,6 +301,6 @@ async def _sign_in(
 
 
 routes = [
-    Route("/auth/oauth/{provider}/login", login, methods=["GET"]),
+    Route(LOGIN_PATH, login, methods=["GET"]),
     Route("/auth/oauth/{provider}/callback", callback, methods=["GET"]),
 ]

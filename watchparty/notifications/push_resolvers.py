@@ -9,6 +9,7 @@ from typing import Annotated
 import strawberry
 
 from watchparty.context import Info
+from watchparty.gql.cache_hints import CONFIG_MAX_AGE, public_cache
 from watchparty.gql.errors import NotAuthenticated, NotFound, ValidationError, returns_errors
 from watchparty.gql.pagination import not_signed_in
 from watchparty.notifications import push_devices
@@ -50,7 +51,8 @@ class PushQueries:
 
     @strawberry.field(
         description="Whether the server sends pushes, and Firebase's public web config for "
-        "obtaining a token. No sign-in needed."
+        "obtaining a token. No sign-in needed.",
+        metadata=public_cache(CONFIG_MAX_AGE),
     )
     def push_config(self, info: Info) -> PushConfig:
         return PushConfig.from_settings(info.context.state.settings)

@@ -22,7 +22,9 @@ from watchparty.parties.types import Party, PartyPreview
 @strawberry.input(description="What to play: exactly one of a URL or a library video.")
 class MediaInput:
     url: str | None = strawberry.field(
-        default=None, description="An http(s) URL, at most 2048 characters."
+        default=None,
+        description="A link a streaming provider plays (YouTube, Vimeo, Twitch, a direct .mp4 "
+        "or .m3u8; see clientConfig.providers), at most 2048 characters.",
     )
     video_id: strawberry.ID | None = strawberry.field(
         default=None,

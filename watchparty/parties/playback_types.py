@@ -27,6 +27,8 @@ from watchparty.parties.inputs import MediaInput
 from watchparty.parties.loaders import playback_loaders_of
 from watchparty.parties.member_types import user_from_payload
 from watchparty.parties.payloads import playback_payload, playback_user_ids, queue_item_payload
+from watchparty.parties.provider_types import MediaProvider
+from watchparty.parties.providers import embed_parent, source_of
 from watchparty.parties.timeline import PlaybackState as TimelineState
 from watchparty.parties.timeline import PlayerState
 
@@ -56,6 +58,15 @@ class QueueItem:
         description="Null when unknown: the item then plays until a controller moves on."
     )
     added_by_id: strawberry.Private[str | None]
+
+    @strawberry.field(
+        description="Which provider plays it and how (embed URL, player, sync abilities); null "
+        "for a link no provider recognises (queued before links were checked)."
+    )
+    def provider(self, info: Info) -> MediaProvider | None:
+        parent = embed_parent(info.context.state.settings.frontend_url)
+        source = source_of(self.url, parent=parent)
+        return None if source is None else MediaProvider.of(source)
 
     @strawberry.field(description="Who added it (null when that account is gone).")
     async def added_by(self, info: Info) -> User | None:

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.errors import ValidationProblem
+from watchparty.parties import providers
 from watchparty.parties.models import DESCRIPTION_MAX_LENGTH, TITLE_MAX_LENGTH, URL_MAX_LENGTH
 
 MIN_MEMBERS = 2
@@ -113,6 +114,16 @@ def check_url(raw: str, field_name: str) -> str:
     return url
 
 
+def check_playable(url: str, field_name: str) -> str:
+    """An http(s) URL (`check_url`) that a streaming provider plays (`providers.recognise`)."""
+    url = check_url(url, field_name)
+    try:
+        providers.recognise(url)
+    except ValidationProblem as exc:
+        raise ValidationProblem(exc.message, field=field_name) from None
+    return url
+
+
 def _title_from_url(url: str) -> str:
     parts = urlsplit(url)
     segments = [s for s in parts.path.split("/") if s]
@@ -151,7 +162,7 @@ def check_media(media: Media, prefix: str = "media") -> Media:
         raise ValidationProblem("Library videos are not available yet.", field=f"{prefix}.videoId")
     if media.url is None:
         raise ValidationProblem("Give a url.", field=f"{prefix}.url")
-    url = check_url(media.url, f"{prefix}.url")
+    url = check_playable(media.url, f"{prefix}.url")
     title = " ".join((media.title or "").split()) or _title_from_url(url)
     if len(title) > MEDIA_TITLE_MAX_LENGTH:
         raise ValidationProblem(

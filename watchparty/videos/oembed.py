@@ -19,7 +19,7 @@ import httpx
 from arq import Retry
 
 from watchparty.config import Settings
-from watchparty.videos.external import embed_parent, recognise
+from watchparty.videos.external import embed_parent, placeholder_title, recognise
 from watchparty.videos.models import (
     KEY_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -120,9 +120,9 @@ async def fetch_external_metadata(ctx: dict[str, Any], video_id: str) -> str:
         raise Retry(defer=RETRY_BASE_SECONDS * 2 ** (tries - 1)) from exc
     if data is None:
         return "unavailable"
-    placeholder = recognise(
-        source_url, embed_parent=embed_parent(state.settings)
-    ).placeholder_title()
+    placeholder = placeholder_title(
+        recognise(source_url, embed_parent=embed_parent(state.settings))
+    )
     async with state.unit_of_work() as uow:
         video = await uow.session.get(Video, uuid.UUID(video_id))
         if video is None or video.deleted_at is not None:

@@ -22,7 +22,6 @@ GRAPHQL_FREE = [
     "watchparty.accounts.devices",
     "watchparty.analytics.ingest",
     "watchparty.analytics.partitions",
-    "watchparty.analytics.privacy",
     "watchparty.analytics.store",
     "watchparty.accounts.security_hooks",
     "watchparty.accounts.service",

@@ -68,17 +68,15 @@ async def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
     tmp = tmp_path_factory.mktemp(f"aggregate-{request.param}")
+    # Only the scripted events: the server's own (sign-ups, parties made here) are not recorded.
+    quiet = {"analytics_aggregation_lag_seconds": LAG, "analytics_enabled": False}
     if request.param == "postgres":
         async with scratch_database() as url:
-            settings = make_settings(
-                "postgres", database_url=url, tmp=tmp, analytics_aggregation_lag_seconds=LAG
-            )
+            settings = make_settings("postgres", database_url=url, tmp=tmp, **quiet)
             async with running_app(settings) as api:
                 yield Stack(api, "postgres", url, tmp)
     else:
-        settings = make_settings(
-            "embedded", database_url="", tmp=tmp, analytics_aggregation_lag_seconds=LAG
-        )
+        settings = make_settings("embedded", database_url="", tmp=tmp, **quiet)
         async with running_app(settings) as api:
             yield Stack(api, "embedded", settings.database_url, tmp)
 

@@ -238,6 +238,8 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         "purge_notifications",
         "sweep_party_reminders",
         "sweep_stripe_events",
+        "drain_analytics_events",
+        "analytics_partitions",
         "aggregate_analytics",
         "purge_analytics_exports",
         "drain_search_outbox",
@@ -254,6 +256,9 @@ def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
         job = jobs[every_minute]
         assert job.second == 0 and job.minute is None  # every minute, at :00
     assert jobs["sweep_presence"].second == {0, 10, 20, 30, 40, 50}
+    assert jobs["drain_analytics_events"].second == set(range(60))  # every second
+    partitions = jobs["analytics_partitions"]
+    assert partitions.second == 0 and partitions.minute == {0}  # hourly
     digests = jobs["send_daily_digests"]
     assert digests.second == 0 and digests.minute == set(range(0, 60, 5))  # every 5 minutes
     assert all(job.unique for job in jobs.values())  # one worker runs each tick

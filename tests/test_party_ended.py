@@ -198,6 +198,7 @@ NOT_ON_A_PARTY = {
     "createCheckoutSession",
     "createBillingPortalSession",
     "deleteNotification",
+    "trackEvents",  # analytics: events may name an ended party (a late heartbeat, a replay)
     # A notification id: an ended party's invitation answers PartyEndedError
     # (tests/test_notifications_invites.py).
     "acceptPartyInvite",

@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from watchparty.accounts import revocations
 from watchparty.config import Settings, load_settings
 from watchparty.gql import graphiql
+from watchparty.http import analytics as analytics_http
 from watchparty.http import analytics_exports as analytics_exports_http
 from watchparty.http import auth, health, oauth
 from watchparty.http import media as media_http
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *uploads_http.routes,
         *unsubscribe_http.routes,
         *stripe_webhook_http.routes,
+        *analytics_http.routes,
         *analytics_exports_http.routes,
         *graphiql.routes(settings),  # GraphiQL's own JS/CSS (no CDN)
     ]

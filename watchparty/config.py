@@ -275,6 +275,26 @@ class Settings(BaseSettings):
     # A host offline this long (after presence noticed) hands hosting over (parties/failover.py).
     host_failover_grace_seconds: float = Field(default=60.0, ge=0.0, le=3600.0)
 
+    # Analytics ingestion (watchparty/analytics, README "Analytics: ingestion"): trackEvents
+    # and POST /analytics/events accept events this old at most (client time, corrected), keep
+    # the raw events this many days (partitions dropped by `analytics_partitions`, which keeps
+    # ANALYTICS_PARTITIONS_AHEAD days created ahead), and answer RateLimited while the Redis
+    # stream holds more than ANALYTICS_STREAM_MAX_ENTRIES undrained batches (backpressure).
+    analytics_enabled: bool = True
+    analytics_retention_days: int = Field(default=90, ge=1, le=3650)
+    analytics_max_event_age_hours: int = Field(default=72, ge=1, le=24 * 90)
+    analytics_partitions_ahead: int = Field(default=7, ge=1, le=60)
+    analytics_stream_max_entries: int = Field(default=20_000, ge=10, le=10_000_000)
+    # How long Redis remembers an accepted event id (a retry within it counts as a duplicate;
+    # later ones are still stored once, by the table's key). 0: the max event age + 2 hours.
+    # Each id costs Redis ~100 bytes for that long: lower it at high volume.
+    analytics_dedupe_hours: int = Field(default=0, ge=0, le=24 * 90)
+    # A stream entry read by a drain that did not acknowledge it within this is taken over by
+    # another drain (its worker died mid-batch).
+    analytics_claim_idle_seconds: float = Field(default=30.0, ge=0.1, le=3600.0)
+    rate_limit_analytics: str = "120/60"  # trackEvents / beacon calls, per signed-in user
+    rate_limit_analytics_anonymous: str = "30/60"  # per client IP, anonymous callers
+
     # Operations.
     log_level: str = "INFO"
     log_format: str = "json"

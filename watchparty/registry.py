@@ -19,13 +19,16 @@ CLI) imports this module, so each of them can read every kind. A domain adds its
 
 from __future__ import annotations
 
+from watchparty import tracking
 from watchparty.accounts.deletion_hooks import on_account_deleted
 from watchparty.accounts.security_hooks import on_security_event
 from watchparty.accounts.session_hooks import on_sessions_revoked
 from watchparty.analytics import events as analytics_events
 from watchparty.analytics.aggregate.jobs import aggregate_analytics, run_analytics_aggregation
 from watchparty.analytics.exports import export_analytics, purge_analytics_exports
+from watchparty.analytics.partitions import analytics_partitions
 from watchparty.analytics.privacy import anonymize_user_events
+from watchparty.analytics.store import drain_analytics_events, server_sink
 from watchparty.billing import events as billing_events
 from watchparty.billing.gate import host_plan
 from watchparty.billing.inbox import sweep_stripe_events
@@ -122,6 +125,8 @@ def periodic_jobs() -> list[Periodic]:
         Periodic(purge_notifications, 600),
         Periodic(sweep_party_reminders, 60),  # reminders and starts whose jobs were lost
         Periodic(sweep_stripe_events, 60),  # webhook events whose job was lost
+        Periodic(drain_analytics_events, 1),  # the analytics stream into PostgreSQL
+        Periodic(analytics_partitions, 3600),  # day partitions ahead, retention behind
         Periodic(aggregate_analytics, 60),  # analytics aggregates from the events' watermark
         Periodic(purge_analytics_exports, 600),  # export files past their retention
         Periodic(drain_search_outbox, 5),  # the search index follows the outbox
@@ -139,6 +144,7 @@ def register_callbacks() -> None:
     use_invitation_inbox(open_invitation)  # acceptPartyInvite / declinePartyInvite
     on_sessions_revoked(forget_revoked_devices)  # a revoked sign-in's push devices go
     use_plans(host_plan)  # the host's plan bounds members, hosted parties, screen shares
+    tracking.use_sink(server_sink)  # the server's analytics events: the analytics store
     on_account_deleted(leave_every_party)  # a deleted account hands over or ends its parties
     on_account_deleted(anonymize_user_events)  # ...and its analytics events lose their person
     search_outbox.register()  # indexed changes write the search outbox in their transaction

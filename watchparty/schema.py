@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from watchparty.accounts.resolvers import AccountMutations, AccountQueries
 from watchparty.accounts.types import User
 from watchparty.analytics import types as analytics_types
+from watchparty.analytics.ingest_resolvers import IngestMutations, use_raw_arguments
 from watchparty.analytics.resolvers import (
     AnalyticsMutations,
     AnalyticsPartyFields,
@@ -124,6 +125,7 @@ class Mutation(
     NotificationMutations,
     PushMutations,
     CheckoutMutations,
+    IngestMutations,
     AnalyticsMutations,
 ):
     pass
@@ -160,6 +162,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         execution_context_class=SharedEventExecutor,  # party events: execute once per selection
         scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
     )
+    use_raw_arguments(schema._schema)  # trackEvents reads its events without conversion
     guard_arguments(schema._schema)  # no NUL, C0 control or lone surrogate reaches a resolver
     return schema
 

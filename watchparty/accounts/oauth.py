@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty import tracking
 from watchparty.accounts import revocations, tokens
 from watchparty.accounts.models import OAuthAccount, User
 from watchparty.accounts.service import (
@@ -151,4 +152,5 @@ async def sign_in(uow: UnitOfWork, client: Client, identity: ProviderIdentity) -
     user = await find_or_create_user(uow.session, identity)
     if not user.is_active:
         raise AccountDisabled()
+    tracking.track(uow, "auth.sign_in", user_id=user.id, method=identity.provider)
     return await open_session(uow, client, user, method=identity.provider)

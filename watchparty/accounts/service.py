@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty import tracking
 from watchparty.accounts import devices, email_tokens, emails, passwords, revocations, tokens
 from watchparty.accounts.fields import (
     DISPLAY_NAME_MAX,
@@ -119,6 +120,7 @@ async def register(
         # lets one in, and the other gets the answer it would have had a moment later.
         raise taken from exc
     await email_tokens.send_verification(uow, user)
+    tracking.track(uow, "auth.sign_up", user_id=user.id, method="password")
     return await open_session(uow, client, user)
 
 
@@ -141,6 +143,7 @@ async def login(uow: UnitOfWork, client: Client, *, email: str, password: str) -
         raise InvalidCredentials("This account is disabled.")
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
+    tracking.track(uow, "auth.sign_in", user_id=user.id, method="password")
     return await open_session(uow, client, user)
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty import tracking
 from watchparty.accounts.models import User
 from watchparty.chat.errors import ChatDisabled, Muted
 from watchparty.chat.events import MessageAdded, MessageDeleted, MessageUpdated, TypingChanged
@@ -185,6 +186,7 @@ async def send_message(uow: UnitOfWork, viewer_id: uuid.UUID, new: NewMessage) -
     payload = await full_payload(session, message)
     await record(uow, party_channel(party_id), MessageAdded(message=payload))
     await notify_message(uow, access.party, message, reply)
+    tracking.track(uow, "chat.message", user_id=viewer_id, party_id=party_id)
     return payload
 
 

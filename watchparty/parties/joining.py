@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty import tracking
 from watchparty.errors import NotAllowed, NotFound, PlanLimit, ValidationProblem
 from watchparty.kit.time import utcnow
 from watchparty.parties.authz import (
@@ -159,6 +160,8 @@ async def _join(
     await session.flush()
     # A pending request reaches moderators as MemberUpdated with status PENDING.
     await announce_member(uow, MemberUpdated if approval else MemberJoined, row)
+    if not approval:
+        tracking.track(uow, "party.join", user_id=viewer_id, party_id=party.id, role="MEMBER")
     if approval:
         await member_changed(
             uow,
@@ -240,6 +243,7 @@ async def approve_member(
     row.joined_at = utcnow()
     await action.record("APPROVE", row)
     await action.announce(MemberJoined, row)
+    tracking.track(uow, "party.join", user_id=row.user_id, party_id=party.id, role="MEMBER")
     await member_changed(
         uow,
         MemberChange(MemberChangeKind.JOIN_APPROVED, party.id, party.title, row.user_id, viewer_id),
@@ -279,6 +283,9 @@ async def leave_party(uow: UnitOfWork, viewer_id: uuid.UUID, party_id: str) -> u
     member.status, member.role, member.left_at = MemberStatus.LEFT, MemberRole.MEMBER, utcnow()
     await session.flush()
     await announce_left(uow, member)
+    tracking.track(
+        uow, "party.leave", user_id=member.user_id, party_id=access.party.id, reason="LEFT"
+    )
     if was_host:
         successor = await find_successor(session, access.party.id, exclude=member.user_id)
         if successor is None:

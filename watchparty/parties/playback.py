@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from watchparty import tracking
 from watchparty.accounts.models import User
 from watchparty.errors import NotAllowed, NotFound
 from watchparty.events import record
@@ -335,4 +336,22 @@ async def control(
     """A playback control by a controller; returns the playback payload after it."""
     access = await load_controllable(uow.session, party_id, viewer_id)
     snap = await transition(uow, access.party, step, expected=expected, actor_id=viewer_id)
+    _track_control(uow, viewer_id, snap, step)
     return await current_payload(uow.session, snap)
+
+
+def _track_control(uow: UnitOfWork, viewer_id: uuid.UUID, snap: Snapshot, step: Step) -> None:
+    """`party.playback` with the action (`seek_step(...)` -> SEEK), the library video playing
+    and the position after the control."""
+    action = getattr(step, "__qualname__", "").split(".")[0].removesuffix("_step").upper()
+    timeline, current = snap.timeline, snap.current
+    tracking.track(
+        uow,
+        "party.playback",
+        user_id=viewer_id,
+        party_id=snap.party.id,
+        video_id=current.video_id if current is not None else None,
+        position_seconds=max(0.0, timeline.position_at(epoch_ms())) if current else None,
+        action=action,
+        rate=timeline.rate,
+    )

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from watchparty import tracking
 from watchparty.errors import NotFound, ValidationProblem
 from watchparty.kit.ratelimit import Limit
 from watchparty.parties.authz import (
@@ -130,6 +131,17 @@ async def report_player_state(
 
     user = str(viewer_id)
     buffering = report.state is PlayerState.BUFFERING
+    current = snap.current
+    tracking.track(
+        uow,
+        "player.report",
+        user_id=viewer_id,
+        party_id=party.id,
+        video_id=current.video_id if current is not None else None,
+        position_seconds=report.position_seconds,
+        driftMs=drift,
+        buffering=buffering,
+    )
     timeout_ms = _wait_timeout_ms(party.buffering_timeout_seconds)
     waits = party.wait_for_buffering and not member.ignore_wait
 

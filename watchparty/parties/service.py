@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty import tracking
 from watchparty.accounts.models import User
 from watchparty.errors import NotFound, PlanLimit, ValidationProblem
 from watchparty.events import record
@@ -234,6 +235,9 @@ async def create_party(
         party.playback_updated_by_id = host_id
     await session.flush()
     await schedule_reminders(uow, party)
+    tracking.track(
+        uow, "party.create", user_id=host_id, party_id=party.id, visibility=visibility.value
+    )
     return party
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty import tracking
 from watchparty.accounts.models import User
 from watchparty.errors import NotAllowed, NotFound, ValidationProblem
 from watchparty.events import record
@@ -274,6 +275,7 @@ async def vote_poll(
     await session.flush()
     payload = await _payload(session, poll, options)
     await record(uow, party_channel(poll.party_id), PollChanged(poll=payload))
+    tracking.track(uow, "poll.vote", user_id=viewer_id, party_id=poll.party_id)
     return PollResult(poll=payload, my_option_ids=chosen)
 
 

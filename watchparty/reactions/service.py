@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty import tracking
 from watchparty.accounts.models import User
 from watchparty.errors import ValidationProblem
 from watchparty.events import publish
@@ -24,6 +25,7 @@ from watchparty.kit.ratelimit import Limit
 from watchparty.kit.time import utcnow
 from watchparty.parties.authz import load_party, require_member, require_not_ended
 from watchparty.parties.events import party_channel
+from watchparty.parties.models import QueueItem
 from watchparty.parties.payloads import iso, user_payload
 from watchparty.reactions.errors import ReactionsDisabled
 from watchparty.reactions.events import ReactionSent
@@ -86,7 +88,11 @@ async def send_reaction(
     limit = Limit.parse(app.settings.rate_limit_reactions)
     await app.limiter.hit(f"reaction:{party.id}:{viewer_id}", limit)
     await _increment(session, ReactionTotal, {"party_id": party.id, "emoji": draft.emoji})
+    video_id = None
     if party.current_item_id is not None:
+        video_id = await session.scalar(
+            select(QueueItem.video_id).where(QueueItem.id == party.current_item_id)
+        )
         bucket = int(draft.video_position_seconds // BUCKET_SECONDS)
         await _increment(
             session,
@@ -117,4 +123,13 @@ async def send_reaction(
         await publish(app.hub, party_channel(target), event)
 
     uow.after_commit(fan_out)
+    tracking.track(
+        uow,
+        "reaction.send",
+        user_id=viewer_id,
+        party_id=party.id,
+        video_id=video_id,
+        position_seconds=draft.video_position_seconds,
+        emoji=draft.emoji,
+    )
     return payload

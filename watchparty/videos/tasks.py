@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from arq.worker import Retry
 from sqlalchemy import or_, select
 
+from watchparty import tracking
 from watchparty.billing.entitlements import effective
 from watchparty.db import UnitOfWork
 from watchparty.kit.time import utcnow
@@ -119,12 +120,14 @@ async def process_video(ctx: dict[str, Any], video_id: str, attempt: int | None 
     try:
         async with _heartbeat(lease):
             await _pipeline(state, lease)
+        await _track_outcome(state, lease.video_id, "READY")
         return "ready"
     except LeaseLost:
         await _clean_if_deleted(state, lease.video_id)
         return "lost"
     except ffmpeg.NotAVideo as exc:
         await _settle(lease, VideoStatus.FAILED, exc.reason)
+        await _track_outcome(state, lease.video_id, "NOT_A_VIDEO")
         return "failed"
     except asyncio.CancelledError:
         # Worker shutdown (ARQ runs the job again) or ARQ's own timeout: hand the video back
@@ -142,6 +145,7 @@ async def process_video(ctx: dict[str, Any], video_id: str, attempt: int | None 
                 VideoStatus.FAILED,
                 f"Processing failed {MAX_ATTEMPTS} times; the last error: {reason}.",
             )
+            await _track_outcome(state, lease.video_id, "FAILED")
             return "failed"
         log.warning(
             "video processing failed, will retry", extra={"video_id": video_id}, exc_info=True
@@ -153,6 +157,11 @@ async def process_video(ctx: dict[str, Any], video_id: str, attempt: int | None 
         with contextlib.suppress(Exception):
             await lease.release(note)
         raise Retry(defer=delay) from exc
+
+
+async def _track_outcome(state: AppState, video_id: uuid.UUID, outcome: str) -> None:
+    event = tracking.Tracked("video.processed", video_id=video_id, properties={"outcome": outcome})
+    await tracking.emit(state, [event])
 
 
 def _transient_reason(exc: Exception) -> str:

@@ -24,6 +24,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty import tracking
 from watchparty.billing.gate import plan_of
 from watchparty.billing.plans import Limit
 from watchparty.config import Settings
@@ -188,6 +189,7 @@ async def complete_upload(uow: UnitOfWork, viewer_id: uuid.UUID, video_id: str) 
         job_id=f"{PROCESS_JOB}:{video.id}:{video.processing_attempts}",
         video_id=str(video.id),
     )
+    tracking.track(uow, "video.upload", user_id=viewer_id, video_id=video.id, bytes=received)
     return video
 
 

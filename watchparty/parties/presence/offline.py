@@ -12,6 +12,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from watchparty import tracking
 from watchparty.parties.events import publish_presence
 from watchparty.parties.failover import schedule_host_failover
 from watchparty.parties.presence.factory import get_presence
@@ -31,6 +32,8 @@ async def announce_transition(
     from watchparty.parties.playback_reports import release_member
 
     await publish_presence(state.hub, party_id, user_id, online)
+    name = "party.online" if online else "party.offline"  # concurrent viewers (analytics)
+    await tracking.emit(state, [tracking.Tracked(name, user_id=user_id, party_id=party_id)])
     if not online:
         try:
             await schedule_host_failover(state, party_id, user_id)

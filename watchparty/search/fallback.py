@@ -3,7 +3,7 @@ while Typesense does not answer. Same request, same visibility, same result shap
 
 Matching: every word of the query must occur in one of the searched fields (case-insensitive
 substring, so prefixes match as the user types: `ILIKE` on both databases). On PostgreSQL with
-pg_trgm (migration 0020 creates it when the server offers it) a row whose title or name is
+pg_trgm (migration 0017 creates it when the server offers it) a row whose title or name is
 similar enough to the whole query (`word_similarity`, trigrams) also matches: typo tolerance.
 SQLite has none (a documented limit of the embedded mode). Highlights are computed here, with
 the same `<mark>` tags as Typesense's snippets.

@@ -4,7 +4,7 @@ The search outbox (written in the transaction of each indexed change), `users.se
 (opting out of search), and pg_trgm on PostgreSQL when the server offers it (the database
 fallback's typo tolerance) (issue 14).
 
-Revision ID: 0020
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-06 14:00:00.000000
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 import watchparty.db
 
-revision: str = "0020"
+revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -148,6 +148,10 @@ def create_worker(
         "handle_signals": True,
         "health_check_key": settings.redis_key_prefix + "arq:health-check",
     }
+    if overrides.get("burst"):
+        # A burst worker runs what is queued and stops; a schedule (the analytics drain runs
+        # every second) would keep its queue from ever being empty.
+        options["cron_jobs"] = []
     options.update(overrides)
     return ResilientWorker(**options)
 

@@ -121,11 +121,13 @@ class Scripted:
 
 
 async def scripted(stack: Stack) -> Scripted:
-    """One party (host + two viewers + an anonymous visitor) and one video, three days ago."""
+    """One party (host + two viewers; an anonymous visitor and a stranger who never joined
+    send events naming it) and one video, three days ago."""
     api = stack.api
     host, _ = await stack.person("Host")
     v1, _ = await stack.person("Viewer")
     v2, _ = await stack.person("Other")
+    stranger, _ = await stack.person("Stranger")
     party = (await create_party(api, host))["id"]
     for who in (v1, v2):
         await joined(api, who, code=(await _code(api, party, host)))
@@ -160,6 +162,9 @@ async def scripted(stack: Stack) -> Scripted:
         event("player.heartbeat", at(2, 0), user=b, position=20, watchedSeconds=100, **vd),
         event("player.heartbeat", at(2, 0), user=h, position=15, watchedSeconds="abc", **vd),
         event("player.heartbeat", at(2, 5), anon="anon-1", position=5, watchedSeconds=12.5, **vd),
+        # anybody may name any party: a stranger's client events do not count for it
+        event("player.heartbeat", at(2, 6), user=stranger.id, watchedSeconds=40, **p),
+        event("player.buffering_start", at(2, 7), user=stranger.id, **p),
         event("player.buffering_start", at(2, 40), user=b, **vd),
         event("player.buffering_end", at(2, 42), user=b, durationMs=1500, **vd),
         event("player.buffering_end", at(2, 43), user=b, durationMs=-5, **vd),
@@ -213,9 +218,9 @@ async def test_scripted_party_video_users_and_days(stack: Stack) -> None:
     (stats,) = await rows(api, PartyStats, PartyStats.party_id == party)
     assert without(stats, "updated_at", "last_event_at", "drift_p90_ms", "drift_p99_ms") == {
         "party_id": party,
-        "unique_viewers": 4,  # host, two viewers, one anonymous visitor
+        "unique_viewers": 3,  # host, two viewers (not the anonymous visitor, not the stranger)
         "peak_viewers": 3,
-        "watch_seconds": 142.5,  # 30 + 30 + 10 + 60 (capped) + 0 (not a number) + 12.5
+        "watch_seconds": 130.0,  # 30 + 30 + 10 + 60 (capped) + 0 (not a number)
         "chat_messages": 2,
         "reactions": 3,
         "buffering_events": 1,
@@ -287,13 +292,13 @@ async def test_scripted_party_video_users_and_days(stack: Stack) -> None:
     (system_day,) = await rows(api, SystemDay, SystemDay.day == s.day)
     assert system_day == {
         "day": s.day,
-        "active_users": 3,
+        "active_users": 4,  # the system counts the stranger's watching (not the party)
         "new_users": 0,
         "parties_created": 1,
-        "watch_seconds": 142.5,
+        "watch_seconds": 182.5,
         "premium_users": 0,
         "events": s.count_by_day[s.day],
-        "buffering_events": 1,
+        "buffering_events": 2,
         "player_errors": 1,
     }
 
@@ -311,7 +316,7 @@ async def test_scripted_party_video_users_and_days(stack: Stack) -> None:
     assert [without(r, *strip) for r in after[2]] == [without(r, *strip) for r in before[2]]
     assert after[3] == before[3] and after[4] == before[4]
     (stats_after,) = [r for r in after[0] if r["party_id"] == party]
-    assert stats_after["peak_viewers"] == 3 and stats_after["unique_viewers"] == 4
+    assert stats_after["peak_viewers"] == 3 and stats_after["unique_viewers"] == 3
     assert len([m for m in after[1] if m["party_id"] == party]) == 7
 
 
@@ -443,8 +448,9 @@ async def test_interrupted_run_is_failed_and_redone(stack: Stack) -> None:
     host, party = await _party(stack)
     video = (await start_upload(api, host.token, 3))["video"]["id"]
     await insert_events(api, [
+        event("party.online", utcnow() - timedelta(minutes=6), user=host.id, party=party),
         event("video.view", utcnow() - timedelta(minutes=5), user=host.id, video=video,
-              party=party)
+              party=party),
     ])  # fmt: skip
     await asyncio.sleep(LAG + 0.1)
     state = api.state

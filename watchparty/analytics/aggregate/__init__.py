@@ -2,9 +2,11 @@
 incrementally from a watermark per scope (`run.py`), as `AnalyticsJob` runs (`jobs.py`).
 
 What each figure is (a "viewer" is the user, else the anonymous id):
-- Party (`party.py`; the party's events are those carrying its `party_id`):
-  unique viewers: distinct viewers with `party.online`, `party.join` or any client event of the
-  party; peak viewers: the most viewers online at once, from `party.online`/`party.offline`
+- Party (`party.py`; the party's events are the server's carrying its `party_id`, and client
+  events carrying it from users the server saw join or come online there: anybody can send any
+  `partyId`, so strangers' and anonymous visitors' client events never count for a party):
+  unique viewers: distinct viewers with `party.online`, `party.join` or any counted client
+  event of the party; peak viewers: the most viewers online at once, from `party.online`/`party.offline`
   (a viewer is online after its last online event until an offline one; repeats change
   nothing); watch seconds: the sum of `player.heartbeat` `watchedSeconds` (each clamped to
   0..60; average per viewer = watch seconds / unique viewers, computed by the reader); chat

@@ -33,19 +33,29 @@ VIEWER_EVENTS = "('party.online', 'party.join')"
 
 
 def _events(d: Dialect) -> str:
-    """The touched parties' events with their numbers read once."""
+    """The touched parties' events with their numbers read once. A client event counts for a
+    party only when its user is one the server saw join or come online there: anybody may
+    send any `partyId`, and anonymous visitors are never members, so neither can inflate a
+    party's figures."""
     watched = d.clamp(d.num("watchedSeconds"), 0, MAX_WATCHED_SECONDS)
     buffering = d.clamp(d.num("durationMs"), 0, MAX_BUFFERING_MS)
     drift = f"ABS({d.num('driftMs')})"
     return f"""
+    members AS (
+        SELECT DISTINCT party_id, user_id FROM analytics_events
+        WHERE party_id IN :ids AND source = 'SERVER' AND name IN {VIEWER_EVENTS}
+          AND user_id IS NOT NULL
+    ),
     e AS (
         SELECT party_id, id, name, source, user_id, anonymous_id, occurred_at,
                {d.minute()} AS minute,
                CASE WHEN name = 'player.heartbeat' THEN {watched} END AS watched,
                CASE WHEN name = 'player.buffering_end' THEN {buffering} END AS buffering_ms,
                CASE WHEN name = 'player.report' THEN {drift} END AS drift
-        FROM analytics_events
+        FROM analytics_events a
         WHERE party_id IN :ids
+          AND (source = 'SERVER' OR EXISTS (
+              SELECT 1 FROM members m WHERE m.party_id = a.party_id AND m.user_id = a.user_id))
     )"""
 
 

@@ -5,11 +5,11 @@ What each figure is (a "viewer" is the user, else the anonymous id):
 - Party (`party.py`; the party's events are the server's carrying its `party_id`, and client
   events carrying it from users the server saw join or come online there: anybody can send any
   `partyId`, so strangers' and anonymous visitors' client events never count for a party):
-  unique viewers: distinct viewers with `party.online`, `party.join` or any counted client
-  event of the party; peak viewers: the most viewers online at once, from `party.online`/`party.offline`
-  (a viewer is online after its last online event until an offline one; repeats change
-  nothing); watch seconds: the sum of `player.heartbeat` `watchedSeconds` (each clamped to
-  0..60; average per viewer = watch seconds / unique viewers, computed by the reader); chat
+  unique viewers: distinct viewers with `party.online`, `party.join` or any counted client event
+  of the party; peak viewers: the most viewers online at once, from `party.online`/
+  `party.offline` (a viewer is online after its last online event until an offline one; repeats
+  change nothing); watch seconds: the sum of `player.heartbeat` `watchedSeconds` (each clamped
+  to 0..60; average per viewer = watch seconds / unique viewers, computed by the reader); chat
   messages (`chat.message`), reactions (`reaction.send`); buffering events
   (`player.buffering_start`) and buffering seconds (`player.buffering_end` `durationMs`, each
   clamped to 0..10 min); drift: `player.report` `abs(driftMs)`, reports counted in

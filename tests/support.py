@@ -62,6 +62,8 @@ def make_settings(mode: str, *, database_url: str, tmp: Path, **overrides: Any) 
         "email_outbox_dir": tmp / "outbox",
         "redis_key_prefix": f"wptest-{uuid.uuid4().hex[:8]}:",
         "log_format": "console",
+        # aggregation reads what was ingested half a second ago (production: 10 s)
+        "analytics_aggregation_lag_seconds": 0.5,
         **RELAXED_LIMITS,
     }
     if mode == "postgres":

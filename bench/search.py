@@ -36,7 +36,8 @@ from watchparty.parties.models import Party, PartyStatus
 from watchparty.search import indexing
 from watchparty.search.engine import alias_name, engine_of
 from watchparty.search.models import Entity
-from watchparty.search.query import make_request, search_parameters
+from watchparty.search.query import search_parameters
+from watchparty.search.request import make_request
 
 WORDS = [
     "movie", "night", "anime", "marathon", "horror", "classics", "premiere", "documentary",

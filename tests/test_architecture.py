@@ -109,6 +109,7 @@ GRAPHQL_FREE = [
     "watchparty.search.models",
     "watchparty.search.outbox",
     "watchparty.search.query",
+    "watchparty.search.request",
     "watchparty.voice.events",
     "watchparty.voice.service",
 ]

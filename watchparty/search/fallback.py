@@ -22,7 +22,7 @@ from watchparty.accounts.models import User
 from watchparty.parties.models import MemberStatus, Party, PartyMember, PartyVisibility
 from watchparty.search.documents import DURATION_RANGES, epoch_ms
 from watchparty.search.models import Entity
-from watchparty.search.query import (
+from watchparty.search.request import (
     MARK_END,
     MARK_START,
     Hit,

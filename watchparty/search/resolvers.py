@@ -16,10 +16,11 @@ from watchparty.parties.models import Party as PartyModel
 from watchparty.parties.types import Party
 from watchparty.search import discovery
 from watchparty.search import query as sq
+from watchparty.search import request as sr
 from watchparty.search.engine import SearchUnavailable, engine_of
 from watchparty.search.keys import scoped_key
 from watchparty.search.models import Entity
-from watchparty.search.query import SearchSort
+from watchparty.search.request import SearchSort
 from watchparty.search.types import (
     MAX_FACET_VALUES,
     MAX_FACETS,
@@ -42,7 +43,7 @@ from watchparty.videos.types import Video
 SUGGESTIONS_DEFAULT = 8
 
 
-async def _nodes(info: Info, result: sq.Result) -> dict[tuple[Entity, uuid.UUID], SearchNode]:
+async def _nodes(info: Info, result: sr.Result) -> dict[tuple[Entity, uuid.UUID], SearchNode]:
     """The hits' rows as GraphQL objects, dropping any the database no longer shows the viewer
     (deleted, made private, membership lost, opted out) before the index caught up."""
     state, viewer_id = info.context.state, info.context.viewer_id
@@ -96,10 +97,10 @@ class SearchQueries:
     ) -> SearchConnection:
         f = filters or SearchFilters()
         with paging_errors(info):
-            request = sq.make_request(
+            request = sr.make_request(
                 query,
                 types,
-                sq.SearchFilters(
+                sr.SearchFilters(
                     tuple(s.value for s in f.party_status or []),
                     tuple(p.value for p in f.provider or []),
                     tuple(d.value for d in f.duration_range or []),
@@ -118,7 +119,7 @@ class SearchQueries:
                 continue
             edges.append(
                 SearchEdge(
-                    cursor=sq.cursor_at(result.offset + index + 1),
+                    cursor=sr.cursor_at(result.offset + index + 1),
                     node=node,
                     highlights=[
                         SearchHighlight(field=f, snippet=s)
@@ -126,7 +127,7 @@ class SearchQueries:
                     ],
                 )
             )
-        end = sq.cursor_at(result.offset + len(result.hits))
+        end = sr.cursor_at(result.offset + len(result.hits))
         cursors = [e.cursor for e in edges]
         if cursors:
             cursors[-1] = end  # skipped hits at the end must not be served again
@@ -153,7 +154,7 @@ class SearchQueries:
     async def search_suggestions(
         self, info: Info, prefix: str, first: int | None = SUGGESTIONS_DEFAULT
     ) -> list[str]:
-        limit = max(0, min(first or SUGGESTIONS_DEFAULT, sq.SUGGESTIONS_MAX))
+        limit = max(0, min(first or SUGGESTIONS_DEFAULT, sr.SUGGESTIONS_MAX))
         return await sq.suggestions(info.context.state, prefix, info.context.viewer_id, limit)
 
     @strawberry.field(

@@ -14,7 +14,7 @@ from watchparty.gql.pagination import PageInfo
 from watchparty.parties.models import PartyStatus
 from watchparty.parties.types import Party
 from watchparty.search.models import Entity
-from watchparty.search.query import SearchSort
+from watchparty.search.request import SearchSort
 from watchparty.videos.models import VideoProvider
 from watchparty.videos.types import Video
 

@@ -21,11 +21,13 @@ injected delay) plays, seeks, changes the rate and pauses.
 
 Afterwards, at shared instants every `--step-ms`, each client's belief is computed from what it
 had received by then and its own clock: playhead = position + (local clock + estimated offset -
-anchor) x rate. Printed: p50/p99 of the disagreement between clients (all pairs, and the spread
-max - min per instant), once every client has the current revision ("steady") and over all
-instants (transitions included: a pause or rate change applies at once and reaches each client
-after its delay); each client's clock error against the bound +-delay/2 of its best sample; and
-per control, the time from the mutation to the last client's event against the lead time.
+anchor) x rate, or from the replaced segment (`previous`) before the anchor. Printed: p50/p99 of
+the disagreement between clients (all pairs, and the spread max - min per instant), once every
+client has the current revision ("steady") and over all instants from each change's anchor on
+(transitions included: a client the change has not reached yet still follows the old segment);
+each client's clock error against the bound +-delay/2 of its best sample; and per control, the
+time from the mutation to the last client's event against the lead time (every change made
+while playing is anchored `lead` ahead, so "clients late" counts those it reached after it).
 """
 
 from __future__ import annotations
@@ -51,7 +53,10 @@ from common import (
     watchparty_server,
 )
 
-PLAYBACK_FIELDS = "state positionSeconds anchorServerTimeMs rate revision"
+PLAYBACK_FIELDS = (
+    "state positionSeconds anchorServerTimeMs rate revision"
+    " previous { state positionSeconds anchorServerTimeMs rate }"
+)
 SUBSCRIPTION = f"""
 subscription Sync($partyId: ID!) {{
   partyEvents(partyId: $partyId) {{
@@ -122,19 +127,25 @@ class Timeline:
     anchor: float  # server epoch ms
     rate: float
     revision: int
+    previous: Timeline | None = None  # the segment describing the playhead before `anchor`
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Timeline:
+        previous = payload.get("previous")
         return cls(
             payload["state"],
             float(payload["positionSeconds"]),
             float(payload["anchorServerTimeMs"]),
             float(payload["rate"]),
-            int(payload["revision"]),
+            int(payload.get("revision", 0)),
+            None if previous is None else Timeline.from_payload(previous),
         )
 
     def at(self, server_ms: float) -> float:
-        """The playhead (seconds) at server time `server_ms` (SYNC.md)."""
+        """The playhead (seconds) at server time `server_ms` (SYNC.md): before the anchor the
+        replaced segment (`previous`) still describes it."""
+        if server_ms < self.anchor and self.previous is not None:
+            return self.previous.at(server_ms)
         if self.state != "PLAYING" or server_ms < self.anchor:
             return self.position
         return self.position + (server_ms - self.anchor) * self.rate / 1000.0
@@ -528,10 +539,10 @@ def analyse(
     for ctl in controls:
         arrivals = revision_arrival.get(ctl.timeline.revision, [])
         last = max(arrivals) if arrivals else float("nan")
-        lead = ctl.timeline.anchor - ctl.sent if ctl.timeline.state == "PLAYING" else float("nan")
-        # Only changes anchored in the future can be "late"; pause and rate changes take effect
-        # at the commit and reach each client after its delay by design.
-        future = ctl.timeline.state == "PLAYING" and ctl.timeline.anchor > ctl.answered
+        # Only changes anchored in the future can be "late" (a change made while paused takes
+        # effect at the commit and reaches each client after its delay by design).
+        future = ctl.timeline.anchor > ctl.answered
+        lead = ctl.timeline.anchor - ctl.sent if future else float("nan")
         late = sum(1 for a in arrivals if a > ctl.timeline.anchor) if future else None
         deliveries.append(
             {

@@ -62,10 +62,12 @@ async def test_play_pause_seek_rate_exact_values(any_api: Api) -> None:
     after = now_ms()
     assert paused["state"] == "PAUSED"
     assert paused["revision"] == 3
-    between(paused["anchorServerTimeMs"], before, after)
+    # Anchored in the future like a start: playback runs on until then (SYNC.md).
+    between(paused["anchorServerTimeMs"], before + LEAD_MS, after + LEAD_MS)
     elapsed = (paused["anchorServerTimeMs"] - played["anchorServerTimeMs"]) / 1000
     assert paused["positionSeconds"] == pytest.approx(elapsed, abs=1e-6)
     assert paused["positionSeconds"] > 0
+    await asyncio.sleep(LEAD_MS / 1000 + 0.05)  # past the pause's anchor: really paused
 
     before = now_ms()
     sought = await playback_ok(any_api, "seek", party.id, token, positionSeconds=42.5)

@@ -9,7 +9,13 @@ import pytest
 
 from watchparty.errors import ErrorCode, ValidationProblem
 from watchparty.parties.errors import RevisionConflict, TimelineError
-from watchparty.parties.timeline import PlaybackState, Timeline, check_revision, lead_ms
+from watchparty.parties.timeline import (
+    PlaybackState,
+    Segment,
+    Timeline,
+    check_revision,
+    lead_ms,
+)
 
 PLAYING, PAUSED, WAITING, ENDED, IDLE = (
     PlaybackState.PLAYING,
@@ -35,18 +41,23 @@ def test_a_session_step_by_step() -> None:
     assert tl.position_at(99_000.0) == 3.0
 
     tl = tl.play(10_000.0, 300.0)
-    assert tl == Timeline(PLAYING, "a", 3.0, 10_300.0, 2.0, 4, 600.0)
+    assert tl == Timeline(
+        PLAYING, "a", 3.0, 10_300.0, 2.0, 4, 600.0, previous=Segment(PAUSED, 3.0, 3_500.0, 2.0)
+    )
     assert tl.position_at(10_300.0) == 3.0
     assert tl.position_at(11_300.0) == 5.0
 
     tl = tl.seek(42.5, 12_000.0, 400.0)
-    assert tl == Timeline(PLAYING, "a", 42.5, 12_400.0, 2.0, 5, 600.0)
+    moving = Segment(PLAYING, 3.0, 10_300.0, 2.0)  # runs on until the seek's anchor
+    assert tl == Timeline(PLAYING, "a", 42.5, 12_400.0, 2.0, 5, 600.0, previous=moving)
+    assert tl.position_at(12_000.0) == 6.4
 
     tl = tl.end(13_400.0)
     assert tl == Timeline(ENDED, "a", 44.5, 13_400.0, 2.0, 6, 600.0)
 
     tl = tl.play(20_000.0, 300.0)  # replaying an ended item restarts it
-    assert tl == Timeline(PLAYING, "a", 0.0, 20_300.0, 2.0, 7, 600.0)
+    ended = Segment(ENDED, 44.5, 13_400.0, 2.0)
+    assert tl == Timeline(PLAYING, "a", 0.0, 20_300.0, 2.0, 7, 600.0, previous=ended)
 
     tl = tl.clear(21_000.0)
     assert tl == Timeline(IDLE, None, 0.0, 21_000.0, 2.0, 8, None)
@@ -156,18 +167,22 @@ def test_the_bounded_buffering_wait() -> None:
         9,
     )
     resumed = one_left.member_ready("bob", 6_000.0, 400.0)
-    assert resumed == Timeline(PLAYING, "a", 12.0, 6_400.0, 1.0, 10, 600.0)
+    held = Segment(PlaybackState.WAITING, 12.0, 3_000.0, 1.0)
+    assert resumed == Timeline(PLAYING, "a", 12.0, 6_400.0, 1.0, 10, 600.0, previous=held)
 
     assert one_left.wait_timeout(10_999.0, 300.0) is one_left
     timed_out = one_left.wait_timeout(11_000.0, 300.0)
-    assert timed_out == Timeline(PLAYING, "a", 12.0, 11_300.0, 1.0, 10, 600.0)
+    assert timed_out == Timeline(PLAYING, "a", 12.0, 11_300.0, 1.0, 10, 600.0, previous=held)
 
 
 def test_controls_during_a_wait() -> None:
     waiting = Timeline(PLAYING, "a", 10.0, 1_000.0, 1.0, 5, 600.0).begin_wait(
         3_000.0, ["ann"], 8_000.0
     )
-    assert waiting.play(4_000.0, 300.0) == Timeline(PLAYING, "a", 12.0, 4_300.0, 1.0, 7, 600.0)
+    held = Segment(PlaybackState.WAITING, 12.0, 3_000.0, 1.0)
+    assert waiting.play(4_000.0, 300.0) == Timeline(
+        PLAYING, "a", 12.0, 4_300.0, 1.0, 7, 600.0, previous=held
+    )
     assert waiting.pause(4_000.0) == Timeline(PAUSED, "a", 12.0, 4_000.0, 1.0, 7, 600.0)
     sought = waiting.seek(30.0, 4_000.0, 300.0)
     assert sought == Timeline(
@@ -223,3 +238,31 @@ def test_check_revision() -> None:
     assert conflict.extra == {"current": tl}
     assert conflict.current is tl
     assert conflict.message == "Playback changed meanwhile (now at revision 7, expected 6)."
+
+
+def test_pause_seek_and_rate_while_playing_land_at_their_anchor() -> None:
+    """Before its anchor a change has not happened: the replaced segment runs on (SYNC.md)."""
+    playing = Timeline(PLAYING, "a", 10.0, 1_000.0, 1.0, 5, 600.0)
+    moving = Segment(PLAYING, 10.0, 1_000.0, 1.0)
+
+    paused = playing.pause(2_000.0, 500.0)
+    assert paused == Timeline(PAUSED, "a", 11.5, 2_500.0, 1.0, 6, 600.0, previous=moving)
+    assert paused.position_at(2_250.0) == 11.25  # still playing until the anchor
+    assert paused.position_at(9_000.0) == 11.5
+
+    sought = playing.seek(100.0, 2_000.0, 500.0)
+    assert sought == Timeline(PLAYING, "a", 100.0, 2_500.0, 1.0, 6, 600.0, previous=moving)
+    assert sought.position_at(2_400.0) == 11.4
+    assert sought.position_at(3_500.0) == 101.0
+
+    faster = playing.set_rate(2.0, 2_000.0, 500.0)
+    assert faster == Timeline(PLAYING, "a", 11.5, 2_500.0, 2.0, 6, 600.0, previous=moving)
+    assert faster.position_at(3_500.0) == 13.5
+
+    # A change before the pending one's anchor replaces it; `previous` stays the moving segment.
+    assert paused.play(2_200.0, 500.0) == Timeline(PLAYING, "a", 10.0, 1_000.0, 1.0, 7, 600.0)
+    resought = sought.pause(2_200.0, 500.0)
+    assert resought == Timeline(PAUSED, "a", 11.7, 2_700.0, 1.0, 7, 600.0, previous=moving)
+    assert sought.seek(50.0, 2_200.0, 500.0).previous == moving
+    # Paused: no lead, no previous.
+    assert paused.seek(20.0, 3_000.0, 500.0) == Timeline(PAUSED, "a", 20.0, 3_000.0, 1.0, 7, 600.0)

@@ -1,14 +1,16 @@
 """Property tests of the playback timeline state machine (SYNC.md), driven by random histories.
 
 A history is a sequence of (delay, operation, lead) steps applied from an empty timeline; time only
-moves forward. Operations that a state refuses (a `Problem`) leave the timeline as it was, exactly
-as a service would.
+moves forward. Timelines are two-segment states: a change anchored in the future keeps the
+segment it replaces (`previous`), which describes the playhead until the anchor. Operations that
+a state refuses (a `Problem`) leave the timeline as it was, exactly as a service would.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from itertools import pairwise
 from typing import Any
 
@@ -58,7 +60,7 @@ def apply(tl: Timeline, op: tuple[Any, ...], now: float, lead: float) -> Timelin
         if kind == "play":
             return tl.play(now, lead)
         if kind == "pause":
-            return tl.pause(now)
+            return tl.pause(now, lead)
         if kind == "end":
             return tl.end(now)
         if kind == "clear":
@@ -68,7 +70,7 @@ def apply(tl: Timeline, op: tuple[Any, ...], now: float, lead: float) -> Timelin
         if kind == "seek":
             return tl.seek(op[1] * (tl.duration or 3600.0), now, lead)
         if kind == "set_rate":
-            return tl.set_rate(op[1], now)
+            return tl.set_rate(op[1], now, lead)
         if kind == "change_item":
             return tl.change_item(f"item-{tl.revision}", op[1], now, autoplay=op[2], lead_ms=lead)
         if kind == "begin_wait":
@@ -116,9 +118,41 @@ def reachable(draw: st.DrawFn) -> tuple[Timeline, float]:
 def test_position_never_jumps_without_a_seek(start: Timeline, history: list[Any]) -> None:
     for before, op, now, after in run(start, history):
         if op[0] == "play" and before.state is PlaybackState.ENDED:
-            assert after.position_at(now) == 0.0  # replaying an ended item is a restart
+            assert after.position_at(after.anchor_ms) == 0.0  # a restart, at its anchor
             continue
         assert after.position_at(now) == before.position_at(now), (op, before, after)
+        # Continuous at the anchor too: the change takes over where the old segment got to.
+        if after is not before and after.previous is not None:
+            at = after.anchor_ms
+            assert after.position_at(at) == pytest.approx(
+                after.previous.position_at(at, after.duration), abs=EPS
+            ), (op, before, after)
+
+
+@settings(max_examples=300)
+@given(start=playing_item(), history=steps, probes=st.lists(st.floats(0.0, 1.0), max_size=6))
+def test_before_its_anchor_a_change_has_not_happened(
+    start: Timeline, history: list[Any], probes: list[float]
+) -> None:
+    """Two-segment states: until the anchor the segment that described the playhead when the
+    change was made still does; from the anchor on only the new segment counts. A change made
+    before a pending change's anchor replaces it and keeps the same `previous`."""
+    for before, op, now, after in run(start, history):
+        if after is before or op[0] in ("change_item", "clear"):
+            continue
+        base = before.base(now)
+        if before.pending(now) and after.previous is not None:
+            assert after.previous == before.previous, (op, before, after)
+        for fraction in probes:
+            t = now + fraction * max(0.0, after.anchor_ms - now)
+            if t < after.anchor_ms:
+                assert after.position_at(t) == base.position_at(t, after.duration), (op, t)
+            later = after.anchor_ms + fraction * 60_000.0
+            alone = replace(after, previous=None)
+            assert after.position_at(later) == alone.position_at(later)
+        if after.previous is not None:
+            assert after.previous.anchor_ms <= now < after.anchor_ms
+            assert after.state in (PlaybackState.PLAYING, PlaybackState.PAUSED)
 
 
 @settings(max_examples=200)
@@ -145,24 +179,59 @@ def test_pause_then_play_preserves_position(
     state: tuple[Timeline, float], gap: float, lead: float, later: float
 ) -> None:
     tl, now = state
+    if tl.state is PlaybackState.PAUSED:
+        assert tl.pause(now) is tl  # paused, or a pause already pending
+        return
     try:
-        paused = tl.pause(now)
+        paused = tl.pause(now)  # no lead: at once
     except TimelineError:
         assert tl.state in (PlaybackState.IDLE, PlaybackState.ENDED)
         return
     assert paused.state is PlaybackState.PAUSED
+    assert paused.previous is None
     assert paused.position == tl.position_at(now)
     assert paused.position_at(now + gap) == paused.position
     resumed = paused.play(now + gap, lead)
     assert resumed.state is PlaybackState.PLAYING
     assert resumed.anchor_ms == now + gap + lead
-    # Held until the anchor, then moving from exactly where it was paused.
+    # Held until the anchor (the pause is its previous segment), then moving from there.
+    if resumed.anchor_ms > now + gap:
+        assert resumed.previous is not None and resumed.previous.state is PlaybackState.PAUSED
     assert resumed.position_at(now + gap) == paused.position
     assert resumed.position_at(now + gap + lead) == paused.position
     expected = paused.position + later * resumed.rate / 1000
     if resumed.duration is not None:
         expected = min(expected, resumed.duration)
     assert resumed.position_at(now + gap + lead + later) == pytest.approx(expected, abs=EPS)
+
+
+@settings(max_examples=200)
+@given(state=reachable(), lead=st.floats(1.0, 2000.0), gap=st.floats(0.0, 4000.0))
+def test_pause_with_a_lead_then_play(
+    state: tuple[Timeline, float], lead: float, gap: float
+) -> None:
+    """A pause while moving lands at now + lead where the playhead gets to; a play pressed before
+    that anchor cancels it and playback runs on as if nothing happened."""
+    tl, now = state
+    base = tl.base(now)
+    if tl.state is not PlaybackState.PLAYING or not base.moving_at(now):
+        return
+    paused = tl.pause(now, lead)
+    assert paused.anchor_ms == now + lead
+    assert paused.previous == base
+    assert paused.position == pytest.approx(base.position_at(now + lead, tl.duration), abs=EPS)
+    resumed = paused.play(now + gap, lead)
+    assert resumed.revision == paused.revision + 1
+    if now + gap < paused.anchor_ms and base.rate == paused.rate:
+        assert resumed.previous is None
+        for t in (now + gap, now + lead, now + lead + gap * 10):
+            assert resumed.position_at(t) == base.position_at(t, tl.duration)
+    else:
+        assert (
+            resumed.position_at(resumed.anchor_ms)
+            == pytest.approx(paused.position_at(now + gap), abs=EPS)
+            or gap < lead
+        )
 
 
 @settings(max_examples=200)
@@ -196,8 +265,11 @@ def test_position_stays_within_the_item_and_moves_forward_at_the_rate(
         if tl.duration is not None:
             assert position <= tl.duration
     for (t1, p1), (t2, p2) in pairwise(zip(times, positions, strict=True)):
+        if tl.previous is not None and t1 < tl.anchor_ms <= t2:
+            continue  # the change takes effect in between (a seek may move backwards)
+        rate = tl.previous.rate if tl.previous is not None and t2 < tl.anchor_ms else tl.rate
         assert p2 >= p1
-        assert p2 - p1 <= (t2 - t1) * tl.rate / 1000 + EPS
+        assert p2 - p1 <= (t2 - t1) * rate / 1000 + EPS
 
 
 @settings(max_examples=200)
@@ -235,12 +307,14 @@ def test_valid_seek_lands_exactly(
     target = fraction * (tl.duration or 3600.0)
     sought = tl.seek(target, now, lead)
     assert sought.revision == tl.revision + 1
-    assert sought.position_at(now) == target
     expected = PlaybackState.PAUSED if tl.state is PlaybackState.ENDED else tl.state
     assert sought.state is expected
-    if sought.state is PlaybackState.PLAYING:
+    if sought.previous is not None:  # while moving: lands at its anchor, the old runs on
         assert sought.anchor_ms == now + lead
+        assert sought.position_at(now) == tl.position_at(now)
         assert sought.position_at(now + lead) == target
+    else:
+        assert sought.position_at(now) == target
 
 
 @settings(max_examples=200)

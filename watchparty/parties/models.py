@@ -34,7 +34,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from watchparty.db import Base, IdMixin, TimestampMixin
 from watchparty.kit.time import utcnow
 from watchparty.parties.codes import CODE_LENGTH
-from watchparty.parties.timeline import PlaybackState, Timeline
+from watchparty.parties.timeline import PlaybackState, Segment, Timeline
 
 TITLE_MAX_LENGTH = 120
 DESCRIPTION_MAX_LENGTH = 2000
@@ -143,6 +143,8 @@ class Party(IdMixin, TimestampMixin, Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
     waiting_for: Mapped[list[str]] = mapped_column(JSON, default=list)  # user ids, sorted
     wait_deadline_ms: Mapped[float | None] = mapped_column(Double)
+    # The segment a change anchored in the future replaces (`segment_values`), until the anchor.
+    playback_previous: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     playback_updated_by_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
@@ -290,7 +292,33 @@ def timeline_of(party: Party, duration: float | None) -> Timeline:
         duration=duration,
         waiting_for=frozenset(party.waiting_for) if waiting else frozenset(),
         wait_deadline_ms=party.wait_deadline_ms if waiting else None,
+        previous=segment_of(party.playback_previous, party.anchor_ms),
     )
+
+
+def segment_values(segment: Segment | None) -> dict[str, Any] | None:
+    """The JSON stored in `playback_previous` (the API's `previous` field names)."""
+    if segment is None:
+        return None
+    return {
+        "state": str(segment.state),
+        "positionSeconds": segment.position,
+        "anchorServerTimeMs": segment.anchor_ms,
+        "rate": segment.rate,
+    }
+
+
+def segment_of(values: dict[str, Any] | None, anchor_ms: float) -> Segment | None:
+    """The stored segment back; None when absent or not anchored before `anchor_ms`."""
+    if not values:
+        return None
+    segment = Segment(
+        PlaybackState(values["state"]),
+        float(values["positionSeconds"]),
+        float(values["anchorServerTimeMs"]),
+        float(values["rate"]),
+    )
+    return segment if segment.anchor_ms <= anchor_ms else None
 
 
 def timeline_values(timeline: Timeline) -> dict[str, Any]:
@@ -304,4 +332,5 @@ def timeline_values(timeline: Timeline) -> dict[str, Any]:
         "revision": timeline.revision,
         "waiting_for": sorted(timeline.waiting_for),
         "wait_deadline_ms": timeline.wait_deadline_ms,
+        "playback_previous": segment_values(timeline.previous),
     }

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from watchparty.accounts.models import User
+from watchparty.kit.time import epoch_ms
 from watchparty.parties.models import Party, PartyMember, QueueItem
 from watchparty.parties.timeline import PlaybackState
 
@@ -142,12 +143,16 @@ def playback_payload(
     party: Party,
     item: QueueItem | None,
     users: dict[uuid.UUID, User],
+    now_ms: float | None = None,
 ) -> dict[str, Any]:
     """The party's timeline as stored in `PlaybackChanged` events and snapshots.
 
     `item` is the current queue item (None when IDLE); `users` holds at least
-    `playback_user_ids(party)`.
+    `playback_user_ids(party)`. `previous` (the segment a change anchored in the future replaces)
+    is carried only while the anchor is after `now_ms` (the server clock when None).
     """
+    now = epoch_ms() if now_ms is None else now_ms
+    previous = party.playback_previous if party.anchor_ms > now else None
     waiting = party.playback_state is PlaybackState.WAITING
     updated_by = (
         users.get(party.playback_updated_by_id)
@@ -166,6 +171,7 @@ def playback_payload(
         "waitDeadlineMs": party.wait_deadline_ms if waiting else None,
         "lagging": _users_payload(lagging_ids(party), users),
         "updatedBy": None if updated_by is None else user_payload(updated_by),
+        "previous": dict(previous) if previous else None,
     }
 
 

@@ -288,7 +288,7 @@ def play_step(snap: Snapshot, now: float, lead: float) -> Timeline:
 
 
 def pause_step(snap: Snapshot, now: float, lead: float) -> Timeline:
-    return snap.timeline.pause(now)
+    return snap.timeline.pause(now, lead)
 
 
 def seek_step(position: float) -> Step:
@@ -296,7 +296,7 @@ def seek_step(position: float) -> Step:
 
 
 def rate_step(rate: float) -> Step:
-    return lambda snap, now, lead: snap.timeline.set_rate(rate, now)
+    return lambda snap, now, lead: snap.timeline.set_rate(rate, now, lead)
 
 
 def play_item_step(item_id: str) -> Step:

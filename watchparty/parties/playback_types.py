@@ -91,11 +91,35 @@ class QueueItem:
 
 @same_for_every_viewer()
 @strawberry.type(
+    description="The timeline segment a change anchored in the future replaces: it still "
+    "describes the playhead until that change's anchorServerTimeMs (SYNC.md). While PLAYING "
+    "the playhead is positionSeconds + (serverNow - anchorServerTimeMs) * rate / 1000; in "
+    "every other state it is positionSeconds."
+)
+class PlaybackSegment:
+    state: TimelineState
+    position_seconds: float
+    anchor_server_time_ms: float = strawberry.field(description="Server epoch milliseconds.")
+    rate: float
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> PlaybackSegment:
+        return cls(
+            state=TimelineState(payload["state"]),
+            position_seconds=payload["positionSeconds"],
+            anchor_server_time_ms=payload["anchorServerTimeMs"],
+            rate=payload["rate"],
+        )
+
+
+@same_for_every_viewer()
+@strawberry.type(
     name="PlaybackState",
-    description="The party's authoritative timeline (SYNC.md). While PLAYING the playhead is "
-    "positionSeconds + (serverNow - anchorServerTimeMs) * rate / 1000 from the anchor on, "
-    "held at positionSeconds before it; in every other state it is positionSeconds. Ignore a "
-    "revision lower than one already seen.",
+    description="The party's authoritative timeline (SYNC.md). From anchorServerTimeMs on, "
+    "while PLAYING the playhead is positionSeconds + (serverNow - anchorServerTimeMs) * rate / "
+    "1000; in every other state it is positionSeconds. Before the anchor the change has not "
+    "happened yet: `previous` describes the playhead (when null, it holds at positionSeconds). "
+    "Ignore a revision lower than one already seen.",
 )
 class PlaybackState:
     state: TimelineState
@@ -114,11 +138,18 @@ class PlaybackState:
     updated_by: User | None = strawberry.field(
         description="Who made the last change (null for automatic ones)."
     )
+    previous: PlaybackSegment | None = strawberry.field(
+        description="While anchorServerTimeMs is in the future: the segment this change "
+        "replaces, which describes the playhead until the anchor. Null once the anchor has "
+        "passed (and for item changes: the new item holds at 0 until its anchor); a replayed "
+        "event may still carry it, so ignore it once serverNow >= anchorServerTimeMs."
+    )
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> PlaybackState:
         item = payload.get("item")
         updated_by = payload.get("updatedBy")
+        previous = payload.get("previous")
         return cls(
             state=TimelineState(payload["state"]),
             item=None if item is None else QueueItem.from_payload(item),
@@ -130,6 +161,7 @@ class PlaybackState:
             waiting_for=[user_from_payload(u) for u in payload.get("waitingFor", [])],
             lagging=[user_from_payload(u) for u in payload.get("lagging", [])],
             updated_by=None if updated_by is None else user_from_payload(updated_by),
+            previous=None if previous is None else PlaybackSegment.from_payload(previous),
         )
 
 

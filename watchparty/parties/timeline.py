@@ -6,9 +6,21 @@ property tests and applied atomically by whoever stores the timeline (a row upda
 revision, see `check_revision`).
 
 While PLAYING, `position_at(t) = position + (t - anchor_ms) * rate / 1000` for `t >= anchor_ms`,
-clamped to the item's duration; before the anchor the playhead holds at `position` (a start is
-scheduled in the future so every member receives it before it happens). In every other state the
-position is fixed.
+clamped to the item's duration. In every other state the position is fixed.
+
+**Before its anchor a change has not happened yet** (SYNC.md): a change anchored in the future
+(a start, a resume, and a pause, seek or rate change made while the playhead moves) keeps the
+segment it replaces in `previous`, and `position_at(t)` follows `previous` for `t < anchor_ms`.
+Changes made while the playhead stands still (seek or rate while paused, WAITING) and changes that
+must be immediate (`end`, `begin_wait`, `clear`) anchor at `now` with no `previous`. An item change
+keeps no `previous` (the old segment is another item's): the new item holds at 0 until its anchor.
+
+A change made before the pending change's anchor **replaces** the pending one: it is computed from
+the segment that describes the playhead at that moment (`previous`), and `previous` stays that
+segment. So a pause pressed during a resume's lead never moves the playhead, a play pressed during
+a pause's lead lets playback run on untouched, and a seek followed by a pause within the lead
+pauses where the old segment is at the pause's anchor (the seek is dropped). `previous` is only
+meaningful while `now < anchor_ms`; readers ignore it afterwards.
 
 Every change increments `revision` by exactly 1. What happens when a transition cannot change
 anything is decided once, here:
@@ -95,6 +107,32 @@ def _check_duration(duration: float | None) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of the playhead: `position` at `anchor_ms`, moving at `rate` when PLAYING."""
+
+    state: PlaybackState
+    position: float
+    anchor_ms: float
+    rate: float
+
+    def __post_init__(self) -> None:
+        _check_time("anchor_ms", self.anchor_ms)
+        if not (math.isfinite(self.position) and self.position >= 0):
+            raise ValueError(f"position must be finite and >= 0, got {self.position!r}")
+        if not (MIN_RATE <= self.rate <= MAX_RATE):
+            raise ValueError(f"rate must be within {MIN_RATE}..{MAX_RATE}, got {self.rate!r}")
+
+    def moving_at(self, now_ms: float) -> bool:
+        return self.state is PlaybackState.PLAYING and now_ms >= self.anchor_ms
+
+    def position_at(self, now_ms: float, duration: float | None) -> float:
+        if self.state is not PlaybackState.PLAYING or now_ms <= self.anchor_ms:
+            return self.position
+        position = self.position + (now_ms - self.anchor_ms) * self.rate / 1000.0
+        return position if duration is None else min(position, duration)
+
+
+@dataclass(frozen=True, slots=True)
 class Timeline:
     """A snapshot of the playhead. Construction checks the invariants every transition keeps."""
 
@@ -107,6 +145,8 @@ class Timeline:
     duration: float | None = None  # of the current item, when known
     waiting_for: frozenset[str] = field(default_factory=frozenset)  # user ids (WAITING only)
     wait_deadline_ms: float | None = None  # WAITING only: when the wait ends regardless
+    # The segment this change replaces, describing the playhead while `now < anchor_ms`.
+    previous: Segment | None = None
 
     def __post_init__(self) -> None:
         _check_time("anchor_ms", self.anchor_ms)
@@ -126,11 +166,18 @@ class Timeline:
             raise ValueError("waiting_for and wait_deadline_ms are set exactly while WAITING")
         if self.wait_deadline_ms is not None:
             _check_time("wait_deadline_ms", self.wait_deadline_ms)
+        if self.previous is not None:
+            if self.state not in (PlaybackState.PLAYING, PlaybackState.PAUSED):
+                raise ValueError("previous is kept only by PLAYING or PAUSED")
+            if self.previous.anchor_ms > self.anchor_ms:
+                raise ValueError("previous is anchored before the change it precedes")
 
     # -- reading -------------------------------------------------------------------------------
 
     def position_at(self, now_ms: float) -> float:
         """Where the playhead is at server time `now_ms` (seconds, within 0..duration)."""
+        if self.previous is not None and now_ms < self.anchor_ms:
+            return self.previous.position_at(now_ms, self.duration)
         if self.state is not PlaybackState.PLAYING or now_ms <= self.anchor_ms:
             return self.position
         position = self.position + (now_ms - self.anchor_ms) * self.rate / 1000.0
@@ -141,6 +188,27 @@ class Timeline:
         if self.state is not PlaybackState.PLAYING or self.duration is None:
             return None
         return self.anchor_ms + (self.duration - self.position) * 1000.0 / self.rate
+
+    def segment(self) -> Segment:
+        """This timeline's own segment (what holds from `anchor_ms` on)."""
+        return Segment(self.state, self.position, self.anchor_ms, self.rate)
+
+    def base(self, now_ms: float) -> Segment:
+        """The segment describing the playhead at `now_ms`: `previous` before the anchor, a hold
+        at `position` before a start that kept none (an item change), else this timeline's own."""
+        if now_ms < self.anchor_ms:
+            if self.previous is not None:
+                return self.previous
+            if self.state is PlaybackState.PLAYING:
+                return Segment(PlaybackState.PAUSED, self.position, now_ms, self.rate)
+        return self.segment()
+
+    def pending(self, now_ms: float) -> bool:
+        """Whether a change is still to take effect (its anchor is after `now_ms`)."""
+        return self.previous is not None and now_ms < self.anchor_ms
+
+    def _clamp(self, position: float) -> float:
+        return position if self.duration is None else min(position, self.duration)
 
     # -- controls ------------------------------------------------------------------------------
 
@@ -156,18 +224,42 @@ class Timeline:
             raise TimelineError("Nothing to play: choose a queue item first.")
         if self.state is PlaybackState.PLAYING:
             return self
-        position = 0.0 if self.state is PlaybackState.ENDED else self.position
-        return self._next(PlaybackState.PLAYING, position=position, anchor_ms=now_ms + lead_ms)
+        base = self.base(now_ms)
+        if base.moving_at(now_ms) and base.rate == self.rate:
+            # A pause still pending: cancel it, playback runs on exactly as it did.
+            return self._next(
+                PlaybackState.PLAYING, position=base.position, anchor_ms=base.anchor_ms
+            )
+        anchor = now_ms + lead_ms
+        if self.state is PlaybackState.ENDED:
+            position = 0.0
+        else:
+            position = self._clamp(base.position_at(anchor, self.duration))
+        return self._next(
+            PlaybackState.PLAYING,
+            position=position,
+            anchor_ms=anchor,
+            previous=_kept(base, anchor, now_ms),
+        )
 
-    def pause(self, now_ms: float) -> Timeline:
-        """Fold the elapsed time into `position` and hold there."""
+    def pause(self, now_ms: float, lead_ms: float = 0.0) -> Timeline:
+        """Hold where the playhead is at `now + lead` (it runs on until then), or at once when
+        it is not moving (a start still pending, WAITING)."""
         _check_time("now_ms", now_ms)
+        _check_lead(lead_ms)
         if self.state is PlaybackState.IDLE:
             raise TimelineError("Nothing is playing.")
         if self.state is PlaybackState.ENDED:
             raise TimelineError("The item has ended: play it again or choose another.")
         if self.state is PlaybackState.PAUSED:
-            return self
+            return self  # paused, or a pause already pending
+        base = self.base(now_ms)
+        anchor = now_ms + lead_ms
+        if base.moving_at(now_ms) and anchor > now_ms:
+            position = self._clamp(base.position_at(anchor, self.duration))
+            return self._next(
+                PlaybackState.PAUSED, position=position, anchor_ms=anchor, previous=base
+            )
         return self._next(PlaybackState.PAUSED, position=self.position_at(now_ms), anchor_ms=now_ms)
 
     def seek(self, position: float, now_ms: float, lead_ms: float) -> Timeline:
@@ -191,31 +283,46 @@ class Timeline:
                 f"The position must be at most {MAX_POSITION_SECONDS:g} seconds.",
                 field="positionSeconds",
             )
-        if self.state is PlaybackState.PLAYING:
-            return self._next(self.state, position=position, anchor_ms=now_ms + lead_ms)
+        base = self.base(now_ms)
+        if self.state is PlaybackState.PLAYING or base.moving_at(now_ms):
+            # Playing (or a pause pending): the old segment runs on until the new anchor.
+            anchor = now_ms + lead_ms
+            return self._next(
+                self.state,
+                position=position,
+                anchor_ms=anchor,
+                previous=_kept(base, anchor, now_ms),
+            )
         if self.state is PlaybackState.WAITING:
             return replace(self, position=position, anchor_ms=now_ms, revision=self.revision + 1)
         return self._next(PlaybackState.PAUSED, position=position, anchor_ms=now_ms)
 
-    def set_rate(self, rate: float, now_ms: float) -> Timeline:
-        """Change the rate without moving the playhead: the position at `now_ms` is folded in."""
+    def set_rate(self, rate: float, now_ms: float, lead_ms: float = 0.0) -> Timeline:
+        """Change the rate without moving the playhead. While it moves, the old rate runs on
+        until `now + lead` and the position there is folded in."""
         _check_time("now_ms", now_ms)
+        _check_lead(lead_ms)
         if not (math.isfinite(rate) and MIN_RATE <= rate <= MAX_RATE):
             raise ValidationProblem(
                 f"The rate must be between {MIN_RATE:g} and {MAX_RATE:g}.", field="rate"
             )
         if rate == self.rate:
             return self
-        if self.state is PlaybackState.PLAYING and now_ms > self.anchor_ms:
+        base = self.base(now_ms)
+        if self.state is PlaybackState.PLAYING and base.moving_at(now_ms):
+            anchor = now_ms + lead_ms
             return replace(
                 self,
                 rate=rate,
-                position=self.position_at(now_ms),
-                anchor_ms=now_ms,
+                position=self._clamp(base.position_at(anchor, self.duration)),
+                anchor_ms=anchor,
                 revision=self.revision + 1,
+                previous=_kept(base, anchor, now_ms),
             )
-        # Not moving (or a start still scheduled): the held position and anchor stay valid.
-        return replace(self, rate=rate, revision=self.revision + 1)
+        # Not moving (or a start or pause still scheduled): the held position, the anchor and
+        # the segment before it stay valid.
+        previous = self.previous if self.pending(now_ms) else None
+        return replace(self, rate=rate, revision=self.revision + 1, previous=previous)
 
     def change_item(
         self,
@@ -313,13 +420,25 @@ class Timeline:
     # -- helpers -------------------------------------------------------------------------------
 
     def _resume(self, now_ms: float, lead_ms: float) -> Timeline:
-        return self._next(PlaybackState.PLAYING, anchor_ms=now_ms + lead_ms)
+        anchor = now_ms + lead_ms
+        return self._next(
+            PlaybackState.PLAYING,
+            anchor_ms=anchor,
+            previous=_kept(self.base(now_ms), anchor, now_ms),
+        )
 
     def _next(self, state: PlaybackState, **changes: Any) -> Timeline:
-        """A change of state: +1 revision, and the wait is over unless the change sets one."""
+        """A change of state: +1 revision, and the wait is over and no segment is kept before the
+        anchor unless the change sets them."""
         changes.setdefault("waiting_for", frozenset())
         changes.setdefault("wait_deadline_ms", None)
+        changes.setdefault("previous", None)
         return replace(self, state=state, revision=self.revision + 1, **changes)
+
+
+def _kept(base: Segment, anchor_ms: float, now_ms: float) -> Segment | None:
+    """The segment a change keeps before its anchor: none when it takes effect at once."""
+    return base if anchor_ms > now_ms else None
 
 
 def check_revision(current: Timeline, expected: int | None) -> None:

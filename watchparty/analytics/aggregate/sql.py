@@ -14,11 +14,13 @@ CASCADE) and reads a few columns.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import Date, Uuid, bindparam
+from sqlalchemy import Date, Uuid, bindparam, column, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
 
 from watchparty.analytics.models import DRIFT_BUCKETS_MS, POSITION_BUCKET_SECONDS
@@ -127,3 +129,24 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     low = int(position)
     high = min(low + 1, len(values) - 1)
     return values[low] + (values[high] - values[low]) * (position - low)
+
+
+async def touched_days(
+    session: AsyncSession, key: str, table: str, low: datetime, high: datetime
+) -> dict[uuid.UUID, set[date]]:
+    """The existing rows of `table` (`users`, `videos`) named by the events' `key` column
+    (`user_id`, `video_id`) ingested in (low, high], each with the days of those events."""
+    rows = await session.execute(
+        text(
+            f"SELECT DISTINCT e.{key}, e.day FROM analytics_events e "
+            f"JOIN {table} ON {table}.id = e.{key} "
+            "WHERE e.ingested_at > :low AND e.ingested_at <= :high"
+        )
+        .bindparams(when_param("low"), when_param("high"))
+        .columns(column(key, Uuid()), column("day", Date())),
+        {"low": low, "high": high},
+    )
+    found: dict[uuid.UUID, set[date]] = defaultdict(set)
+    for key_id, day in rows:
+        found[key_id].add(day)
+    return dict(found)

@@ -4,7 +4,6 @@ users (a row exists for every day the user sent any event, zeros included)."""
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from datetime import date, datetime
 
 from sqlalchemy import text
@@ -16,29 +15,15 @@ from watchparty.analytics.aggregate.sql import (
     batches,
     days_param,
     ids_param,
-    when_param,
+    touched_days,
 )
-from watchparty.analytics.models import UserDay
 
 
 async def touched(
     session: AsyncSession, low: datetime, high: datetime
 ) -> dict[uuid.UUID, set[date]]:
     """The existing users with events ingested in (low, high], and the days of those events."""
-    rows = await session.execute(
-        text(
-            "SELECT DISTINCT e.user_id, e.day FROM analytics_events e "
-            "JOIN users ON users.id = e.user_id "
-            "WHERE e.ingested_at > :low AND e.ingested_at <= :high"
-        )
-        .bindparams(when_param("low"), when_param("high"))
-        .columns(user_id=UserDay.user_id.type, day=UserDay.day.type),
-        {"low": low, "high": high},
-    )
-    found: dict[uuid.UUID, set[date]] = defaultdict(set)
-    for user_id, day in rows:
-        found[user_id].add(day)
-    return dict(found)
+    return await touched_days(session, "user_id", "users", low, high)
 
 
 def _days_sql(d: Dialect) -> str:

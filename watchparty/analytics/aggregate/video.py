@@ -18,7 +18,7 @@ from watchparty.analytics.aggregate.sql import (
     days_param,
     ids_param,
     position_ok,
-    when_param,
+    touched_days,
 )
 from watchparty.analytics.models import POSITION_BUCKET_SECONDS, VideoDay, VideoPosition
 
@@ -29,20 +29,7 @@ async def touched(
     session: AsyncSession, low: datetime, high: datetime
 ) -> dict[uuid.UUID, set[date]]:
     """The existing videos with events ingested in (low, high], and the days of those events."""
-    rows = await session.execute(
-        text(
-            "SELECT DISTINCT e.video_id, e.day FROM analytics_events e "
-            "JOIN videos ON videos.id = e.video_id "
-            "WHERE e.ingested_at > :low AND e.ingested_at <= :high"
-        )
-        .bindparams(when_param("low"), when_param("high"))
-        .columns(video_id=VideoDay.video_id.type, day=VideoDay.day.type),
-        {"low": low, "high": high},
-    )
-    found: dict[uuid.UUID, set[date]] = defaultdict(set)
-    for video_id, day in rows:
-        found[video_id].add(day)
-    return dict(found)
+    return await touched_days(session, "video_id", "videos", low, high)
 
 
 def _days_sql(d: Dialect) -> str:

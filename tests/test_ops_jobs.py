@@ -175,7 +175,10 @@ async def test_every_key_a_job_run_writes_is_under_the_prefix(idle_app: Api) -> 
         ticks.append(ctx["job_id"])
 
     to = unique_email("prefix")
-    assert await queue.enqueue("send_email", job_id=f"mail-{uuid.uuid4().hex}", **mail(to, "x"))
+    mail_id = f"mail-{uuid.uuid4().hex}"
+    assert await queue.enqueue(
+        "send_email", job_id=mail_id, to=to, subject="Job test", body="x", kind="test"
+    )
     assert await queue.enqueue(
         "host_failover_check", party_id=str(uuid.uuid4()), host_id=str(uuid.uuid4())
     )

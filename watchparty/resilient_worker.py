@@ -99,7 +99,7 @@ class PrefixedArqRedis(ArqRedis):
         self.key_prefix = key_prefix
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        return super().execute_command(*_under(self.key_prefix, args), **options)
+        return super().execute_command(*_under(self.key_prefix, args), **options)  # type: ignore[no-untyped-call]
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
         pipe = PrefixedPipeline(
@@ -112,7 +112,7 @@ class PrefixedArqRedis(ArqRedis):
 def create_job_pool(
     url: str,
     *,
-    key_prefix: str = "",
+    key_prefix: str,
     queue_name: str,
     socket_timeout: float,
     connect_timeout: float,

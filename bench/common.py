@@ -208,7 +208,7 @@ async def delete_redis_prefix(prefix: str) -> None:
         keys = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1000)]
         for start in range(0, len(keys), 500):
             await redis.delete(*keys[start : start + 500])
-        # ARQ's keys carry the prefix in the queue name; health-check keys too.
+        # Every key the project writes is under the prefix, ARQ's included (resilient_worker).
     finally:
         await redis.aclose()
 

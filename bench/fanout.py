@@ -6,8 +6,8 @@
 For each target and each N, a fresh server process (`watchparty serve`, or `raw_server.py`) and N
 graphql-transport-ws subscribers spread over `--processes` client processes per batch
 (`wsclient.py`). The subscribers belong to `--members` members (default 100): each member's
-first connection comes first (they come online one by one, each a PresenceChanged to everybody
-already there), then the rest are the same members' other tabs and devices. Phases:
+first connection comes first (they come online one by one, announced in coalesced
+PresenceChanged events), then the rest are the same members' other tabs and devices. Phases:
 
 1. memory: server RSS before connecting, after the members came online, after all N: KB per
    connection overall, and per extra idle subscribed connection (free of the presence storm);

@@ -302,9 +302,10 @@ async def test_a_killed_process_members_go_offline(
             while True:
                 item = await watcher.next(timeout=PRESENCE_TTL_SECONDS * 5)
                 event = item["event"]
-                if event["__typename"] == "PresenceChanged" and event["userId"] == who.id:
-                    online: bool = event["online"]
-                    return online
+                if event["__typename"] != "PresenceChanged":
+                    continue
+                if who.id in event["cameOnline"] or who.id in event["wentOffline"]:
+                    return who.id in event["cameOnline"]
 
         assert await presence_of(guest) is True
         assert (await party_field(b, host, party_id, "onlineCount"))["onlineCount"] == 2

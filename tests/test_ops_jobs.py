@@ -16,15 +16,21 @@ from redis.asyncio import Redis
 from tests.support import Api, make_settings, running_app, unique_email
 from watchparty.accounts.models import User
 from watchparty.accounts.service import find_user_by_email
-from watchparty.jobs import ArqJobQueue, InProcessJobQueue, enqueue_after_commit, queue_name
+from watchparty.jobs import (
+    ArqJobQueue,
+    InProcessJobQueue,
+    Periodic,
+    enqueue_after_commit,
+    queue_name,
+)
 from watchparty.mail import send_email
 from watchparty.registry import job_functions
-from watchparty.worker import create_worker, retrying, worker_functions
+from watchparty.worker import create_worker, cron_jobs, retrying, worker_functions
 
 
 def job_keys(queue: ArqJobQueue, job_id: str) -> tuple[bytes, bytes]:
-    arq_id = queue.arq_job_id(job_id)
-    return f"arq:job:{arq_id}".encode(), f"arq:result:{arq_id}".encode()
+    arq_id, prefix = queue.arq_job_id(job_id), queue.id_prefix
+    return f"{prefix}arq:job:{arq_id}".encode(), f"{prefix}arq:result:{arq_id}".encode()
 
 
 async def wait_for_key(redis: Redis, key: bytes, timeout: float = 10.0) -> bytes:
@@ -155,6 +161,64 @@ async def test_deterministic_job_id_enqueues_once(idle_app: Api) -> None:
     assert await queue.enqueue("send_email", job_id=job_id, **mail(to, "third")) is False
 
 
+async def test_every_key_a_job_run_writes_is_under_the_prefix(idle_app: Api) -> None:
+    """A mail (own id), a host failover check (no id, as failover.py enqueues it) and a cron
+    tick, run by a worker: every key they leave in the shared Redis is under the app's
+    REDIS_KEY_PREFIX (ARQ's job, result, in-progress and retry keys, queue, health check)."""
+    queue, redis = idle_app.state.jobs, idle_app.state.redis
+    assert isinstance(queue, ArqJobQueue) and redis is not None
+    prefix = idle_app.settings.redis_key_prefix
+    run = prefix.rstrip(":")  # the test run's unique part ("wptest-<hex>")
+    ticks: list[str | None] = []
+
+    async def tick(ctx: dict[str, Any]) -> None:
+        ticks.append(ctx["job_id"])
+
+    to = unique_email("prefix")
+    mail_id = f"mail-{uuid.uuid4().hex}"
+    assert await queue.enqueue(
+        "send_email", job_id=mail_id, to=to, subject="Job test", body="x", kind="test"
+    )
+    assert await queue.enqueue(
+        "host_failover_check", party_id=str(uuid.uuid4()), host_id=str(uuid.uuid4())
+    )
+    worker = create_worker(
+        idle_app.settings,
+        handle_signals=False,
+        poll_delay=0.05,
+        cron_jobs=cron_jobs([Periodic(tick, 1)], prefix=prefix),
+    )
+    running = asyncio.create_task(worker.async_run())
+    try:
+        assert [m["body"] for m in await idle_app.emails(to)] == ["x"]
+        deadline = asyncio.get_running_loop().time() + 10
+        while not ticks:
+            assert asyncio.get_running_loop().time() < deadline, "the cron job never ran"
+            await asyncio.sleep(0.05)
+        # Results are recorded after the job returns (a cron tick keeps its in-progress key
+        # instead, against running twice): wait for all three.
+        tick_lock = f"{prefix}arq:in-progress:{ticks[0]}"
+        while True:
+            keys = {k.decode() async for k in redis.scan_iter(match=f"*{run}*", count=1000)}
+            results = [k for k in keys if k.startswith(f"{prefix}arq:result:")]
+            functions = {json.loads(await redis.get(k) or b"{}").get("f") for k in results}
+            if {"send_email", "host_failover_check"} <= functions and tick_lock in keys:
+                break
+            assert asyncio.get_running_loop().time() < deadline, (functions, keys)
+            await asyncio.sleep(0.05)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await worker.close()
+
+    assert ticks[0] is not None and ticks[0].startswith(f"{prefix}tick:")
+    assert sorted(k for k in keys if not k.startswith(prefix)) == []
+    kinds = {k[len(prefix) :].split(":")[1] for k in keys if k.startswith(f"{prefix}arq:")}
+    assert {"result", "in-progress", "health-check"} <= kinds, kinds
+    # Nothing of this run is under ARQ's own names (`arq:job:<prefix>...`, the old layout).
+    assert [k async for k in redis.scan_iter(match=f"arq:*{run}*", count=1000)] == []
+
+
 async def test_failing_job_is_retried_by_the_worker(idle_app: Api) -> None:
     redis = idle_app.state.redis
     assert redis is not None
@@ -225,8 +289,6 @@ async def test_embedded_rollback_runs_no_job(api_embedded: Api) -> None:
 
 
 def test_periodic_jobs_become_unique_arq_cron_jobs() -> None:
-    from watchparty.worker import cron_jobs
-
     jobs = {job.name: job for job in cron_jobs()}
     assert set(jobs) == {
         "trim_event_logs",

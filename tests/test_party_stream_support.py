@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,7 +32,7 @@ subscription PartyEvents($partyId: ID!, $after: String) {
       ... on MemberJoined { member { user { id displayName } role status online } }
       ... on MemberLeft { userId }
       ... on MemberUpdated { member { user { id } role status } }
-      ... on PresenceChanged { userId online }
+      ... on PresenceChanged { cameOnline wentOffline onlineCount countsOnly }
       ... on PartyUpdated { party { id title description visibility } }
       ... on PartyEnded { partyId }
       ... on MembershipRevoked { reason }
@@ -40,6 +40,23 @@ subscription PartyEvents($partyId: ID!, $after: String) {
   }
 }
 """
+
+
+def presence(
+    *,
+    came: Sequence[str] = (),
+    went: Sequence[str] = (),
+    count: int,
+    counts_only: bool = False,
+) -> dict[str, Any]:
+    """A `PresenceChanged` event as `PARTY_EVENTS` selects it."""
+    return {
+        "__typename": "PresenceChanged",
+        "cameOnline": list(came),
+        "wentOffline": list(went),
+        "onlineCount": count,
+        "countsOnly": counts_only,
+    }
 
 
 class Api(Protocol):

@@ -64,7 +64,7 @@ subscription($partyId: ID!) {{ partyEvents(partyId: $partyId) {{ cursor event {{
   ... on PartySnapshot {{
     party {{ id voiceParticipants {{ {PARTICIPANT} }} screenShares {{ {SHARE} }} }}
   }}
-  ... on PresenceChanged {{ userId online }}
+  ... on PresenceChanged {{ cameOnline wentOffline onlineCount countsOnly }}
   ... on VoiceStateChanged {{ userId inVoice muted speaking }}
   ... on ScreenShareChanged {{ userId active }}
   ... on MemberLeft {{ userId }}

@@ -102,6 +102,7 @@ async def job_queue(redis_url: str, prefix: str) -> AsyncIterator[ArqJobQueue]:
     """A fresh client per use: the test's own connections must not carry over a restart."""
     pool = create_job_pool(
         redis_url,
+        key_prefix=prefix,
         queue_name=prefix + "arq:queue",
         socket_timeout=2,
         connect_timeout=2,
@@ -187,7 +188,8 @@ async def test_worker_survives_a_redis_restart_and_a_frozen_redis(
         async with job_queue(redis.url, prefix) as queue:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 15
-            # (ARQ keeps a cron job's in-progress key for a minute after it ran)
+            # (ARQ keeps a cron job's in-progress key for a minute after it ran; the job pool
+            # moves the pattern under the prefix like every ARQ key)
             pattern = f"arq:in-progress:{prefix}sweep_stale_processing:*"
             while not [
                 key

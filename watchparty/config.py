@@ -272,6 +272,11 @@ class Settings(BaseSettings):
     # offline within about TTL + the sweep period.
     presence_ttl_seconds: float = Field(default=30.0, ge=1.0, le=600.0)
     presence_heartbeat_seconds: float = Field(default=10.0, gt=0.0, le=300.0)
+    # Presence events are coalesced (parties/presence/batcher.py): at most one PresenceChanged
+    # per party and API process every PRESENCE_BATCH_SECONDS; above PRESENCE_LIST_LIMIT users
+    # online it carries the online count only, not who came and went.
+    presence_batch_seconds: float = Field(default=0.25, ge=0.0, le=10.0)
+    presence_list_limit: int = Field(default=50, ge=0, le=1000)
     # A host offline this long (after presence noticed) hands hosting over (parties/failover.py).
     host_failover_grace_seconds: float = Field(default=60.0, ge=0.0, le=3600.0)
 

@@ -89,8 +89,9 @@ class JobQueue(ABC):
 class ArqJobQueue(JobQueue):
     """Enqueues onto the ARQ queue in Redis; `watchparty worker` runs the jobs.
 
-    ARQ keys jobs by id in one global namespace (`arq:job:<id>`), so deterministic ids are
-    prefixed with REDIS_KEY_PREFIX to keep deployments sharing a Redis apart.
+    Every key ARQ writes is under REDIS_KEY_PREFIX (`resilient_worker.PrefixedArqRedis`:
+    `<prefix>arq:job:<id>`...), and so is every job id, random ones included (ARQ's cron ids,
+    `<name>:<time>`, carry the prefix in the name: `worker.cron_jobs`).
     """
 
     def __init__(self, pool: ArqRedis, *, id_prefix: str = "") -> None:
@@ -103,7 +104,7 @@ class ArqJobQueue(JobQueue):
     async def _submit(
         self, name: str, job_id: str | None, defer_seconds: float | None, kwargs: dict[str, Any]
     ) -> bool:
-        arq_id = self.arq_job_id(job_id) if job_id is not None else None
+        arq_id = self.arq_job_id(job_id if job_id is not None else uuid.uuid4().hex)
         defer = defer_seconds if defer_seconds and defer_seconds > 0 else None
         job = await self.pool.enqueue_job(name, _job_id=arq_id, _defer_by=defer, **kwargs)
         return job is not None
@@ -120,6 +121,7 @@ def job_pool(settings: Settings) -> ArqRedis:
     call: ARQ's own `create_pool` sets a connect timeout only."""
     return create_job_pool(
         settings.redis_url,
+        key_prefix=settings.redis_key_prefix,
         queue_name=queue_name(settings),
         socket_timeout=settings.redis_socket_timeout_seconds,
         connect_timeout=settings.redis_connect_timeout_seconds,

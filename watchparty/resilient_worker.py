@@ -40,6 +40,7 @@ from arq.jobs import Deserializer, Serializer
 from arq.utils import poll, timestamp_ms
 from arq.worker import Worker
 from redis.asyncio import ConnectionPool
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -63,9 +64,55 @@ def backoff_seconds(failures: int) -> float:
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 (not cryptographic)
 
 
+ARQ_KEYS = "arq:"  # what ARQ's own keys start with (arq.constants): job, result, in-progress...
+
+
+def _under(prefix: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """`args` of one Redis command with every ARQ key (a str starting "arq:") moved under
+    `prefix`. Only ARQ's keys start so: job ids, members and values (JSON, counters) never do."""
+    if not prefix:
+        return args
+    return (
+        args[0],
+        *(prefix + a if isinstance(a, str) and a.startswith(ARQ_KEYS) else a for a in args[1:]),
+    )
+
+
+class PrefixedPipeline(Pipeline):
+    key_prefix = ""
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        return super().execute_command(*_under(self.key_prefix, args), **kwargs)
+
+
+class PrefixedArqRedis(ArqRedis):
+    """ARQ's client with ARQ's keys under REDIS_KEY_PREFIX.
+
+    ARQ names its keys with module constants (`arq:job:<id>`, `arq:result:<id>`,
+    `arq:in-progress:<id>`, `arq:retry:<id>`, `arq:abort`) that no option changes, so the client
+    moves them at the one place every command passes (`<prefix>arq:job:<id>`...), pipelines and
+    transactions included. Keys we name ourselves (the queue, the health check) already carry
+    the prefix and are left alone."""
+
+    def __init__(self, *args: Any, key_prefix: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.key_prefix = key_prefix
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        return super().execute_command(*_under(self.key_prefix, args), **options)  # type: ignore[no-untyped-call]
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        pipe = PrefixedPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+        pipe.key_prefix = self.key_prefix
+        return pipe
+
+
 def create_job_pool(
     url: str,
     *,
+    key_prefix: str,
     queue_name: str,
     socket_timeout: float,
     connect_timeout: float,
@@ -73,12 +120,14 @@ def create_job_pool(
     job_deserializer: Deserializer | None = None,
 ) -> ArqRedis:
     """An ARQ Redis client whose every call times out (ARQ's `create_pool` sets only a connect
-    timeout, so a frozen Redis would hang a call forever). Connects lazily, on the first call."""
+    timeout, so a frozen Redis would hang a call forever), with ARQ's keys under `key_prefix`.
+    Connects lazily, on the first call."""
     connections = ConnectionPool.from_url(
         url, socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout
     )
-    return ArqRedis(
+    return PrefixedArqRedis(
         connections,
+        key_prefix=key_prefix,
         job_serializer=job_serializer,
         job_deserializer=job_deserializer,
         default_queue_name=queue_name,

@@ -49,7 +49,7 @@ const SUBSCRIPTION = `subscription PartyEvents($partyId: ID!, $after: String) {
       ... on PartySnapshot { party { id title } }
       ... on MemberJoined { member { user { id } role } }
       ... on PlaybackChanged { playback { state positionSeconds revision } }
-      ... on PresenceChanged { userId online }
+      ... on PresenceChanged { cameOnline wentOffline onlineCount countsOnly }
     }
   }
 }`;

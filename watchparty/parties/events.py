@@ -79,13 +79,27 @@ class MembershipRevoked(Event):
 @register("party.presence_changed", stored=False, legacy="PresenceChanged")
 @dataclass(frozen=True, slots=True)
 class PresenceChanged(Event):
-    user_id: str
-    online: bool
+    """Who came online and who went offline since the party's last presence event (coalesced:
+    `presence.batcher`), and how many are online now. `counts_only`: the party had more online
+    than PRESENCE_LIST_LIMIT, the lists are empty."""
+
+    came_online: list[str]
+    went_offline: list[str]
+    online_count: int
+    counts_only: bool
 
 
-async def publish_presence(hub: Hub, party_id: uuid.UUID, user_id: uuid.UUID, online: bool) -> bool:
+async def publish_presence(
+    hub: Hub,
+    party_id: uuid.UUID,
+    came_online: list[str],
+    went_offline: list[str],
+    online_count: int,
+    counts_only: bool,
+) -> bool:
     """Fan out `PresenceChanged` (not stored: no cursor, no replay). Best effort."""
-    return await publish(hub, party_channel(party_id), PresenceChanged(str(user_id), online))
+    event = PresenceChanged(came_online, went_offline, online_count, counts_only)
+    return await publish(hub, party_channel(party_id), event)
 
 
 def membership_news(event: Event | None, user_id: uuid.UUID | None) -> bool | None:

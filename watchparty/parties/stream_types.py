@@ -64,12 +64,27 @@ class MemberUpdated:
 
 @same_for_every_viewer()
 @strawberry.type(
-    description="A member came online (their first connection holds the stream) or went "
-    "offline (their last one let go, or expired). Ephemeral: no cursor, never replayed."
+    description="Who came online (their first connection holds the stream) and who went "
+    "offline (their last one let go, or expired) since the party's previous presence event: "
+    "coalesced, at most one per party every PRESENCE_BATCH_SECONDS (per API process). "
+    "Ephemeral: no cursor, never replayed (the snapshot's `party.onlineCount` and "
+    "`members(online: true)` give the current state)."
 )
 class PresenceChanged:
-    user_id: strawberry.ID
-    online: bool
+    came_online: list[strawberry.ID] = strawberry.field(
+        description="Users who came online (empty when `countsOnly`)."
+    )
+    went_offline: list[strawberry.ID] = strawberry.field(
+        description="Users who went offline (empty when `countsOnly`)."
+    )
+    online_count: int = strawberry.field(
+        description="Users online in the party once these changes happened (members and, in "
+        "a PUBLIC party, signed-in viewers)."
+    )
+    counts_only: bool = strawberry.field(
+        description="True when more than PRESENCE_LIST_LIMIT were online: the lists are "
+        "left out and only `onlineCount` says what changed."
+    )
 
 
 @same_for_every_viewer()
@@ -104,7 +119,10 @@ RENDERERS: dict[type[Any], Callable[[Any, uuid.UUID], Any]] = {
     events.MemberUpdated: lambda e, _: MemberUpdated(member=PartyMember.from_payload(e.member)),
     events.MemberLeft: lambda e, _: MemberLeft(user_id=strawberry.ID(e.user_id)),
     events.PresenceChanged: lambda e, _: PresenceChanged(
-        user_id=strawberry.ID(e.user_id), online=bool(e.online)
+        came_online=[strawberry.ID(u) for u in e.came_online],
+        went_offline=[strawberry.ID(u) for u in e.went_offline],
+        online_count=int(e.online_count),
+        counts_only=bool(e.counts_only),
     ),
     events.PartyUpdated: lambda e, _: PartyUpdated(party=Party.from_payload(e.party)),
     events.PartyEnded: lambda _, party_id: PartyEnded(party_id=strawberry.ID(str(party_id))),

@@ -16,14 +16,17 @@ Two stores with one interface (`store.Presence`), picked by `factory.get_presenc
 - `MemoryPresence` (`memory`; embedded mode, one process).
 
 Transitions (first connection: online; last connection gone: offline) are reported by the
-stores' return values; `offline.announce_transition` publishes them as ephemeral
-`PresenceChanged` events and runs what going offline sets off (host failover, the buffering wait,
+stores' return values; `offline.announce_transition` notes them in this process's
+`batcher.PresenceBatcher` (one ephemeral `PresenceChanged` per party per
+PRESENCE_BATCH_SECONDS, carrying who came and went, or only the online count above
+PRESENCE_LIST_LIMIT) and runs what going offline sets off (host failover, the buffering wait,
 voice).
 
 What counts is holding the stream: members, and signed-in viewers of a PUBLIC party. Callers that
 count members (`Party.onlineCount`) intersect `online_user_ids` with the active members.
 """
 
+from watchparty.parties.presence.batcher import PresenceBatcher, get_batcher
 from watchparty.parties.presence.factory import create_presence, get_presence
 from watchparty.parties.presence.keeper import PresenceKeeper, get_keeper
 from watchparty.parties.presence.memory import MemoryPresence
@@ -36,10 +39,12 @@ __all__ = [
     "Departure",
     "MemoryPresence",
     "Presence",
+    "PresenceBatcher",
     "PresenceKeeper",
     "RedisPresence",
     "announce_transition",
     "create_presence",
+    "get_batcher",
     "get_keeper",
     "get_presence",
     "sweep_presence",

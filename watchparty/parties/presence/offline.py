@@ -13,8 +13,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from watchparty import tracking
-from watchparty.parties.events import publish_presence
 from watchparty.parties.failover import schedule_host_failover
+from watchparty.parties.presence.batcher import get_batcher
 from watchparty.parties.presence.factory import get_presence
 from watchparty.parties.presence.hooks import offline_hooks
 
@@ -27,11 +27,12 @@ log = logging.getLogger(__name__)
 async def announce_transition(
     state: AppState, party_id: uuid.UUID, user_id: uuid.UUID, online: bool
 ) -> None:
-    """Publish a transition; an offline host also starts the failover grace period."""
+    """Announce a transition (in the party's next coalesced `PresenceChanged`, `batcher`); an
+    offline host also starts the failover grace period."""
     # A real cycle: playback_reports -> playback -> presence.
     from watchparty.parties.playback_reports import release_member
 
-    await publish_presence(state.hub, party_id, user_id, online)
+    get_batcher(state).note(party_id, user_id, online)
     name = "party.online" if online else "party.offline"  # concurrent viewers (analytics)
     await tracking.emit(state, [tracking.Tracked(name, user_id=user_id, party_id=party_id)])
     if not online:

@@ -351,7 +351,10 @@ def _track_control(uow: UnitOfWork, viewer_id: uuid.UUID, snap: Snapshot, step: 
         user_id=viewer_id,
         party_id=snap.party.id,
         video_id=current.video_id if current is not None else None,
-        position_seconds=max(0.0, timeline.position_at(epoch_ms())) if current else None,
+        # where the control puts the playhead: at its anchor when that is still ahead
+        position_seconds=(
+            max(0.0, timeline.position_at(max(epoch_ms(), timeline.anchor_ms))) if current else None
+        ),
         action=action,
         rate=timeline.rate,
     )

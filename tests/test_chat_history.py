@@ -17,7 +17,7 @@ from tests.chat_ops import (
     send,
 )
 from tests.parties_ops import create_party, joined, mutate, person
-from tests.support import Api, make_settings, running_app
+from tests.support import Api, foreground, make_settings, running_app
 
 
 async def _party_with(api: Api, count: int, **settings: Any) -> tuple[Any, str, list[dict]]:
@@ -132,7 +132,8 @@ async def _statements_for_page(api: Api, token: str, party_id: str, last: int) -
     statements: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
+        if foreground(statement):
+            statements.append(statement)
 
     engine = api.state.engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)

@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from tests.support import Api, graphql_socket, live_server, make_settings, running_app
+from tests.support import (
+    Api,
+    foreground,
+    graphql_socket,
+    live_server,
+    make_settings,
+    running_app,
+)
 from tests.test_party_stream_support import PartyStream, create_party, rename, seek, user
 from watchparty.party_stream.render import get_event_cache
 
@@ -42,9 +49,6 @@ subscription Fanout($partyId: ID!) {
 """
 
 
-BACKGROUND_TABLES = ("analytics_events", "search_outbox")
-
-
 async def statements_while_delivering(
     api: Api, base: str, subscribers: int
 ) -> tuple[list[str], int]:
@@ -68,9 +72,7 @@ async def statements_while_delivering(
         statements: list[str] = []
 
         def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            # Not the fan-out's: the analytics sink's inserts (batched by time, so their number
-            # varies) and the search outbox (written with each change, drained on a timer).
-            if not any(table in statement for table in BACKGROUND_TABLES):
+            if foreground(statement):
                 statements.append(statement)
 
         renders = cache.renders

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.analytics_ingest_ops import server_events
 from tests.parties_ops import joined, mutate, person
 from tests.search_support import (
     indexed,
@@ -182,6 +183,26 @@ async def test_suggestions_and_discovery(stack: Api) -> None:
     soon = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     await party(stack, host, f"{key} premiere", scheduledStart=soon)
     live = await party(stack, host, f"{key} live now")  # no scheduled start: LIVE at once
+    # Two more live parties, nobody online, no chat: the older one has reactions, so it ranks
+    # above the newer one (without them, the newer would come first).
+    lively = await party(stack, host, f"{key} lively")
+    quiet = await party(stack, host, f"{key} quiet")
+    for _ in range(2):
+        reacted = await stack.gql(
+            "mutation($input: SendReactionInput!) { sendReaction(input: $input) { __typename } }",
+            {
+                "input": {
+                    "partyId": lively["id"],
+                    "emoji": "😂",
+                    "videoPositionSeconds": 1.0,
+                    "x": 0.5,
+                    "y": 0.5,
+                }
+            },
+            token=host.token,
+        )
+        assert reacted.data["sendReaction"]["__typename"] == "SendReactionPayload", reacted.body
+    await server_events(stack, "reaction.send", party_id=lively["id"], count=2)
     await indexed(stack)
 
     got = await stack.gql(
@@ -191,9 +212,11 @@ async def test_suggestions_and_discovery(stack: Api) -> None:
     )
     data = got.data
     assert sorted(data["searchSuggestions"]) == sorted(
-        [f"{key} marathon", f"{key} premiere", f"{key} live now"]
+        [f"{key} marathon", f"{key} premiere", f"{key} live now", f"{key} lively", f"{key} quiet"]
     )
-    assert live["id"] in [p["id"] for p in data["trendingParties"]]
+    trending = [p["id"] for p in data["trendingParties"]]
+    assert live["id"] in trending
+    assert trending.index(lively["id"]) < trending.index(quiet["id"])
     assert f"{key} premiere" in [p["title"] for p in data["upcomingParties"]]
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from watchparty.accounts.models import User
 from watchparty.parties.models import MemberStatus, Party, PartyMember, PartyVisibility
+from watchparty.parties.presence import get_presence
 from watchparty.search.models import Entity
 from watchparty.videos.models import Video, VideoStatus, VideoVisibility
 
@@ -76,8 +77,6 @@ async def online_counts(
     ids = list(party_ids)
     if state is None or not ids:
         return {}
-    from watchparty.parties.presence import get_presence
-
     try:
         return await get_presence(state).online_counts(ids)
     except Exception:  # presence is advisory; the sweep refreshes counts later

@@ -78,6 +78,15 @@ def test_production_refuses_sqlite_even_with_real_secrets(tmp_path: Path) -> Non
     )
 
 
+def test_serve_refuses_several_workers_on_the_embedded_stack(tmp_path: Path) -> None:
+    result = run_command(["serve", "--workers", "2"], command_env(tmp_path), tmp_path)
+    assert result.returncode == 2, result
+    assert result.stderr == (
+        "configuration error: --workers above 1 needs REDIS_URL: the embedded stack keeps the "
+        "broadcast, presence and rate limits in one process's memory\n"
+    )
+
+
 def test_serve_exits_when_redis_does_not_answer(tmp_path: Path, pg_url: str) -> None:
     env = command_env(tmp_path, DATABASE_URL=pg_url, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     result = run_command(["serve", "--port", str(free_port())], env, tmp_path, timeout=60)

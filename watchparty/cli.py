@@ -27,11 +27,12 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = load_settings()
-    if args.workers > 1 and settings.embedded and not settings.is_production:
-        print(
-            "note: several workers in embedded mode do not share broadcast or rate limits; "
-            "set REDIS_URL for that",
-            file=sys.stderr,
+    if args.workers > 1 and settings.embedded:
+        # Each process would keep its own broadcast, presence and rate limits: a subscriber on
+        # one would never see what a mutation on the other publishes.
+        raise ConfigurationError(
+            "--workers above 1 needs REDIS_URL: the embedded stack keeps the "
+            "broadcast, presence and rate limits in one process's memory"
         )
     uvicorn.run(
         "watchparty.app:create_app_from_env",

@@ -577,6 +577,8 @@ class Swarm:
             report.ended += body["ended"]
             report.frames += body["frames"]
             report.sample = report.sample or body.get("sample", "")
+            for key, count in body.get("orders", {}).items():
+                report.orders[key] = report.orders.get(key, 0) + count
             for key, (count, first, last) in body["events"].items():
                 k = int(key)
                 entry = report.events.get(k)
@@ -611,3 +613,6 @@ class Report:
     ended: int = 0
     frames: int = 0
     sample: str = ""
+    # connections per distinct "<hash of the event sequence>:<events>" since the last reset: one
+    # key when every subscriber received the same events in the same order
+    orders: dict[str, int] = field(default_factory=dict)

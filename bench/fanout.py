@@ -295,7 +295,7 @@ async def run_fixed(
 ) -> Phase:
     phase = Phase(f"fixed {rate:g}/s", rate=rate)
     await swarm.reset()
-    meter = CpuMeter([target.server.pid, *swarm.pids])
+    meter = CpuMeter([*server_pids(target), *swarm.pids])
     tasks = []
     start = time.monotonic() + 0.05
     phase.started = start
@@ -323,7 +323,7 @@ async def run_saturation(
 ) -> Phase:
     phase = Phase(f"saturation (window {window})")
     await swarm.reset()
-    meter = CpuMeter([target.server.pid, *swarm.pids])
+    meter = CpuMeter([*server_pids(target), *swarm.pids])
     slots = asyncio.Semaphore(window)
     phase.started = time.monotonic()
 
@@ -350,6 +350,12 @@ async def run_saturation(
     await asyncio.gather(*tasks)
     await finish(phase, swarm, target, meter)
     return phase
+
+
+def server_pids(target: Target) -> list[int]:
+    """The processes serving the target (`--server-processes 2`: both workers, or both servers)."""
+    pids: list[int] | None = getattr(target, "pids", None)
+    return pids if pids is not None else [target.server.pid]
 
 
 async def wait_complete(swarm: Swarm, phase: Phase, timeout: float) -> None:
@@ -379,7 +385,7 @@ async def finish(phase: Phase, swarm: Swarm, target: Target, meter: CpuMeter) ->
         phase.latencies.append(last - sent)
         last_seen = max(last_seen, last)
     phase.duration = last_seen - phase.started
-    phase.server_cpu = cpu.pop(target.server.pid)
+    phase.server_cpu = sum(cpu.pop(pid) for pid in server_pids(target))
     phase.client_cpu = sum(cpu.values())
     phase.ended = report.ended
 
@@ -614,6 +620,203 @@ def result_dict(r: CaseResult) -> dict[str, Any]:
     }
 
 
+# -- `--server-processes 2`: one process against two, same run ---------------------------------
+
+
+def child_pids(pid: int) -> list[int]:
+    """Direct children of `pid` (uvicorn's worker processes under `serve --workers N`)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def open_sockets(pid: int) -> int:
+    """Sockets a process holds (its WebSockets, plus a few database and Redis connections)."""
+    count = 0
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                count += os.readlink(fd).startswith("socket:")
+    return count
+
+
+@dataclass
+class MultiTarget(GraphQLTarget):
+    """The same party served by several processes: `pids` are the processes doing the work
+    (uvicorn's workers, or the separate servers); publishes alternate between `posters` (one
+    per server; one for `--workers`, where the kernel spreads its keep-alive connections)."""
+
+    pids: list[int] = field(default_factory=list)
+    posters: list[Poster] = field(default_factory=list)
+
+    async def publish(self, client: Poster, k: int) -> None:
+        await GraphQLTarget.publish(self, self.posters[k % len(self.posters)], k)
+
+
+@dataclass
+class ScalingResult:
+    stack: str
+    label: str
+    processes: int
+    subscribers: int
+    saturation: Phase
+    sequences: int  # distinct event sequences among the subscribers (1: same order everywhere)
+    live: int
+
+    @property
+    def rest_cpu(self) -> float:
+        """Cores used by everything else on the machine (other benchmarks, the database...)."""
+        p = self.saturation
+        return max(0.0, p.machine * 2 - p.server_cpu - p.client_cpu - p.publisher_cpu)
+
+
+async def start_servers(stack: Stack, kind: str, processes: int, mode: str) -> list[Server]:
+    if processes == 1 or mode == "workers":
+        server = watchparty_server(stack, f"watchparty ({kind})")
+        if processes > 1:
+            server.argv += ["--workers", str(processes)]
+        await server.start()
+        if processes > 1:
+            deadline = time.monotonic() + 60
+            while len(child_pids(server.pid)) < processes and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(3.0)  # every worker past its start-up, not only the first
+        return [server]
+    servers = [watchparty_server(stack, f"watchparty ({kind}) #{i + 1}") for i in range(processes)]
+    for server in servers:
+        await server.start()
+    return servers
+
+
+async def run_scaling_case(
+    stack: Stack, kind: str, processes: int, n: int, args: argparse.Namespace
+) -> ScalingResult:
+    mode = args.server_mode if processes > 1 else "one"
+    servers = await start_servers(stack, kind, processes, args.server_mode)
+    posters = [Poster(server.base_url, size=32) for server in servers]
+    swarm = Swarm()
+    try:
+        pids = [server.pid for server in servers]
+        if mode == "workers":
+            pids = child_pids(servers[0].pid)
+        if kind not in SCALING_PARTIES:
+            SCALING_PARTIES[kind] = await setup_party(stack, servers[0], args.members - 1)
+        party_id, host, members = SCALING_PARTIES[kind]
+        label = {
+            "one": "1 process",
+            "workers": f"serve --workers {processes}",
+            "separate": f"{processes} separate servers",
+        }[mode]
+        chat = args.events == "chat"
+        target = MultiTarget(
+            servers[0], party_id, host, members, label, chat, pids=pids, posters=posters
+        )
+        inits = target.inits(n)
+        query = CHAT_SUBSCRIPTION if chat else SUBSCRIPTION
+        log(f"{label} ({kind}): {n} subscribers, server pids {pids}")
+        for index, server in enumerate(servers):
+            # separate servers: subscriber i on server i mod P (half/half for two)
+            share = inits[index :: len(servers)]
+            await swarm.start(
+                server.ws_url, share, query, target.variables(), processes=args.processes
+            )
+        await quiesce(swarm)
+        if swarm.ready < n:
+            raise RuntimeError(f"only {swarm.ready} of {n} subscribers connected")
+        spread = {pid: open_sockets(pid) for pid in pids}
+        log(f"{label}: sockets per server process {spread} (the kernel's spread, for --workers)")
+        await run_fixed(target, swarm, posters[0], 5.0, 10, base=1)  # warm-up, not reported
+        phase = await run_saturation(
+            target, swarm, posters[0], args.saturation_seconds, args.window, base=1000
+        )
+        report = await swarm.report()
+        result = ScalingResult(kind, label, processes, n, phase, len(report.orders), report.live)
+        log(
+            f"{label} ({kind}) {n}: {phase.summary()}; {result.sequences} distinct event "
+            f"sequence(s) over {report.live} subscribers"
+        )
+        return result
+    finally:
+        await swarm.close()
+        for poster in posters:
+            await poster.close()
+        for server in servers:
+            await server.stop()
+
+
+SCALING_PARTIES: dict[str, tuple[str, Account, list[Account]]] = {}
+
+
+async def main_scaling(args: argparse.Namespace) -> list[ScalingResult]:
+    """Per stack and size: one process, then `--server-processes` processes (`--server-mode`),
+    each with a fresh server and subscribers; saturation deliveries/s and the order check."""
+    counts = [int(count) for count in args.server_processes.split(",")]
+    kinds = [kind for kind in args.targets.split(",") if kind != "raw"]
+    results: list[ScalingResult] = []
+    for kind in kinds:
+        stack = await Stack.create(kind, RATE_LIMIT_CHAT="1000000/1")
+        try:
+            for n in [int(size) for size in args.sizes.split(",")]:
+                for processes in counts:
+                    log(f"load average {os.getloadavg()}")
+                    if processes > 1 and kind == "embedded":
+                        if args.server_mode == "workers":
+                            server = watchparty_server(stack, "embedded --workers")
+                            server.argv += ["--workers", str(processes)]
+                            with contextlib.suppress(RuntimeError):
+                                await server.start(timeout=20)
+                            await server.stop()
+                            log(f"embedded --workers {processes}: {server.tail().strip()[-300:]}")
+                        else:
+                            log("separate servers need a shared stack: use --targets postgres")
+                        continue
+                    results.append(await run_scaling_case(stack, kind, processes, n, args))
+        finally:
+            await stack.close()
+            SCALING_PARTIES.pop(kind, None)
+    log(f"load average {os.getloadavg()}")
+    return results
+
+
+def print_scaling(results: list[ScalingResult]) -> None:
+    print(
+        "| stack | server | subscribers | deliveries/s | p50 ms | p99 ms | server CPU "
+        "| clients CPU | publisher CPU | rest of machine | missing | errors | event sequences |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        p = r.saturation
+        print(
+            f"| {r.stack} | {r.label} | {r.subscribers} | {p.deliveries_per_second:,.0f} "
+            f"| {fmt_ms(percentile(p.latencies, 50))} | {fmt_ms(percentile(p.latencies, 99))} "
+            f"| {p.server_cpu:.2f} | {p.client_cpu:.2f} | {p.publisher_cpu:.2f} "
+            f"| {r.rest_cpu:.2f} | {p.missing} | {p.errors} "
+            f"| {r.sequences}{'' if r.sequences == 1 else ' (ORDER DIFFERS)'} |"
+        )
+    print("(CPU in cores of the machine's 2; saturation phase)")
+    by_case: dict[tuple[str, int], list[ScalingResult]] = {}
+    for r in results:
+        by_case.setdefault((r.stack, r.subscribers), []).append(r)
+    for (stack, n), cases in by_case.items():
+        one = next((r for r in cases if r.processes == 1), None)
+        for r in cases:
+            if one is None or r is one:
+                continue
+            ratio = r.saturation.deliveries_per_second / max(
+                one.saturation.deliveries_per_second, 1
+            )
+            print(
+                f"{stack}: {r.label} vs 1 process at {n}: {ratio:.2f}x saturation deliveries/s "
+                "(target >= 1.6x)"
+            )
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default="embedded,raw", help="embedded, postgres, raw")
@@ -631,6 +834,18 @@ def parse_args() -> argparse.Namespace:
         default="party",
         help="party: updateParty -> PartyUpdated; chat: sendMessage -> ChatMessageAdded",
     )
+    parser.add_argument(
+        "--server-processes",
+        default="",
+        help="e.g. 1,2: saturation with one server process against two (see --server-mode)",
+    )
+    parser.add_argument(
+        "--server-mode",
+        choices=("workers", "separate"),
+        default="workers",
+        help="workers: `serve --workers N` on one port; separate: N servers on N ports sharing "
+        "PostgreSQL and Redis, subscribers split evenly",
+    )
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()
 
@@ -638,4 +853,7 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     stop_on_sigterm()
     arguments = parse_args()
-    print_results(asyncio.run(main(arguments)), arguments.json)
+    if arguments.server_processes:
+        print_scaling(asyncio.run(main_scaling(arguments)))
+    else:
+        print_results(asyncio.run(main(arguments)), arguments.json)

@@ -17,7 +17,9 @@ parser, about 10x cheaper per message than a general-purpose client.
 Protocol on stdout (one JSON object per line): {"ready": n, "failed": m} once connected; then
 {"done": k} as soon as every live connection of this process has event k (the coordinator's
 saturation window uses it); {"report": ...} when "report" is written to stdin ("reset" clears
-the counters, "quit" exits).
+the counters, "quit" exits). The report's "orders" counts connections per distinct sequence of
+marked events received since the last reset: one key when every subscriber got the same events
+in the same order.
 """
 
 from __future__ import annotations
@@ -67,25 +69,39 @@ class Stats:
         self.frames = 0
         self.reported_done: set[int] = set()
         self.sample = ""  # one marked frame, so the raw floor can send the same bytes
+        self.subscribers: list[Subscriber] = []  # live ones, for the order check
+
+    def orders(self) -> dict[str, int]:
+        """Connections per distinct sequence of events received since the last reset: one key
+        when every connection got the same events in the same order."""
+        counts: dict[str, int] = {}
+        for subscriber in self.subscribers:
+            if subscriber.phase == "live":
+                key = f"{subscriber.sequence:016x}:{subscriber.received}"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def reset(self) -> None:
         self.events.clear()
         self.frames = 0
+        for subscriber in self.subscribers:
+            subscriber.sequence = subscriber.received = 0
         self.reported_done.clear()
 
-    def record(self, data: bytes, now: float) -> None:
+    def record(self, data: bytes, now: float) -> int:
+        """The event's number k (or -1 for a frame without a marker)."""
         self.frames += 1
         start = data.find(self.marker)
         if start < 0:
-            return
+            return -1
         start += len(self.marker)
         end = data.find(b"#", start)
         if end < 0:
-            return
+            return -1
         try:
             k = int(data[start:end])
         except ValueError:
-            return
+            return -1
         entry = self.events.get(k)
         if entry is None:
             self.events[k] = entry = [0, now, now]
@@ -97,6 +113,7 @@ class Stats:
             self.reported_done.add(k)
             self.out.write(f'{{"done": {k}}}\n')
             self.out.flush()
+        return k
 
 
 class Subscriber(asyncio.Protocol):
@@ -109,6 +126,9 @@ class Subscriber(asyncio.Protocol):
         self.buffer = bytearray()
         self.phase = "handshake"  # -> "ack" -> "snapshot" -> "live" -> "ended"
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # A rolling hash of the marked events received, in arrival order (the order check).
+        self.sequence = 0
+        self.received = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -177,7 +197,10 @@ class Subscriber(asyncio.Protocol):
     def _on_text(self, payload: bytes, now: float) -> None:
         if self.phase == "live":
             if payload.startswith(b'{"id":"1","type":"next"') or b'"next"' in payload[:40]:
-                self.stats.record(payload, now)
+                k = self.stats.record(payload, now)
+                if k >= 0:
+                    self.sequence = (self.sequence * 1_000_003 + k + 1) & 0xFFFFFFFFFFFFFFFF
+                    self.received += 1
                 return
             message = json.loads(payload)
             if message.get("type") in ("error", "complete"):
@@ -198,6 +221,7 @@ class Subscriber(asyncio.Protocol):
                 return
             self.phase = "live"
             self.stats.live += 1
+            self.stats.subscribers.append(self)
             if not self.ready.done():
                 self.ready.set_result(None)
         else:
@@ -285,6 +309,7 @@ async def main() -> None:
                 "ended": stats.ended,
                 "frames": stats.frames,
                 "sample": stats.sample,
+                "orders": stats.orders(),
             }
             print(json.dumps({"report": report}), flush=True)
     for subscriber in subscribers:

@@ -624,15 +624,18 @@ def result_dict(r: CaseResult) -> dict[str, Any]:
 
 
 def child_pids(pid: int) -> list[int]:
-    """Direct children of `pid` (uvicorn's worker processes under `serve --workers N`)."""
+    """uvicorn's worker processes under `serve --workers N` (the children of `pid`)."""
     children = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError):
             stat = (entry / "stat").read_text()
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                children.append(int(entry.name))
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) != pid:
+                continue
+            if b"resource_tracker" in (entry / "cmdline").read_bytes():
+                continue  # multiprocessing's helper, not a worker
+            children.append(int(entry.name))
     return children
 
 
@@ -786,20 +789,26 @@ async def main_scaling(args: argparse.Namespace) -> list[ScalingResult]:
 
 def print_scaling(results: list[ScalingResult]) -> None:
     print(
-        "| stack | server | subscribers | deliveries/s | p50 ms | p99 ms | server CPU "
+        "| stack | server | subscribers | deliveries/s | per server core | p50 ms | p99 ms "
+        "| server CPU "
         "| clients CPU | publisher CPU | rest of machine | missing | errors | event sequences |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         p = r.saturation
         print(
             f"| {r.stack} | {r.label} | {r.subscribers} | {p.deliveries_per_second:,.0f} "
+            f"| {p.deliveries_per_second / max(p.server_cpu, 1e-9):,.0f} "
             f"| {fmt_ms(percentile(p.latencies, 50))} | {fmt_ms(percentile(p.latencies, 99))} "
             f"| {p.server_cpu:.2f} | {p.client_cpu:.2f} | {p.publisher_cpu:.2f} "
             f"| {r.rest_cpu:.2f} | {p.missing} | {p.errors} "
             f"| {r.sequences}{'' if r.sequences == 1 else ' (ORDER DIFFERS)'} |"
         )
-    print("(CPU in cores of the machine's 2; saturation phase)")
+    print(
+        "(saturation phase; CPU in cores of the machine's 2; 'per server core': deliveries/s "
+        "divided by the server processes' CPU, which shows whether a second process would scale "
+        "given a free core)"
+    )
     by_case: dict[tuple[str, int], list[ScalingResult]] = {}
     for r in results:
         by_case.setdefault((r.stack, r.subscribers), []).append(r)

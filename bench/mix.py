@@ -104,6 +104,14 @@ class Step:
     first_error: str = ""
 
     @property
+    def operations(self) -> int:
+        return sum(int(entry[0]) for entry in self.ops.values())
+
+    def cpu_ms_per_operation(self) -> float:
+        """Server CPU per member operation (deliveries included): what sizing scales with."""
+        return self.server_cpu * self.seconds * 1000 / max(self.operations, 1)
+
+    @property
     def errors(self) -> int:
         return sum(int(entry[1]) for entry in self.ops.values())
 
@@ -116,7 +124,9 @@ class Step:
             f"{fmt_ms(percentile(self.latencies, 50))} ms, p99 {fmt_ms(self.p99())} ms, max "
             f"{fmt_ms(max(self.latencies, default=float('nan')))} ms over {len(self.latencies)} "
             f"controls ({self.incomplete} incomplete), {self.errors} errors, {self.ended} ended, "
-            f"server CPU {self.server_cpu:.0%}, clients CPU {self.client_cpu:.0%}, machine "
+            f"{self.operations / self.seconds:.0f} operations/s, server CPU {self.server_cpu:.0%} "
+            f"({self.cpu_ms_per_operation():.1f} ms per operation), clients CPU "
+            f"{self.client_cpu:.0%}, machine "
             f"{self.machine:.0%} of 2 cores, server RSS {self.rss_kb / 1024:.0f} MiB, load "
             f"{self.load:.2f}"
         )
@@ -324,14 +334,17 @@ def print_results(steps: list[Step], args: argparse.Namespace) -> None:
     )
     print(
         "| parties | members | control p50 ms | p99 ms | max ms | controls (incomplete) | errors "
-        "| ended | server CPU | clients CPU | machine | server RSS MiB | load |"
+        "| ended | operations/s | server CPU | CPU ms/op | clients CPU | machine | server RSS MiB "
+        "| load |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for s in steps:
         print(
             f"| {s.parties} | {s.members} | {fmt_ms(percentile(s.latencies, 50))} "
             f"| {fmt_ms(s.p99())} | {fmt_ms(max(s.latencies, default=float('nan')))} "
-            f"| {s.controls} ({s.incomplete}) | {s.errors} | {s.ended} | {s.server_cpu:.0%} "
+            f"| {s.controls} ({s.incomplete}) | {s.errors} | {s.ended} "
+            f"| {s.operations / s.seconds:.0f} | {s.server_cpu:.0%} "
+            f"| {s.cpu_ms_per_operation():.1f} "
             f"| {s.client_cpu:.0%} | {s.machine:.0%} | {s.rss_kb / 1024:.0f} | {s.load:.2f} |"
         )
     print()
@@ -374,6 +387,8 @@ def step_dict(s: Step) -> dict[str, Any]:
         "failed": s.failed,
         "frames": s.frames,
         "server_cpu": s.server_cpu,
+        "operations": s.operations,
+        "cpu_ms_per_operation": s.cpu_ms_per_operation(),
         "client_cpu": s.client_cpu,
         "machine": s.machine,
         "rss_idle_kb": s.rss_idle_kb,

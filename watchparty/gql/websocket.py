@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from contextlib import suppress
 
@@ -122,6 +123,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         # Stamp the frame's arrival before anything is parsed: the operation's task, created
         # inside, inherits the stamp (serverTime's serverReceivedMs, kit/clock.py).
         with clock.arrival():
+            payload = message["payload"]
+            query = payload.get("query")
+            if isinstance(query, str):
+                # Every tab of a frontend sends the same text, and the operation keeps it for
+                # its lifetime: one string for all of them (~1 KB per subscription).
+                payload["query"] = sys.intern(query)
             await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:

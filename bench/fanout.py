@@ -465,6 +465,8 @@ async def run_case(target: Target, n: int, members: int, args: argparse.Namespac
                 f"{members}), server {after / 1024:.1f} MiB: {result.kb_per_connection:.1f} "
                 f"KB/conn, {result.kb_marginal:.1f} KB per extra conn"
             )
+            if args.memory_only:
+                return result
             fast, slow = rates_for(n, args)[:2]
             phases: list[tuple[str, float]] = [("fixed", slow), ("saturation", 0), ("fixed", fast)]
             await run_fixed(target, swarm, client, slow, 10, base=1)  # warm-up, not reported
@@ -653,6 +655,7 @@ def parse_args() -> argparse.Namespace:
         default="party",
         help="party: updateParty -> PartyUpdated; chat: sendMessage -> ChatMessageAdded",
     )
+    parser.add_argument("--memory-only", action="store_true", help="stop after the memory phase")
     parser.add_argument(
         "--tracemalloc",
         type=Path,

@@ -233,6 +233,8 @@ class Server:
     label: str
     process: asyncio.subprocess.Process | None = None
     log_path: Path | None = None
+    tracemalloc_dir: Path | None = None
+    snapshots: int = 0
 
     @property
     def base_url(self) -> str:
@@ -248,6 +250,8 @@ class Server:
         return self.process.pid
 
     async def start(self, timeout: float = 60.0) -> None:
+        if self.tracemalloc_dir is not None:
+            timeout *= 4  # importing everything under tracemalloc is slow
         self.log_path = self.cwd / f"server-{self.port}.log"
         handle = self.log_path.open("wb")
         self.process = await asyncio.create_subprocess_exec(
@@ -267,6 +271,20 @@ class Server:
                     raise RuntimeError(f"{self.label} did not start:\n{self.tail()}")
                 await asyncio.sleep(0.1)
 
+    async def snapshot(self, timeout: float = 300.0) -> int:
+        """Have the server (started with `tracemalloc_dir`) collect and dump a tracemalloc
+        snapshot (probe/sitecustomize.py); returns its number once it is written."""
+        assert self.tracemalloc_dir is not None
+        self.snapshots += 1
+        done = self.tracemalloc_dir / f"done-{self.snapshots}"
+        os.kill(self.pid, signal.SIGUSR2)
+        deadline = time.monotonic() + timeout
+        while not done.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.label}: no tracemalloc snapshot in {timeout:.0f}s")
+            await asyncio.sleep(0.2)
+        return self.snapshots
+
     def tail(self, size: int = 3000) -> str:
         if self.log_path is None or not self.log_path.exists():
             return ""
@@ -283,9 +301,26 @@ class Server:
             await self.process.wait()
 
 
-def watchparty_server(stack: Stack, label: str) -> Server:
+def watchparty_server(
+    stack: Stack,
+    label: str,
+    gc_stats: Path | None = None,
+    tracemalloc_dir: Path | None = None,
+) -> Server:
     """`watchparty serve` on a free port. With BENCH_PROFILE_DIR set, the server runs under
-    cProfile and writes `<dir>/server-<port>.prof` when it stops (for finding the hot spots)."""
+    cProfile and writes `<dir>/server-<port>.prof` when it stops (for finding the hot spots).
+    `gc_stats` / `tracemalloc_dir` turn on `probe/sitecustomize.py` in the server: every
+    collection's pause written to that file at exit, `tracemalloc` snapshots on `snapshot()`."""
+    env = stack.env
+    if gc_stats is not None or tracemalloc_dir is not None:
+        env = dict(env)
+        path = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = str(BENCH_DIR / "probe") + (os.pathsep + path if path else "")
+        if gc_stats is not None:
+            env["WATCHPARTY_PROBE_GC_STATS"] = str(gc_stats)
+        if tracemalloc_dir is not None:
+            tracemalloc_dir.mkdir(parents=True, exist_ok=True)
+            env["WATCHPARTY_PROBE_TRACEMALLOC"] = str(tracemalloc_dir)
     port = free_port()
     argv = [str(BIN / "watchparty"), "serve", "--port", str(port)]
     profile_dir = os.environ.get("BENCH_PROFILE_DIR")
@@ -301,7 +336,9 @@ def watchparty_server(stack: Stack, label: str) -> Server:
             "watchparty.cli",
             *argv[1:],
         ]
-    return Server(argv, stack.env, stack.workdir, port, label)
+    server = Server(argv, env, stack.workdir, port, label)
+    server.tracemalloc_dir = tracemalloc_dir
+    return server
 
 
 def raw_server(workdir: Path) -> Server:

@@ -62,6 +62,7 @@ from common import (
     stop_on_sigterm,
     watchparty_server,
 )
+from memory import breakdown
 
 SUBSCRIPTION = """
 subscription Bench($partyId: ID!) {
@@ -412,6 +413,17 @@ async def connect(
     await quiesce(swarm)
 
 
+async def memory_breakdown(server: Server, directory: Path, n: int, members: int) -> None:
+    """`--tracemalloc`: snapshot 1 before connecting, 2 with the members online, 3 with all
+    N; print what each first (member) connection and each extra tab holds."""
+    await server.snapshot()
+    print(f"\n### {server.label}: each member's first connection ({members})\n")
+    print(breakdown(directory, 1, 2, members))
+    if n > members:
+        print(f"\n### {server.label}: each extra connection of the same members ({n - members})\n")
+        print(breakdown(directory, 2, 3, n - members))
+
+
 def rates_for(n: int, args: argparse.Namespace) -> list[float]:
     if args.rates:
         return [float(rate) for rate in args.rates.split(",")]
@@ -430,17 +442,25 @@ async def run_case(target: Target, n: int, members: int, args: argparse.Namespac
         # Warm the publish path, then let the process settle before the memory baseline.
         await target.publish(client, 999_999)
         await asyncio.sleep(1.0)
+        if server.tracemalloc_dir is not None:
+            await server.snapshot()
         before = rss_kb(server.pid)
         try:
             log(f"{target.label}: {members} members come online (server {before / 1024:.1f} MiB)")
             started = time.monotonic()
             await connect(swarm, target, inits[:members], args.processes)
             result.connect_seconds = time.monotonic() - started
+            if server.tracemalloc_dir is not None:
+                await server.snapshot()
             online = rss_kb(server.pid)
             if n > members:
                 log(f"{target.label}: {n - members} more connections of the same members")
                 await connect(swarm, target, inits[members:], args.processes)
             after = rss_kb(server.pid)
+            if server.tracemalloc_dir is not None:
+                await asyncio.sleep(2.0)  # settle, as the RSS figures do
+                await memory_breakdown(server, server.tracemalloc_dir, n, members)
+                return result
             if swarm.ready < n:
                 raise RuntimeError(f"only {swarm.ready} of {n} subscribers connected")
             result.kb_per_connection = (after - before) / n
@@ -451,6 +471,8 @@ async def run_case(target: Target, n: int, members: int, args: argparse.Namespac
                 f"{members}), server {after / 1024:.1f} MiB: {result.kb_per_connection:.1f} "
                 f"KB/conn, {result.kb_marginal:.1f} KB per extra conn"
             )
+            if args.memory_only:
+                return result
             fast, slow = rates_for(n, args)[:2]
             phases: list[tuple[str, float]] = [("fixed", slow), ("saturation", 0), ("fixed", fast)]
             await run_fixed(target, swarm, client, slow, 10, base=1)  # warm-up, not reported
@@ -511,7 +533,9 @@ async def main(args: argparse.Namespace) -> list[CaseResult]:
                             await server.stop()
                     continue
                 stack = stacks[kind]
-                server = watchparty_server(stack, f"watchparty ({kind})")
+                server = watchparty_server(
+                    stack, f"watchparty ({kind})", tracemalloc_dir=args.tracemalloc
+                )
                 try:
                     await server.start()
                     if kind not in parties:
@@ -854,6 +878,13 @@ def parse_args() -> argparse.Namespace:
         default="workers",
         help="workers: `serve --workers N` on one port; separate: N servers on N ports sharing "
         "PostgreSQL and Redis, subscribers split evenly",
+    )
+    parser.add_argument("--memory-only", action="store_true", help="stop after the memory phase")
+    parser.add_argument(
+        "--tracemalloc",
+        type=Path,
+        default=None,
+        help="dir: trace the server's allocations, print what a connection holds (memory only)",
     )
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()

@@ -634,6 +634,26 @@ def print_report(result: dict[str, Any], args: argparse.Namespace) -> None:
             f"| {d['to_first_client_ms']:.0f} | {d['to_last_client_ms']:.0f} | {lead} "
             f"| {late} |"
         )
+    server_gc = result.get("server_gc")
+    if server_gc:
+        print()
+        print(
+            f"server GC (threshold {server_gc['threshold']}; at exit "
+            f"{server_gc['tracked_at_exit']:,} objects tracked, {server_gc['frozen_at_exit']:,}"
+            " frozen):"
+        )
+        print()
+        print(
+            "| generation | collections | p50 ms | longest ms (CPU ms) | over 50 ms | total ms "
+            "| objects walked (full, most) |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for gen, g in server_gc["generations"].items():
+            print(
+                f"| {gen} | {g['count']} | {g['p50_ms']:.1f} | {g['max_ms']:.1f} "
+                f"({g['max_cpu_ms']:.1f}) | {g['over_50ms']} | {g['total_ms']:.0f} "
+                f"| {g['walked_max'] or '-'} |"
+            )
     target = result["pairwise_steady_ms"]["p99"]
     print()
     print(
@@ -649,9 +669,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     # (kit/clock.py); `--server-gc default` turns that off, to measure what it is worth.
     gc_tuning = "true" if args.server_gc == "tuned" else "false"
     stack = await Stack.create(args.stack, GC_TUNING=gc_tuning)
-    server = watchparty_server(stack, f"watchparty ({args.stack})")
+    gc_stats = stack.workdir / "server-gc.json"
+    server = watchparty_server(stack, f"watchparty ({args.stack})", gc_stats=gc_stats)
+    result: dict[str, Any] = {}
+    serving = 0.0
     try:
         await server.start()
+        serving = time.time()  # collections from here on: start-up's own are not the bench's
         log(f"seeding {args.clients + 1} accounts, creating the party")
         party_id, host, members = await setup(stack, server.base_url, args.clients)
         clients = []
@@ -697,13 +721,41 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         failed = [c for c in clients if c.error and "Cancelled" not in c.error]
         if failed:
             log(f"warning: {len(failed)} clients failed, first: {failed[0].error}")
-        return analyse(clients, controls, end, args)
+        result = analyse(clients, controls, end, args)
     except Exception:
         log(server.tail())
         raise
     finally:
         await server.stop()
+        if gc_stats.exists():
+            result["server_gc"] = gc_summary(json.loads(gc_stats.read_text()), serving)
         await stack.close()
+    return result
+
+
+def gc_summary(stats: dict[str, Any], since: float) -> dict[str, Any]:
+    """The server's collections once it served (probe/sitecustomize.py), per generation: how
+    many, the longest pause (wall and CPU ms), the p50 and the total."""
+    generations = {}
+    for gen, every in stats["pauses"].items():
+        rows = [row for row in every if row[3] >= since]
+        walls = sorted(row[0] for row in rows)
+        cpus = sorted(row[1] for row in rows)
+        generations[gen] = {
+            "count": len(rows),
+            "max_ms": walls[-1] if walls else 0.0,
+            "max_cpu_ms": cpus[-1] if cpus else 0.0,
+            "p50_ms": percentile(walls, 50) if walls else 0.0,
+            "total_ms": sum(walls),
+            "over_50ms": sum(1 for w in walls if w > 50),
+            "walked_max": max((row[4] for row in rows), default=0),
+        }
+    return {
+        "generations": generations,
+        "tracked_at_exit": stats["tracked_at_exit"],
+        "frozen_at_exit": stats["frozen_at_exit"],
+        "threshold": stats["threshold"],
+    }
 
 
 def check(clients: list[SimClient]) -> None:

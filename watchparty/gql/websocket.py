@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from contextlib import suppress
 
@@ -65,7 +66,10 @@ def malformed(message: object) -> str | None:
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    expiry_task: asyncio.Task[None] | None = None
+    expiry_timer: asyncio.TimerHandle | None = (
+        None  # a timer, not a task: ~2 KB less an idle socket
+    )
+    closing_task: asyncio.Task[None] | None = None
     slots: dict[str, OperationSlot]  # live operations' slots (set in `handle`)
 
     async def handle(self) -> None:
@@ -101,14 +105,30 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
+        timeout = self.connection_init_timeout_task
+        if self.connection_init_received and timeout is not None and not timeout.done():
+            # Strawberry's task would sleep out the whole init timeout and then return: end it
+            # now rather than keep a task, a future and a timer per idle connection that long.
+            timeout.cancel()
         claims = getattr(self.context, "claims", None)
-        if self.connection_acknowledged and claims is not None and self.expiry_task is None:
-            self.expiry_task = asyncio.create_task(self._close_when_expired(claims.expires_at))
+        if self.connection_acknowledged and claims is not None and self.expiry_timer is None:
+            delay = max(0.0, claims.expires_at - time.time())
+            self.expiry_timer = asyncio.get_running_loop().call_later(delay, self._expired)
+
+    def _expired(self) -> None:
+        self.expiry_timer = None
+        self.closing_task = asyncio.create_task(self._close_expired())
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         # Stamp the frame's arrival before anything is parsed: the operation's task, created
         # inside, inherits the stamp (serverTime's serverReceivedMs, kit/clock.py).
         with clock.arrival():
+            payload = message["payload"]
+            query = payload.get("query")
+            if isinstance(query, str):
+                # Every tab of a frontend sends the same text, and the operation keeps it for
+                # its lifetime: one string for all of them (~1 KB per subscription).
+                payload["query"] = sys.intern(query)
             await super().handle_subscribe(message)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
@@ -135,8 +155,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 return
         await super().send_message(message)
 
-    async def _close_when_expired(self, expires_at: float) -> None:
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
+    async def _close_expired(self) -> None:
         log.info("closing a WebSocket whose access token expired")
         with suppress(RuntimeError):  # the peer went away at the same moment
             await self.websocket.close(code=FORBIDDEN, reason="Access token expired")
@@ -147,8 +166,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         socket = self.context.request
         if claims is not None and watch is not None and isinstance(socket, WebSocket):
             watch.unregister(claims.session_id, socket)  # registered by the view's on_ws_connect
-        if self.expiry_task is not None:
-            self.expiry_task.cancel()
+        if self.expiry_timer is not None:
+            self.expiry_timer.cancel()
+            self.expiry_timer = None
+        if self.closing_task is not None and self.closing_task is not asyncio.current_task():
+            self.closing_task.cancel()
             with suppress(asyncio.CancelledError, Exception):
-                await self.expiry_task
+                await self.closing_task
         await super().shutdown()

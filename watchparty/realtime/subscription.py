@@ -75,7 +75,7 @@ class Subscription:
         self.channel = channel
         self._requested = after
         self._limit = limit
-        self._items: deque[Delivery] = deque()
+        self._items: deque[Delivery] | None = None  # made on the first event, dropped when empty
         self._reader: ChannelReader | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._error: StreamInterrupted | None = None
@@ -114,7 +114,7 @@ class Subscription:
         tb: TracebackType | None,
     ) -> None:
         reader, self._reader = self._reader, None
-        self._items.clear()
+        self._items = None
         if reader is not None:
             reader.live.discard(self)
             reader.subscribers.discard(self)
@@ -125,8 +125,11 @@ class Subscription:
 
     async def __anext__(self) -> Delivery:
         while True:
-            if self._items:
-                delivery = self._items.popleft()
+            items = self._items
+            if items:
+                delivery = items.popleft()
+                if not items:
+                    self._items = None  # an idle subscriber holds no queue
                 if delivery.seq is not None:
                     self.cursor = delivery.seq
                 return delivery
@@ -145,7 +148,7 @@ class Subscription:
 
     @property
     def queued(self) -> int:
-        return len(self._items)
+        return len(self._items) if self._items is not None else 0
 
     async def _catch_up_page(self, reader: ChannelReader) -> None:
         # The check and the join happen with no await in between, so the reader cannot fan out
@@ -160,7 +163,7 @@ class Subscription:
         for event in events:
             if event.seq != self._position + 1:
                 break
-            self._items.append(decode(event, self._hub.decode))
+            self._queue().append(decode(event, self._hub.decode))
             self._position = event.seq
         else:
             if events:
@@ -179,20 +182,26 @@ class Subscription:
                 self.fail(ResyncRequired(self.channel, self._position))
                 return
             self._position = delivery.seq
-        if len(self._items) >= self._limit:
+        items = self._queue()
+        if len(items) >= self._limit:
             self.fail(SubscriberOverflow(self.channel, self.cursor))
             return
-        self._items.append(delivery)
+        items.append(delivery)
         self._wake()
 
     def fail(self, error: StreamInterrupted) -> None:
         """End this stream with `error`; queued events are dropped (the client has a cursor)."""
         if self._error is None:
             self._error = error
-        self._items.clear()
+        self._items = None
         if self._reader is not None:
             self._reader.live.discard(self)
         self._wake()
+
+    def _queue(self) -> deque[Delivery]:
+        if self._items is None:
+            self._items = deque()
+        return self._items
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():

@@ -161,3 +161,33 @@ async def test_hot_playback_operations_run_a_fixed_number_of_statements(
         large = await measure(api, 20)
     assert small == EXPECTED
     assert large == small  # nothing grows with the members of the party
+
+
+async def test_with_the_sign_in_checked_a_moment_ago_a_control_reads_no_sign_in(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The default deployment caches a checked sign-in for a second (`checked_sessions`): a host
+    pressing play, seek, pause in a row pays the sign-in read once."""
+    settings = make_settings(
+        "postgres",
+        database_url=pg_url,
+        tmp=tmp_path,
+        realtime_poll_seconds=0,
+        session_check_cache_seconds=10.0,
+    )
+    async with running_app(settings, worker=False) as api:
+        party = await create_party(api)
+        await add_item(api, party, "first", duration=600)
+        host = party.host.token
+        counts = {}
+        for name, fields in [
+            ("play", {}),
+            ("seek", {"positionSeconds": 42.0}),
+            ("setPlaybackRate", {"rate": 1.5}),
+            ("pause", {}),
+        ]:
+            counts[name], _ = await counted(
+                api,
+                lambda name=name, fields=fields: playback_ok(api, name, party.id, host, **fields),
+            )
+    assert counts == {name: CONTROL - AUTH for name in counts}

@@ -37,30 +37,30 @@ SERVER_TIME = """query($t: Float!) { serverTime(clientTimeMs: $t) {
 # Every authenticated request starts with 1 read, before execution: the access token's session
 # joined with its user (a revoked sign-in is a 401, gql/view.py).
 AUTH = 1
-# A control then reads the party, the viewer's membership and the queue, stores the timeline
-# with one guarded UPDATE, reads the users the playback names (updatedBy) and records
+# A control then reads the party with the viewer's membership (one join) and the queue, stores
+# the timeline with one guarded UPDATE, reads the users the playback names (updatedBy) and records
 # PlaybackChanged (2 statements: the channel's sequence, the log row). The answer reuses the
 # published payload (`Snapshot.published`): no second read of the same users.
-CONTROL = AUTH + 3 + 1 + 1 + 2
+CONTROL = AUTH + 2 + 1 + 1 + 2
 EXPECTED = {
-    # The first item of an idle party: the party row lock, party, membership, queue, INSERT,
+    # The first item of an idle party: the party row lock, party + membership, queue, INSERT,
     # QueueChanged (2), then the item loads paused through `transition`: queue again, UPDATE,
     # users, PlaybackChanged (2); the answer's playback is the published payload.
-    "addToQueue (idle party)": AUTH + 1 + 3 + 1 + 2 + 1 + 1 + 1 + 2,
-    # Any later item: lock, party, membership, queue, INSERT, QueueChanged (2), users.
-    "addToQueue": AUTH + 1 + 3 + 1 + 2 + 1,
+    "addToQueue (idle party)": AUTH + 1 + 2 + 1 + 2 + 1 + 1 + 1 + 2,
+    # Any later item: lock, party + membership, queue, INSERT, QueueChanged (2), users.
+    "addToQueue": AUTH + 1 + 2 + 1 + 2 + 1,
     "play": CONTROL,
     "seek": CONTROL,
     "setPlaybackRate": CONTROL,
     "pause": CONTROL,
-    # A routine report changes no timeline: party, membership, queue, UPDATE of the reporter's
+    # A routine report changes no timeline: party + membership, queue, UPDATE of the reporter's
     # drift and round trip. Nothing is recorded.
-    "reportPlayerState": AUTH + 3 + 1,
-    # BUFFERING while playing begins a wait: the routine 6, then `transition` reads the queue
+    "reportPlayerState": AUTH + 2 + 1,
+    # BUFFERING while playing begins a wait: the routine 4, then `transition` reads the queue
     # again, UPDATE, users (waitingFor names the reporter), PlaybackChanged (2).
-    "reportPlayerState (begins a wait)": AUTH + 3 + 1 + 1 + 1 + 1 + 2,
+    "reportPlayerState (begins a wait)": AUTH + 2 + 1 + 1 + 1 + 1 + 2,
     # Ready again ends the wait: the same, minus the users read (the playback names nobody).
-    "reportPlayerState (ends the wait)": AUTH + 3 + 1 + 1 + 1 + 2,
+    "reportPlayerState (ends the wait)": AUTH + 2 + 1 + 1 + 1 + 2,
     # The clock sample reads nothing but the token's sign-in (it never loads the viewer).
     "serverTime": AUTH,
 }

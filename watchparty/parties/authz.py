@@ -102,20 +102,28 @@ async def load_party(
     """The party as `viewer_id` may see it; NotFound when missing, deleted or invisible.
 
     `for_update` locks the party row (PostgreSQL) so membership changes serialize per party.
+    Without it the party and the viewer's membership row come in one statement.
     """
     pid = parse_id(party_id)
     if pid is None:
         raise NotFound(PARTY_NOT_FOUND)
     query = select(Party).where(Party.id == pid, Party.deleted_at.is_(None))
+    row: PartyMember | None = None
     if for_update:
         query = query.with_for_update()
         party = (await session.execute(query)).scalar_one_or_none()
+    elif viewer_id is not None:
+        # (party_id, user_id) is unique: at most one row.
+        joined = query.add_columns(PartyMember).outerjoin(
+            PartyMember, and_(PartyMember.party_id == Party.id, PartyMember.user_id == viewer_id)
+        )
+        found = (await session.execute(joined)).first()
+        party, row = (None, None) if found is None else (found[0], found[1])
     else:
         party = await session.scalar(query)
     if party is None:
         raise NotFound(PARTY_NOT_FOUND)
-    row = None
-    if viewer_id is not None:
+    if for_update and viewer_id is not None:
         row = await session.scalar(
             select(PartyMember).where(
                 PartyMember.party_id == party.id, PartyMember.user_id == viewer_id

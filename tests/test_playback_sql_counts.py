@@ -37,11 +37,11 @@ SERVER_TIME = """query($t: Float!) { serverTime(clientTimeMs: $t) {
 # Every authenticated request starts with 1 read, before execution: the access token's session
 # joined with its user (a revoked sign-in is a 401, gql/view.py).
 AUTH = 1
-# A control then reads the party with the viewer's membership (one join) and the queue, stores
-# the timeline with one guarded UPDATE, reads the users the playback names (updatedBy) and records
-# PlaybackChanged (2 statements: the channel's sequence, the log row). The answer reuses the
-# published payload (`Snapshot.published`): no second read of the same users.
-CONTROL = AUTH + 2 + 1 + 1 + 2
+# A control then reads the party with the viewer's membership and user (one join) and the queue,
+# stores the timeline with one guarded UPDATE and records PlaybackChanged (2 statements: the
+# channel's sequence, the log row). The playback names only the viewer (updatedBy), already
+# loaded: no users read. The answer reuses the published payload (`Snapshot.published`).
+CONTROL = AUTH + 1 + 1 + 1 + 2
 EXPECTED = {
     # The first item of an idle party: the party row lock, party + membership, queue, INSERT,
     # QueueChanged (2), then the item loads paused through `transition`: queue again, UPDATE,

@@ -147,7 +147,7 @@ async def send_message(uow: UnitOfWork, viewer_id: uuid.UUID, new: NewMessage) -
     body = clean_body(new.body)
     client_id = _clean_client_id(new.client_id)
     session = uow.session
-    access = await load_party(session, new.party_id, viewer_id)
+    access = await load_party(session, new.party_id, viewer_id, with_viewer=True)
     _require_chat(access)
     party_id = access.party.id
     found = await _existing(session, party_id, viewer_id, client_id)
@@ -189,7 +189,8 @@ async def send_message(uow: UnitOfWork, viewer_id: uuid.UUID, new: NewMessage) -
                 raise
             return await full_payload(session, found)
     # Nobody can have reacted to a message not committed yet: no reactions read.
-    (payload,) = await payloads_for(session, [message], fresh=True)
+    author = {viewer_id: access.viewer} if access.viewer is not None else None
+    (payload,) = await payloads_for(session, [message], author, fresh=True)
     await record(uow, party_channel(party_id), MessageAdded(message=payload))
     await notify_message(uow, access.party, message, reply)
     tracking.track(uow, "chat.message", user_id=viewer_id, party_id=party_id)

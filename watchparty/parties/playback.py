@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from watchparty import tracking
 from watchparty.accounts.models import User
@@ -103,7 +104,8 @@ async def load_controllable(
     session: AsyncSession, party_id: str | uuid.UUID, viewer_id: uuid.UUID
 ) -> PartyAccess:
     """The party, when the viewer may control its playback and queue (per its control policy)."""
-    access = await load_party(session, party_id, viewer_id)
+    # The viewer's user comes along: a stored control names them (updatedBy), no read of it.
+    access = await load_party(session, party_id, viewer_id, with_viewer=True)
     require_not_ended(access.party)
     if not can_control(access):
         raise NotAllowed("You may not control playback in this party.")
@@ -121,11 +123,20 @@ async def load_queue(session: AsyncSession, party_id: uuid.UUID) -> list[QueueIt
 
 
 async def users_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, User]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = await session.scalars(select(User).where(User.id.in_(wanted)))
-    return {u.id: u for u in rows}
+    """These users; those this session already holds are not read again."""
+    found: dict[uuid.UUID, User] = {}
+    wanted = set()
+    identity_map = session.sync_session.identity_map
+    for user_id in set(ids):
+        held = identity_map.get(identity_key(User, user_id))
+        if isinstance(held, User) and not inspect(held).expired_attributes:
+            found[user_id] = held
+        else:
+            wanted.add(user_id)
+    if wanted:
+        rows = await session.scalars(select(User).where(User.id.in_(wanted)))
+        found.update((u.id, u) for u in rows)
+    return found
 
 
 async def current_payload(session: AsyncSession, snap: Snapshot) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from tests.chat_ops import send
 from tests.playback_ops import (
     Party,
     Person,
@@ -191,3 +192,26 @@ async def test_with_the_sign_in_checked_a_moment_ago_a_control_reads_no_sign_in(
                 lambda name=name, fields=fields: playback_ok(api, name, party.id, host, **fields),
             )
     assert counts == {name: CONTROL - AUTH for name in counts}
+
+
+async def test_a_chat_message_costs_as_many_statements_as_a_control(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """sendMessage (no clientId), sign-in checked a moment ago: party + membership + the author
+    (one join), mutes, the counter upsert, the INSERT and MessageAdded (2): the author is named
+    without a second read, and a new message has no reactions to read."""
+    settings = make_settings(
+        "postgres",
+        database_url=pg_url,
+        tmp=tmp_path,
+        realtime_poll_seconds=0,
+        session_check_cache_seconds=10.0,
+    )
+    async with running_app(settings, worker=False) as api:
+        party = await create_party(api)
+        host = party.host.token
+        await send(api, host, party.id, "first")  # checks the sign-in
+        count, message = await counted(api, lambda: send(api, host, party.id, "second"))
+        assert (message["body"], message["author"]["id"]) == ("second", party.host.id)
+        assert message["reactions"] == []
+    assert count == 6  # a control: 5, 6 with members online (their round trips)

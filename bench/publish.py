@@ -15,9 +15,12 @@ nothing is a no-op). Reported per operation: p50/p99 of the client's round trip 
 server's own time, read from the `Server-Timing: app;dur=<ms>` header every response carries
 (`watchparty.logs.AccessLogMiddleware`: from the request's arrival to the response head).
 
-`--profile` runs the server under cProfile (BENCH_PROFILE_DIR) and prints the top cumulative
-entries of the run (`--profile-lines`), restricted to the mutation path (`--profile-filter`).
-Profiled figures are slower than real ones: read them for shares, not for milliseconds.
+`--trace` runs the server through `trace_server.py` and prints the median start and duration of
+each span of the request (sign-in check, service steps, every SQL statement, commit, after-commit
+work); run one operation at a time (`--operations seek`). `--profile` runs the server under
+cProfile (BENCH_PROFILE_DIR) and prints the top cumulative entries of the run
+(`--profile-lines`), restricted to the mutation path (`--profile-filter`). Profiled figures
+are slower than real ones: read them for shares, not for milliseconds.
 
 Loopback only; the machine is shared with the server, so read the load average printed with
 the figures.
@@ -31,6 +34,8 @@ import io
 import json
 import os
 import pstats
+import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -39,6 +44,7 @@ from typing import Any
 
 import httpx
 from common import (
+    BENCH_DIR,
     Account,
     Stack,
     Swarm,
@@ -221,6 +227,8 @@ async def run_stack(kind: str, args: argparse.Namespace) -> StackResult:
     stack = await Stack.create(kind, RATE_LIMIT_CHAT="1000000/1")
     result = StackResult(kind, args.subscribers, args.count, os.getloadavg())
     server = watchparty_server(stack, f"watchparty ({kind})")
+    if args.trace:  # the same server with wall-clock spans per request (trace_server.py)
+        server.argv = [sys.executable, str(BENCH_DIR / "trace_server.py"), *server.argv[1:]]
     swarm = Swarm()
     try:
         await server.start()
@@ -251,12 +259,44 @@ async def run_stack(kind: str, args: argparse.Namespace) -> StackResult:
     finally:
         await swarm.close()
         await server.stop()
+        if args.trace and server.log_path is not None and server.log_path.exists():
+            result.profile = trace_summary(server.log_path.read_text(errors="replace"), args)
         await stack.close()
         if profile_dir:
             os.environ.pop("BENCH_PROFILE_DIR", None)
     if profile_dir:
         result.profile = read_profile(Path(profile_dir), args.profile_filter, args.profile_lines)
     return result
+
+
+def trace_summary(log_text: str, args: argparse.Namespace) -> str:
+    """Median start and duration of each span, per operation (requests after the warm-up, one
+    operation per run: use `--operations seek`, then `--operations sendMessage`)."""
+    requests = [json.loads(line) for line in log_text.splitlines() if line.startswith('{"total"')]
+    requests = requests[-args.count * len(args.operations.split(",")) :]
+    if not requests:
+        return "  (no traced requests)"
+    starts: dict[str, list[float]] = {}
+    durations: dict[str, list[float]] = {}
+    for request in requests:
+        seen: dict[str, int] = {}
+        for name, start, duration in request["spans"]:
+            key = f"{name} #{seen.get(name, 0)}"
+            seen[name] = seen.get(name, 0) + 1
+            starts.setdefault(key, []).append(start)
+            durations.setdefault(key, []).append(duration)
+    lines = [
+        f"  {len(requests)} requests, total p50 "
+        f"{statistics.median(r['total'] for r in requests):.2f} ms",
+        f"  {'start ms':>9} {'ms':>7}  span",
+    ]
+    common = [key for key in starts if len(starts[key]) >= len(requests) / 2]
+    for key in sorted(common, key=lambda k: statistics.median(starts[k])):
+        lines.append(
+            f"  {statistics.median(starts[key]):9.2f} {statistics.median(durations[key]):7.2f}"
+            f"  {key}"
+        )
+    return "\n".join(lines)
 
 
 def read_profile(directory: Path, restriction: str, lines: int) -> str:
@@ -312,7 +352,8 @@ def print_results(results: list[StackResult], as_json: bool) -> None:
                 f"{fmt(s.server, 50):>10} {fmt(s.server, 99):>8}"
             )
         if r.profile:
-            print(f"\n  cProfile ({r.stack}), cumulative:\n{r.profile}")
+            what = "spans" if "span" in r.profile[:200] else "cProfile, cumulative"
+            print(f"\n  {what} ({r.stack}):\n{r.profile}")
 
 
 def parse_args() -> argparse.Namespace:
@@ -325,6 +366,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="run the server under cProfile")
     parser.add_argument("--profile-filter", default="watchparty|sqlalchemy|strawberry")
     parser.add_argument("--profile-lines", type=int, default=60)
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="wall-clock spans per request (bench/trace_server.py); one operation at a time",
+    )
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()
 

@@ -53,7 +53,14 @@ from watchparty.parties.models import (
 )
 from watchparty.parties.payloads import playback_payload, playback_user_ids
 from watchparty.parties.presence import get_presence
-from watchparty.parties.timeline import PlaybackState, Timeline, check_revision, lead_ms
+from watchparty.parties.timeline import (
+    MAX_LEAD_MS,
+    MIN_LEAD_MS,
+    PlaybackState,
+    Timeline,
+    check_revision,
+    lead_ms,
+)
 
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
@@ -203,7 +210,7 @@ async def transition(
     nothing published.
     """
     session = uow.session
-    lead = await party_lead_ms(session, uow.app, party.id)
+    fetched: float | None = None  # the party's lead, read once a step needs it
     for _attempt in range(UNGUARDED_ATTEMPTS):
         snap = Snapshot(party, await load_queue(session, party.id))
         timeline = snap.timeline
@@ -212,7 +219,11 @@ async def transition(
         except RevisionConflict as stale:
             stale.extra["playback"] = await current_payload(session, snap)
             raise
-        new = step(snap, epoch_ms(), lead)
+        now = epoch_ms()
+        if fetched is None and _depends_on_lead(step, snap, now):
+            fetched = await party_lead_ms(session, uow.app, party.id)
+            now = epoch_ms()
+        new = step(snap, now, MIN_LEAD_MS if fetched is None else fetched)
         if new is timeline or new.revision == timeline.revision:
             return snap
         if await _store(session, party, timeline.revision, new, actor_id, snap.lagging):
@@ -232,6 +243,17 @@ async def transition(
     await record(uow, party_channel(party.id), PlaybackChanged(playback=payload))
     _schedule_follow_ups(uow, party.id, timeline, new)
     return stored
+
+
+def _depends_on_lead(step: Step, snap: Snapshot, now: float) -> bool:
+    """Whether the step's outcome depends on the lead (a start, anything anchored while the
+    playhead moves); a seek or a rate change while paused does not, and skips reading the online
+    members' round trips. Steps are pure: trying both bounds changes nothing. A step that raises
+    is left to raise from the real call."""
+    try:
+        return bool(step(snap, now, MIN_LEAD_MS) != step(snap, now, MAX_LEAD_MS))
+    except Exception:
+        return True
 
 
 def _schedule_follow_ups(

@@ -74,6 +74,9 @@ def make_settings(mode: str, *, database_url: str, tmp: Path, **overrides: Any) 
         "log_format": "console",
         # aggregation reads what was ingested half a second ago (production: 10 s)
         "analytics_aggregation_lag_seconds": 0.5,
+        # Every request checks its sign-in (statement counts do not depend on timing); the
+        # tests of `accounts.checked_sessions` turn the cache on.
+        "session_check_cache_seconds": 0.0,
         **RELAXED_LIMITS,
     }
     if mode == "postgres":

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from tests.chat_ops import send
 from tests.playback_ops import (
     Party,
     Person,
@@ -37,30 +38,30 @@ SERVER_TIME = """query($t: Float!) { serverTime(clientTimeMs: $t) {
 # Every authenticated request starts with 1 read, before execution: the access token's session
 # joined with its user (a revoked sign-in is a 401, gql/view.py).
 AUTH = 1
-# A control then reads the party, the viewer's membership and the queue, stores the timeline
-# with one guarded UPDATE, reads the users the playback names (updatedBy) and records
-# PlaybackChanged (2 statements: the channel's sequence, the log row). The answer reuses the
-# published payload (`Snapshot.published`): no second read of the same users.
-CONTROL = AUTH + 3 + 1 + 1 + 2
+# A control then reads the party with the viewer's membership and user (one join) and the queue,
+# stores the timeline with one guarded UPDATE and records PlaybackChanged (2 statements: the
+# channel's sequence, the log row). The playback names only the viewer (updatedBy), already
+# loaded: no users read. The answer reuses the published payload (`Snapshot.published`).
+CONTROL = AUTH + 1 + 1 + 1 + 2
 EXPECTED = {
-    # The first item of an idle party: the party row lock, party, membership, queue, INSERT,
+    # The first item of an idle party: the party row lock, party + membership, queue, INSERT,
     # QueueChanged (2), then the item loads paused through `transition`: queue again, UPDATE,
     # users, PlaybackChanged (2); the answer's playback is the published payload.
-    "addToQueue (idle party)": AUTH + 1 + 3 + 1 + 2 + 1 + 1 + 1 + 2,
-    # Any later item: lock, party, membership, queue, INSERT, QueueChanged (2), users.
-    "addToQueue": AUTH + 1 + 3 + 1 + 2 + 1,
+    "addToQueue (idle party)": AUTH + 1 + 2 + 1 + 2 + 1 + 1 + 1 + 2,
+    # Any later item: lock, party + membership, queue, INSERT, QueueChanged (2), users.
+    "addToQueue": AUTH + 1 + 2 + 1 + 2 + 1,
     "play": CONTROL,
     "seek": CONTROL,
     "setPlaybackRate": CONTROL,
     "pause": CONTROL,
-    # A routine report changes no timeline: party, membership, queue, UPDATE of the reporter's
+    # A routine report changes no timeline: party + membership, queue, UPDATE of the reporter's
     # drift and round trip. Nothing is recorded.
-    "reportPlayerState": AUTH + 3 + 1,
-    # BUFFERING while playing begins a wait: the routine 6, then `transition` reads the queue
+    "reportPlayerState": AUTH + 2 + 1,
+    # BUFFERING while playing begins a wait: the routine 4, then `transition` reads the queue
     # again, UPDATE, users (waitingFor names the reporter), PlaybackChanged (2).
-    "reportPlayerState (begins a wait)": AUTH + 3 + 1 + 1 + 1 + 1 + 2,
+    "reportPlayerState (begins a wait)": AUTH + 2 + 1 + 1 + 1 + 1 + 2,
     # Ready again ends the wait: the same, minus the users read (the playback names nobody).
-    "reportPlayerState (ends the wait)": AUTH + 3 + 1 + 1 + 1 + 2,
+    "reportPlayerState (ends the wait)": AUTH + 2 + 1 + 1 + 1 + 2,
     # The clock sample reads nothing but the token's sign-in (it never loads the viewer).
     "serverTime": AUTH,
 }
@@ -161,3 +162,56 @@ async def test_hot_playback_operations_run_a_fixed_number_of_statements(
         large = await measure(api, 20)
     assert small == EXPECTED
     assert large == small  # nothing grows with the members of the party
+
+
+async def test_with_the_sign_in_checked_a_moment_ago_a_control_reads_no_sign_in(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The default deployment caches a checked sign-in for a second (`checked_sessions`): a host
+    pressing play, seek, pause in a row pays the sign-in read once."""
+    settings = make_settings(
+        "postgres",
+        database_url=pg_url,
+        tmp=tmp_path,
+        realtime_poll_seconds=0,
+        session_check_cache_seconds=10.0,
+    )
+    async with running_app(settings, worker=False) as api:
+        party = await create_party(api)
+        await add_item(api, party, "first", duration=600)
+        host = party.host.token
+        counts = {}
+        for name, fields in [
+            ("play", {}),
+            ("seek", {"positionSeconds": 42.0}),
+            ("setPlaybackRate", {"rate": 1.5}),
+            ("pause", {}),
+        ]:
+            counts[name], _ = await counted(
+                api,
+                lambda name=name, fields=fields: playback_ok(api, name, party.id, host, **fields),
+            )
+    assert counts == {name: CONTROL - AUTH for name in counts}
+
+
+async def test_a_chat_message_costs_as_many_statements_as_a_control(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """sendMessage (no clientId), sign-in checked a moment ago: party + membership + the author
+    (one join), mutes, the counter upsert, the INSERT and MessageAdded (2): the author is named
+    without a second read, and a new message has no reactions to read."""
+    settings = make_settings(
+        "postgres",
+        database_url=pg_url,
+        tmp=tmp_path,
+        realtime_poll_seconds=0,
+        session_check_cache_seconds=10.0,
+    )
+    async with running_app(settings, worker=False) as api:
+        party = await create_party(api)
+        host = party.host.token
+        await send(api, host, party.id, "first")  # checks the sign-in
+        count, message = await counted(api, lambda: send(api, host, party.id, "second"))
+        assert (message["body"], message["author"]["id"]) == ("second", party.host.id)
+        assert message["reactions"] == []
+    assert count == 6  # a control: 5, 6 with members online (their round trips)

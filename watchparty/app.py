@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "retry-after",  # a 429 from /auth/refresh says when
                 "etag",  # GET /graphql and /media (If-None-Match)
                 "x-request-id",  # quote it when reporting a problem
+                "server-timing",  # app;dur=<ms>: the server's time for the request
             ],
             max_age=600,
         ),

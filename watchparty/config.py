@@ -250,6 +250,9 @@ class Settings(BaseSettings):
     # every WS_SESSION_RECHECK_SECONDS each process also checks its sockets' sessions in the
     # database, in case a revocation message was lost (0 turns the recheck off).
     ws_session_recheck_seconds: float = Field(default=30.0, ge=0.0, le=3600.0)
+    # An HTTP request whose sign-in this process found valid less than this long ago skips the
+    # check (`accounts.checked_sessions`); announced revocations take effect at once anyway.
+    session_check_cache_seconds: float = Field(default=1.0, ge=0.0, le=10.0)
     # permessage-deflate costs ~50 KB of zlib state per connection and a compression per frame
     # and subscriber; party events are a few hundred bytes. Off unless asked for.
     ws_per_message_deflate: bool = False

@@ -35,6 +35,9 @@ class Context:
     # Over HTTP the token's sign-in is checked before execution (a revoked one is a 401), and
     # the user found then is the viewer: no second read.
     signed_in: User | None = None
+    # Over HTTP: the sign-in was checked, by that read or a moment ago by an earlier request
+    # (`accounts.checked_sessions`, then `signed_in` is None and the user is read when asked for).
+    session_checked: bool = False
     loaders: Loaders = field(init=False)
     connection_params: dict[str, Any] = field(default_factory=dict)
 
@@ -61,9 +64,10 @@ class Context:
             # As a loader read would: resolvers loading the viewer's user reuse this one.
             user_loader_of(self.loaders).prime(self.signed_in.id, self.signed_in)
             return self.signed_in
-        family = await auth_session_loader_of(self.loaders).load(self.claims.session_id)
-        if family is None or family.revoked_at is not None:
-            return None
+        if not self.session_checked:
+            family = await auth_session_loader_of(self.loaders).load(self.claims.session_id)
+            if family is None or family.revoked_at is not None:
+                return None
         user = await user_loader_of(self.loaders).load(self.claims.user_id)
         if user is None or not user.is_active:
             return None
@@ -74,6 +78,12 @@ class Context:
         if user is None:
             raise NotAuthenticated()
         return user
+
+    async def require_viewer_id(self) -> uuid.UUID:
+        """The signed-in user's id; over HTTP without reading the user (its sign-in is checked)."""
+        if self.claims is not None and self.session_checked:
+            return self.claims.user_id
+        return (await self.require_viewer()).id
 
     @property
     def viewer_id(self) -> uuid.UUID | None:

@@ -28,6 +28,7 @@ _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 # Chatty at INFO without telling an operator anything.
 _QUIET_LOGGERS = ("alembic.runtime.plugins",)
 _REQUEST_ID_HEADER = b"x-request-id"
+_SERVER_TIMING_HEADER = b"server-timing"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -131,6 +132,10 @@ class AccessLogMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers") or [])
                 headers.append((_REQUEST_ID_HEADER, request_id.encode()))
+                # The server's own time up to the response head (for these JSON endpoints the
+                # whole request: the body is ready), for browsers' devtools and bench/publish.py.
+                elapsed = (time.perf_counter() - started) * 1000
+                headers.append((_SERVER_TIMING_HEADER, b"app;dur=%.2f" % elapsed))
                 message = {**message, "headers": headers}
             elif kind == "websocket.accept":
                 status = 101

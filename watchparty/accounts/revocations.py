@@ -36,6 +36,7 @@ from broadcaster import Broadcast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from watchparty.accounts.checked_sessions import CheckedSessions, checked_sessions
 from watchparty.accounts.models import AuthSession, User
 from watchparty.accounts.tokens import revoked_in
 from watchparty.db import UnitOfWork
@@ -69,7 +70,9 @@ class SessionWatch:
         *,
         channel: str,
         recheck_seconds: float,
+        checked: CheckedSessions | None = None,
     ) -> None:
+        self.checked = checked
         self.sessionmaker = sessionmaker
         self.broadcast = broadcast
         self.channel = channel
@@ -95,8 +98,12 @@ class SessionWatch:
         return sum(len(sockets) for sockets in self._sockets.values())
 
     def close_sessions(self, session_ids: Iterable[uuid.UUID]) -> int:
-        """Close (in the background) every socket of these sessions; returns how many."""
+        """Close (in the background) every socket of these sessions; returns how many. HTTP
+        requests of these sessions are checked in the database again from now on."""
         closed = 0
+        session_ids = list(session_ids)
+        if self.checked is not None:
+            self.checked.forget(session_ids)
         for session_id in session_ids:
             for socket in self._sockets.pop(session_id, ()):
                 task = asyncio.create_task(_close(socket), name="close-revoked-socket")
@@ -203,6 +210,7 @@ async def watching(state: AppState) -> AsyncIterator[SessionWatch]:
         state.broadcast,
         channel=channel_name(state.settings.redis_key_prefix),
         recheck_seconds=state.settings.ws_session_recheck_seconds,
+        checked=checked_sessions(state),
     )
     await watch.start()
     state.extras[EXTRAS_KEY] = watch
@@ -220,6 +228,7 @@ async def announce(state: AppState, session_ids: Iterable[uuid.UUID]) -> None:
     ids = sorted(set(session_ids))
     if not ids:
         return
+    checked_sessions(state).forget(ids)
     watch = get_watch(state)
     if watch is not None:
         watch.close_sessions(ids)

@@ -74,9 +74,14 @@ async def reaction_payloads(
 
 
 async def payloads_for(
-    session: AsyncSession, messages: Sequence[ChatMessage], authors: dict[Any, User] | None = None
+    session: AsyncSession,
+    messages: Sequence[ChatMessage],
+    authors: dict[Any, User] | None = None,
+    *,
+    fresh: bool = False,
 ) -> list[dict[str, Any]]:
-    """Full payloads of `messages`, in order. `authors` may hold authors already loaded."""
+    """Full payloads of `messages`, in order. `authors` may hold authors already loaded;
+    `fresh`: messages this unit of work just created (they have no reactions, none are read)."""
     users: dict[Any, User] = dict(authors or {})
     replies: dict[uuid.UUID, ChatMessage] = {}
     reply_ids = {m.reply_to_id for m in messages if m.reply_to_id and not m.is_tombstone}
@@ -95,7 +100,7 @@ async def payloads_for(
         for user in await session.scalars(select(User).where(User.id.in_(wanted))):
             users[user.id] = user
     visible = [m.id for m in messages if not m.is_tombstone]
-    reactions = await reaction_payloads(session, visible)
+    reactions = {} if fresh else await reaction_payloads(session, visible)
     payloads = []
     for message in messages:
         reply = None if message.reply_to_id is None else replies.get(message.reply_to_id)

@@ -89,7 +89,7 @@ class ChatMutations:
     )
     @returns_chat_errors
     async def send_message(self, info: Info, input: SendMessageInput) -> SendMessageResult:
-        viewer = await info.context.require_viewer()
+        viewer_id = await info.context.require_viewer_id()
         new = service.NewMessage(
             party_id=str(input.party_id),
             body=input.body,
@@ -97,7 +97,7 @@ class ChatMutations:
             client_id=input.client_id,
         )
         async with info.context.state.unit_of_work() as uow:
-            payload = await service.send_message(uow, viewer.id, new)
+            payload = await service.send_message(uow, viewer_id, new)
         return ChatMessagePayload(message=ChatMessage.from_payload(payload))
 
     @strawberry.mutation(description="Change the text of one's own message (marks it edited).")

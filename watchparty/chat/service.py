@@ -26,6 +26,7 @@ from watchparty import tracking
 from watchparty.accounts.models import User
 from watchparty.chat.errors import ChatDisabled, Muted
 from watchparty.chat.events import MessageAdded, MessageDeleted, MessageUpdated, TypingChanged
+from watchparty.chat.history import payloads_for
 from watchparty.chat.models import (
     BODY_MAX_LENGTH,
     CLIENT_ID_MAX_LENGTH,
@@ -146,7 +147,7 @@ async def send_message(uow: UnitOfWork, viewer_id: uuid.UUID, new: NewMessage) -
     body = clean_body(new.body)
     client_id = _clean_client_id(new.client_id)
     session = uow.session
-    access = await load_party(session, new.party_id, viewer_id)
+    access = await load_party(session, new.party_id, viewer_id, with_viewer=True)
     _require_chat(access)
     party_id = access.party.id
     found = await _existing(session, party_id, viewer_id, client_id)
@@ -173,17 +174,23 @@ async def send_message(uow: UnitOfWork, viewer_id: uuid.UUID, new: NewMessage) -
         seq=seq,
         created_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(message)
-            await session.flush()
-    except IntegrityError:
-        # A concurrent retry with the same clientId committed first: answer with its message.
-        found = await _existing(session, party_id, viewer_id, client_id)
-        if found is None:
-            raise
-        return await full_payload(session, found)
-    payload = await full_payload(session, message)
+    if client_id is None:  # nothing to race on: no savepoint (two statements fewer)
+        session.add(message)
+        await session.flush()
+    else:
+        try:
+            async with session.begin_nested():
+                session.add(message)
+                await session.flush()
+        except IntegrityError:
+            # A concurrent retry with the same clientId committed first: answer with its message.
+            found = await _existing(session, party_id, viewer_id, client_id)
+            if found is None:
+                raise
+            return await full_payload(session, found)
+    # Nobody can have reacted to a message not committed yet: no reactions read.
+    author = {viewer_id: access.viewer} if access.viewer is not None else None
+    (payload,) = await payloads_for(session, [message], author, fresh=True)
     await record(uow, party_channel(party_id), MessageAdded(message=payload))
     await notify_message(uow, access.party, message, reply)
     tracking.track(uow, "chat.message", user_id=viewer_id, party_id=party_id)

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from watchparty.accounts.models import User
 from watchparty.errors import NotAllowed, NotFound
 from watchparty.kit.time import utcnow
 from watchparty.parties.errors import PartyEnded
@@ -69,6 +70,7 @@ class PartyAccess:
     party: Party
     member: PartyMember | None
     row: PartyMember | None = None
+    viewer: User | None = None  # the viewer's user row, when `load_party(with_viewer=True)`
 
     @property
     def role(self) -> MemberRole | None:
@@ -98,24 +100,41 @@ async def load_party(
     viewer_id: uuid.UUID | None,
     *,
     for_update: bool = False,
+    with_viewer: bool = False,
 ) -> PartyAccess:
     """The party as `viewer_id` may see it; NotFound when missing, deleted or invisible.
 
     `for_update` locks the party row (PostgreSQL) so membership changes serialize per party.
+    Without it the party and the viewer's membership row come in one statement, with the
+    viewer's user row too when `with_viewer` (services naming the viewer in what they publish).
     """
     pid = parse_id(party_id)
     if pid is None:
         raise NotFound(PARTY_NOT_FOUND)
     query = select(Party).where(Party.id == pid, Party.deleted_at.is_(None))
+    row: PartyMember | None = None
+    viewer: User | None = None
     if for_update:
         query = query.with_for_update()
         party = (await session.execute(query)).scalar_one_or_none()
+    elif viewer_id is not None:
+        # (party_id, user_id) is unique: at most one row.
+        joined = query.add_columns(PartyMember).outerjoin(
+            PartyMember, and_(PartyMember.party_id == Party.id, PartyMember.user_id == viewer_id)
+        )
+        if with_viewer:
+            joined = joined.add_columns(User).outerjoin(User, User.id == viewer_id)
+        found = (await session.execute(joined)).first()
+        if found is None:
+            party = None
+        else:
+            party, row = found[0], found[1]
+            viewer = found[2] if with_viewer else None
     else:
         party = await session.scalar(query)
     if party is None:
         raise NotFound(PARTY_NOT_FOUND)
-    row = None
-    if viewer_id is not None:
+    if for_update and viewer_id is not None:
         row = await session.scalar(
             select(PartyMember).where(
                 PartyMember.party_id == party.id, PartyMember.user_id == viewer_id
@@ -124,7 +143,7 @@ async def load_party(
     member = row if row is not None and row.status is MemberStatus.ACTIVE else None
     if party.visibility is PartyVisibility.PRIVATE and member is None:
         raise NotFound(PARTY_NOT_FOUND)
-    return PartyAccess(party=party, member=member, row=row)
+    return PartyAccess(party=party, member=member, row=row, viewer=viewer)
 
 
 def require_member(access: PartyAccess) -> PartyMember:

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from watchparty import tracking
 from watchparty.accounts.models import User
@@ -52,7 +53,14 @@ from watchparty.parties.models import (
 )
 from watchparty.parties.payloads import playback_payload, playback_user_ids
 from watchparty.parties.presence import get_presence
-from watchparty.parties.timeline import PlaybackState, Timeline, check_revision, lead_ms
+from watchparty.parties.timeline import (
+    MAX_LEAD_MS,
+    MIN_LEAD_MS,
+    PlaybackState,
+    Timeline,
+    check_revision,
+    lead_ms,
+)
 
 if TYPE_CHECKING:
     from watchparty.db import UnitOfWork
@@ -103,7 +111,8 @@ async def load_controllable(
     session: AsyncSession, party_id: str | uuid.UUID, viewer_id: uuid.UUID
 ) -> PartyAccess:
     """The party, when the viewer may control its playback and queue (per its control policy)."""
-    access = await load_party(session, party_id, viewer_id)
+    # The viewer's user comes along: a stored control names them (updatedBy), no read of it.
+    access = await load_party(session, party_id, viewer_id, with_viewer=True)
     require_not_ended(access.party)
     if not can_control(access):
         raise NotAllowed("You may not control playback in this party.")
@@ -121,11 +130,20 @@ async def load_queue(session: AsyncSession, party_id: uuid.UUID) -> list[QueueIt
 
 
 async def users_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, User]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = await session.scalars(select(User).where(User.id.in_(wanted)))
-    return {u.id: u for u in rows}
+    """These users; those this session already holds are not read again."""
+    found: dict[uuid.UUID, User] = {}
+    wanted = set()
+    identity_map = session.sync_session.identity_map
+    for user_id in set(ids):
+        held = identity_map.get(identity_key(User, user_id))
+        if isinstance(held, User) and not inspect(held).expired_attributes:
+            found[user_id] = held
+        else:
+            wanted.add(user_id)
+    if wanted:
+        rows = await session.scalars(select(User).where(User.id.in_(wanted)))
+        found.update((u.id, u) for u in rows)
+    return found
 
 
 async def current_payload(session: AsyncSession, snap: Snapshot) -> dict[str, Any]:
@@ -192,7 +210,7 @@ async def transition(
     nothing published.
     """
     session = uow.session
-    lead = await party_lead_ms(session, uow.app, party.id)
+    fetched: float | None = None  # the party's lead, read once a step needs it
     for _attempt in range(UNGUARDED_ATTEMPTS):
         snap = Snapshot(party, await load_queue(session, party.id))
         timeline = snap.timeline
@@ -201,7 +219,11 @@ async def transition(
         except RevisionConflict as stale:
             stale.extra["playback"] = await current_payload(session, snap)
             raise
-        new = step(snap, epoch_ms(), lead)
+        now = epoch_ms()
+        if fetched is None and _depends_on_lead(step, snap, now):
+            fetched = await party_lead_ms(session, uow.app, party.id)
+            now = epoch_ms()
+        new = step(snap, now, MIN_LEAD_MS if fetched is None else fetched)
         if new is timeline or new.revision == timeline.revision:
             return snap
         if await _store(session, party, timeline.revision, new, actor_id, snap.lagging):
@@ -221,6 +243,17 @@ async def transition(
     await record(uow, party_channel(party.id), PlaybackChanged(playback=payload))
     _schedule_follow_ups(uow, party.id, timeline, new)
     return stored
+
+
+def _depends_on_lead(step: Step, snap: Snapshot, now: float) -> bool:
+    """Whether the step's outcome depends on the lead (a start, anything anchored while the
+    playhead moves); a seek or a rate change while paused does not, and skips reading the online
+    members' round trips. Steps are pure: trying both bounds changes nothing. A step that raises
+    is left to raise from the real call."""
+    try:
+        return bool(step(snap, now, MIN_LEAD_MS) != step(snap, now, MAX_LEAD_MS))
+    except Exception:
+        return True
 
 
 def _schedule_follow_ups(

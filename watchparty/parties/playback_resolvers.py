@@ -104,9 +104,9 @@ def playback_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | 
 
 async def _control(info: Info, party_id: str, step: Step, expected: int | None) -> PlaybackPayload:
     ctx = info.context
-    viewer = await ctx.require_viewer()
+    viewer_id = await ctx.require_viewer_id()
     async with ctx.state.unit_of_work() as uow:
-        payload = await playback.control(uow, viewer.id, party_id, step, expected=expected)
+        payload = await playback.control(uow, viewer_id, party_id, step, expected=expected)
     return PlaybackPayload(playback=PlaybackState.from_payload(payload))
 
 

@@ -12,7 +12,14 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from tests.support import Api, graphql_socket, live_server
-from tests.test_party_stream_support import PartyStream, create_party, join, rename, user
+from tests.test_party_stream_support import (
+    PartyStream,
+    create_party,
+    join,
+    rename,
+    seek,
+    user,
+)
 from watchparty.gql import frames
 
 SHARED = """
@@ -31,6 +38,34 @@ subscription Mine($partyId: ID!) {
     event { __typename ... on PartyUpdated { party { title myMembership { role } } } }
   }
 }
+"""
+
+# What a frontend sends (README "Following a party"): the snapshot's fragment reads `Party`
+# through `PartySnapshot.party`, which is per viewer; it never applies to a PlaybackChanged.
+REALISTIC = """
+subscription Follow($partyId: ID!) {
+  partyEvents(partyId: $partyId) {
+    cursor occurredAt resync
+    event { __typename ... on PartySnapshot { party { id playback { revision } } }
+            ... on PlaybackChanged { playback { state positionSeconds anchorServerTimeMs rate
+                                                revision previous { state positionSeconds
+                                                anchorServerTimeMs rate } } } }
+  }
+}
+"""
+
+# The same, plus a viewer-dependent field in the PartyUpdated fragment: shared for a
+# PlaybackChanged, executed per subscriber for a PartyUpdated.
+REALISTIC_MINE = """
+subscription FollowMine($partyId: ID!) {
+  partyEvents(partyId: $partyId) {
+    cursor occurredAt resync
+    event { __typename ... on PartySnapshot { party { id playback { revision } } }
+            ...Changed
+            ... on PartyUpdated { party { title myMembership { role } } } }
+  }
+}
+fragment Changed on PlaybackChanged { playback { positionSeconds revision } }
 """
 
 SUBSCRIBERS = 5
@@ -106,3 +141,76 @@ async def test_a_subscriber_that_leaves_holding_the_claim_does_not_stall_the_oth
             for stream in others:
                 item = await stream.next_event("PresenceChanged")
                 assert item["event"]["party"]["title"] == title
+
+
+def _stats() -> tuple[int, int, int]:
+    return (frames.stats.claimed, frames.stats.direct, frames.stats.encoded)
+
+
+async def test_a_realistic_selection_is_shared_for_the_events_its_fragments_allow(
+    any_api: Api,
+) -> None:
+    """Fragments on other union members do not count: a PlaybackChanged is encoded once per
+    selection; a viewer-dependent field in the delivered type's fragment still runs per
+    subscriber. (Presence announcements may add shared frames of their own meanwhile: the
+    counts are lower bounds, the per-viewer answers are exact.)"""
+    host = await user(any_api, "Host")
+    member = await user(any_api, "Member")
+    party_id = await create_party(any_api, host, visibility="PUBLIC")
+    await join(any_api, member, party_id)
+    async with AsyncExitStack() as exits:
+        base = await exits.enter_async_context(live_server(any_api.app))
+        realistic = [
+            await _open(exits, base, who.token, REALISTIC, party_id)
+            for who in [host, member] * (SUBSCRIBERS // 2) + [host]
+        ]
+        mine = [
+            await _open(exits, base, who.token, REALISTIC_MINE, party_id) for who in (host, member)
+        ]
+        before = _stats()
+        cursors: list[str] = []
+        for n in range(EVENTS):
+            revision = await seek(any_api, host, party_id, 10.0 + n)
+            received = [await stream.next_event("PresenceChanged") for stream in realistic]
+            first = received[0]
+            assert received == [first] * SUBSCRIBERS
+            assert first["resync"] is False
+            assert first["event"]["__typename"] == "PlaybackChanged"
+            playback = first["event"]["playback"]
+            assert (playback["positionSeconds"], playback["revision"]) == (10.0 + n, revision)
+            assert playback["state"] == "PAUSED" and playback["previous"] is None
+            for stream in mine:
+                assert await stream.next_event("PresenceChanged") == {
+                    "cursor": first["cursor"],
+                    "occurredAt": first["occurredAt"],
+                    "resync": False,
+                    "event": {
+                        "__typename": "PlaybackChanged",
+                        "playback": {"positionSeconds": 10.0 + n, "revision": revision},
+                    },
+                }
+            cursors.append(first["cursor"])
+        assert cursors == sorted(cursors, key=int) and len(set(cursors)) == EVENTS
+        middle = _stats()
+        # Per seek and selection: (at least) one claim and encoding, the bytes written directly
+        # to every other subscriber of that selection.
+        grown = [b - a for a, b in zip(before, middle, strict=True)]
+        assert grown[0] >= EVENTS * 2 and grown[2] >= EVENTS * 2
+        assert grown[1] >= EVENTS * (SUBSCRIBERS - 1 + len(mine) - 1)
+        # A PartyUpdated: REALISTIC (only `__typename` applies) is shared; REALISTIC_MINE reads
+        # the viewer's membership, so each subscriber gets its own answer.
+        await rename(any_api, host, party_id, "Renamed")
+        received = [await stream.next_event("PresenceChanged") for stream in realistic]
+        assert [item["event"] for item in received] == [
+            {"__typename": "PartyUpdated"}
+        ] * SUBSCRIBERS
+        roles = [(await stream.next_event("PresenceChanged"))["event"] for stream in mine]
+        assert roles == [
+            {
+                "__typename": "PartyUpdated",
+                "party": {"title": "Renamed", "myMembership": {"role": role}},
+            }
+            for role in ("HOST", "MEMBER")
+        ]
+        grown = [b - a for a, b in zip(middle, _stats(), strict=True)]
+        assert grown[0] >= 1 and grown[1] >= SUBSCRIBERS - 1

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -58,6 +59,7 @@ class OperationSlot:
         "_frames",
         "_websocket",
         "cursor",
+        "keyer",
         "operation_id",
         "prefix",
         "share_key",
@@ -67,7 +69,10 @@ class OperationSlot:
         self._websocket = websocket
         self.operation_id = operation_id
         self.prefix = '{"id":' + json.dumps(operation_id) + ',"type":"next","payload":'
-        self.share_key: Any = None  # set by the execution context on the first event
+        # The share key of the event at hand (`keyer` makes it: set by the execution context on
+        # the first event, the snapshot; a selection may be shared for some event types only).
+        self.share_key: Any = None
+        self.keyer: Callable[[Any], Any] | None = None
         # The last cursor this operation wrote to the socket (a stream sets it): logged when a
         # stalled socket is aborted (`http.ws_transport`). The client's own cursor is the one to
         # resume from: bytes written may never have been read.
@@ -75,11 +80,16 @@ class OperationSlot:
         self._claim: asyncio.Future[str | None] | None = None
         self._frames: dict[Any, Any] | None = None
 
-    async def send_shared(self, frames: dict[Any, Any] | None) -> bool:
-        """Write the event whose encoded payloads are `frames` straight to the socket; False
-        when the caller must yield the event the normal way (then it may hold the claim)."""
-        key = self.share_key
-        if frames is None or key is None or key is NOT_SHARED:
+    async def send_shared(self, item: Any) -> bool:
+        """Write the stream item (its encoded payloads are `item.shared_frames`) straight to the
+        socket; False when the caller must yield it the normal way (then it may hold the
+        claim)."""
+        frames = item.shared_frames
+        keyer = self.keyer
+        if frames is None or keyer is None:
+            return False
+        key = self.share_key = keyer(item)
+        if key is None or key is NOT_SHARED:
             return False
         entry = frames.get(key)
         if entry is None:

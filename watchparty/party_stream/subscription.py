@@ -131,9 +131,7 @@ async def party_event_stream(
                         return
                     continue
                 rendered = cache.get(party_id, item)
-                if rendered is not None and (
-                    slot is None or not await slot.send_shared(rendered.shared_frames)
-                ):
+                if rendered is not None and (slot is None or not await slot.send_shared(rendered)):
                     try:
                         yield rendered
                     finally:

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.http.exceptions import WebSocketDisconnected
+
+if TYPE_CHECKING:
+    from watchparty.http.ws_transport import SendBounds
 
 NOT_SHARED: Any = object()  # a share key meaning "execute per subscriber"
 
@@ -36,10 +39,11 @@ NOT_SHARED: Any = object()  # a share key meaning "execute per subscriber"
 class FrameStats:
     """Process-wide counts of how events reached subscribers (tests, observability)."""
 
-    __slots__ = ("claimed", "direct", "encoded")
+    __slots__ = ("claimed", "direct", "encoded", "reader")
 
     def __init__(self) -> None:
-        self.direct = 0  # frames written straight to a socket
+        self.direct = 0  # frames written straight to a socket (by the subscriber's task)
+        self.reader = 0  # frames written straight to a socket by the channel's reader
         self.claimed = 0  # events a subscriber took the normal way for the others
         self.encoded = 0  # claims fulfilled with a shareable payload
 
@@ -55,6 +59,7 @@ class OperationSlot:
     """
 
     __slots__ = (
+        "_bounds",
         "_claim",
         "_frames",
         "_websocket",
@@ -65,8 +70,11 @@ class OperationSlot:
         "share_key",
     )
 
-    def __init__(self, websocket: WebSocket, operation_id: str) -> None:
+    def __init__(
+        self, websocket: WebSocket, operation_id: str, bounds: SendBounds | None = None
+    ) -> None:
         self._websocket = websocket
+        self._bounds = bounds  # tells whether the socket's writes are paused
         self.operation_id = operation_id
         self.prefix = '{"id":' + json.dumps(operation_id) + ',"type":"next","payload":'
         # The share key of the event at hand (`keyer` makes it: set by the execution context on
@@ -98,6 +106,8 @@ class OperationSlot:
             frames[key] = self._claim
             stats.claimed += 1
             return False
+        if entry is self._claim:
+            return False  # claimed for this subscriber by the channel reader (`direct_job`)
         if isinstance(entry, asyncio.Future):
             # shield: this subscriber going away must not cancel the others' wait
             entry = await asyncio.shield(entry)
@@ -106,6 +116,48 @@ class OperationSlot:
         await self.send_text(self.prefix + entry + "}")
         stats.direct += 1
         return True
+
+    def writable(self) -> bool:
+        """Whether a frame written now goes out without waiting (the socket is not paused)."""
+        bounds = self._bounds
+        return bounds is not None and bounds.writable()
+
+    def direct_job(self, item: Any) -> Callable[[], Awaitable[bool]] | None:
+        """For the channel reader (`realtime.Subscription.direct`), while this operation waits
+        for its next item: a job writing the item's shared frame to the socket, without waking
+        the operation's task. None when the task must take it: the selection is not shared for
+        this item, the socket is paused, or nobody encoded it yet (then this slot claims it,
+        and its task encodes it for the others)."""
+        frames = item.shared_frames
+        keyer = self.keyer
+        if frames is None or keyer is None or self._claim is not None or not self.writable():
+            return None
+        key = keyer(item)
+        if key is None or key is NOT_SHARED:
+            return None
+        entry = frames.get(key)
+        if entry is None:
+            self.share_key = key
+            self._claim = asyncio.get_running_loop().create_future()
+            self._frames = frames
+            frames[key] = self._claim
+            stats.claimed += 1
+            return None
+        cursor = item.cursor
+
+        async def write() -> bool:
+            payload = entry
+            if isinstance(payload, asyncio.Future):
+                payload = await asyncio.shield(payload)
+            if payload is None or not self.writable():
+                return False  # the subscriber's task takes it (the normal way)
+            await self.send_text(self.prefix + payload + "}")
+            stats.reader += 1
+            if cursor is not None:
+                self.cursor = cursor
+            return True
+
+        return write
 
     def release(self) -> None:
         """After the normal way: waiters of an unfulfilled claim fall back to it too."""

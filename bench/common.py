@@ -502,6 +502,7 @@ class Swarm:
         variables: dict[str, Any],
         processes: int,
         marker: str = "bench#",
+        end: str = "#",
     ) -> None:
         chunks = [inits[index::processes] for index in range(processes)]
         started: list[ClientProcess] = []
@@ -522,6 +523,7 @@ class Swarm:
                 "query": query,
                 "variables": variables,
                 "marker": marker,
+                "end": end,
                 "concurrency": 25,
             }
             assert process.stdin is not None

@@ -17,6 +17,14 @@ send. When the selection is the same for every viewer (`SharedEventExecutor` dec
 
 Ordering is kept: a source stream resumes only after the previous frame of its operation was
 sent, and a direct write happens in the same place in the stream as the `yield` it replaces.
+
+Caught-up subscribers are not even woken: while an operation waits for its next item with
+nothing queued, its socket is writable and its selection is shared for the event's type, the
+channel reader (`realtime.ChannelReader`, one task per channel and process) asks its slot for a
+job (`direct_job`): the first such subscriber claims the event (its task encodes it), the others'
+jobs write `prefix + payload + "}"` from the reader once the payload exists. The reader fans the
+next event out only after, so each socket still gets its events in order; a job that cannot
+write (paused socket, failed claim) hands the event back to the subscriber's task.
 """
 
 from __future__ import annotations

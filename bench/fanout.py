@@ -101,24 +101,6 @@ subscription Bench($partyId: ID!) {
 CHAT_SUBSCRIPTION = """
 subscription Bench($partyId: ID!) {
   partyEvents(partyId: $partyId) {
-    cursor occurredAt resync
-    event { __typename ... on PartySnapshot { party { id playback { revision } } }
-            ... on PlaybackChanged { playback {
-                state positionSeconds anchorServerTimeMs rate revision
-                previous { state positionSeconds anchorServerTimeMs rate } } }
-            {fragment} }
-  }
-}
-"""
-EVENT_FRAGMENTS = {
-    "party": "... on PartyUpdated { party { id title } }",
-    "chat": "... on ChatMessageAdded { message { id body author { displayName } } }",
-    "seek": "",
-}
-
-SUBSCRIPTION = """
-subscription Bench($partyId: ID!) {
-  partyEvents(partyId: $partyId) {
     cursor
     occurredAt
     event {

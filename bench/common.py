@@ -539,6 +539,7 @@ class Swarm:
         variables: dict[str, Any],
         processes: int,
         marker: str = "bench#",
+        end: str = "#",
     ) -> None:
         chunks = [inits[index::processes] for index in range(processes)]
         started: list[ClientProcess] = []
@@ -559,6 +560,7 @@ class Swarm:
                 "query": query,
                 "variables": variables,
                 "marker": marker,
+                "end": end,
                 "concurrency": 25,
             }
             assert process.stdin is not None

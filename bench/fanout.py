@@ -64,6 +64,26 @@ from common import (
 )
 from memory import breakdown
 
+# What a frontend sends (README "Following a party"), plus the fragment of the bench's event
+# type (`{fragment}`): the default. `--minimal` uses the older selections below.
+REALISTIC_SUBSCRIPTION = """
+subscription Bench($partyId: ID!) {
+  partyEvents(partyId: $partyId) {
+    cursor occurredAt resync
+    event { __typename ... on PartySnapshot { party { id playback { revision } } }
+            ... on PlaybackChanged { playback {
+                state positionSeconds anchorServerTimeMs rate revision
+                previous { state positionSeconds anchorServerTimeMs rate } } }
+            {fragment} }
+  }
+}
+"""
+EVENT_FRAGMENTS = {
+    "party": "... on PartyUpdated { party { id title } }",
+    "chat": "... on ChatMessageAdded { message { id body author { displayName } } }",
+    "seek": "",
+}
+
 SUBSCRIPTION = """
 subscription Bench($partyId: ID!) {
   partyEvents(partyId: $partyId) {
@@ -92,6 +112,15 @@ subscription Bench($partyId: ID!) {
 }
 """
 
+MINIMAL_SEEK_SUBSCRIPTION = """
+subscription Bench($partyId: ID!) {
+  partyEvents(partyId: $partyId) {
+    cursor
+    event { __typename ... on PlaybackChanged { playback { positionSeconds } } }
+  }
+}
+"""
+
 SEND_MESSAGE = """
 mutation Publish($input: SendMessageInput!) {
   sendMessage(input: $input) { __typename ... on UserError { code message } }
@@ -113,6 +142,17 @@ mutation Join($input: JoinPartyInput!) {
   joinParty(input: $input) { __typename ... on UserError { code message } }
 }
 """
+
+# `--events seek`: host `seek`s to position k (the marker: `"positionSeconds":<k>.`), delivered as
+# stored PlaybackChanged events.
+SEEK = """
+mutation Publish($input: SeekInput!) {
+  seek(input: $input) { __typename ... on UserError { code message } }
+}
+"""
+SEEK_MARKER = ('"positionSeconds":', ".")
+SEEK_RANGE = 600_000  # seek positions are at most a week; the phases' k stay below this
+SEEK_POSITION = re.compile(r'("positionSeconds":\s*)\d+')
 
 UPDATE_PARTY = """
 mutation Publish($input: UpdatePartyInput!) {
@@ -152,6 +192,7 @@ class RawTarget:
     server: Server
     frame: str
     label: str = "raw Starlette WebSocket (floor)"
+    events: str = "party"  # "seek": the frame's marker is its first positionSeconds
 
     def inits(self, n: int) -> list[dict[str, Any]]:
         return [{} for _ in range(n)]
@@ -160,7 +201,10 @@ class RawTarget:
         return {}
 
     async def publish(self, client: Poster, k: int) -> None:
-        body = MARKER.sub(f"bench#{k:06d}#", self.frame, count=1)
+        if self.events == "seek":
+            body = SEEK_POSITION.sub(f"\\g<1>{k % SEEK_RANGE}", self.frame, count=1)
+        else:
+            body = MARKER.sub(f"bench#{k:06d}#", self.frame, count=1)
         await client.post("/publish", body.encode())
 
 
@@ -171,7 +215,7 @@ class GraphQLTarget:
     host: Account
     members: list[Account]
     label: str
-    chat: bool = False
+    events: str = "party"  # party (updateParty), chat (sendMessage), seek
 
     def inits(self, n: int) -> list[dict[str, Any]]:
         """Connection i belongs to member i mod M: each member's first connection comes first
@@ -183,7 +227,16 @@ class GraphQLTarget:
         return {"partyId": self.party_id}
 
     async def publish(self, client: Poster, k: int) -> None:
-        if self.chat:
+        if self.events == "seek":
+            data = await client.gql(
+                SEEK,
+                {"input": {"partyId": self.party_id, "positionSeconds": k % SEEK_RANGE}},
+                self.host.token,
+            )
+            if "code" in data["seek"]:
+                raise RuntimeError(f"seek failed: {data['seek']}")
+            return
+        if self.events == "chat":
             data = await client.gql(
                 SEND_MESSAGE,
                 {"input": {"partyId": self.party_id, "body": title(k)}},
@@ -404,12 +457,28 @@ async def quiesce(swarm: Swarm, quiet: float = 1.0, limit: float = 120.0) -> Non
     log("warning: subscribers still receiving frames after the connect storm")
 
 
+def subscription_for(events: str, minimal: bool) -> str:
+    if not minimal:
+        return REALISTIC_SUBSCRIPTION.replace("{fragment}", EVENT_FRAGMENTS[events])
+    if events == "seek":
+        return MINIMAL_SEEK_SUBSCRIPTION
+    return CHAT_SUBSCRIPTION if events == "chat" else SUBSCRIPTION
+
+
 async def connect(
-    swarm: Swarm, target: Target, inits: list[dict[str, Any]], processes: int
+    swarm: Swarm, target: Target, inits: list[dict[str, Any]], args: argparse.Namespace
 ) -> None:
-    chat = getattr(target, "chat", False)
-    query = CHAT_SUBSCRIPTION if chat else SUBSCRIPTION
-    await swarm.start(target.server.ws_url, inits, query, target.variables(), processes=processes)
+    marker, end = SEEK_MARKER if args.events == "seek" else ("bench#", "#")
+    query = subscription_for(args.events, args.minimal)
+    await swarm.start(
+        target.server.ws_url,
+        inits,
+        query,
+        target.variables(),
+        processes=args.processes,
+        marker=marker,
+        end=end,
+    )
     await quiesce(swarm)
 
 
@@ -448,14 +517,14 @@ async def run_case(target: Target, n: int, members: int, args: argparse.Namespac
         try:
             log(f"{target.label}: {members} members come online (server {before / 1024:.1f} MiB)")
             started = time.monotonic()
-            await connect(swarm, target, inits[:members], args.processes)
+            await connect(swarm, target, inits[:members], args)
             result.connect_seconds = time.monotonic() - started
             if server.tracemalloc_dir is not None:
                 await server.snapshot()
             online = rss_kb(server.pid)
             if n > members:
                 log(f"{target.label}: {n - members} more connections of the same members")
-                await connect(swarm, target, inits[members:], args.processes)
+                await connect(swarm, target, inits[members:], args)
             after = rss_kb(server.pid)
             if server.tracemalloc_dir is not None:
                 await asyncio.sleep(2.0)  # settle, as the RSS figures do
@@ -525,8 +594,11 @@ async def main(args: argparse.Namespace) -> list[CaseResult]:
                         server = raw_server(Path(workdir))
                         try:
                             await server.start()
+                            frame = CAPTURE.get("frame")
                             target: Target = RawTarget(
-                                server, CAPTURE.get("frame", SYNTHETIC_FRAME)
+                                server,
+                                frame or SYNTHETIC_FRAME,
+                                events=args.events if frame else "party",
                             )
                             results.append(await run_case(target, n, args.members, args))
                         finally:
@@ -541,9 +613,10 @@ async def main(args: argparse.Namespace) -> list[CaseResult]:
                     if kind not in parties:
                         parties[kind] = await setup_party(stack, server, args.members - 1)
                     party_id, host, members = parties[kind]
-                    chat = args.events == "chat"
-                    label = f"watchparty partyEvents{' chat' if chat else ''} ({kind})"
-                    target = GraphQLTarget(server, party_id, host, members, label, chat)
+                    events = "" if args.events == "party" else f" {args.events}"
+                    selection = " minimal" if args.minimal else ""
+                    label = f"watchparty partyEvents{events}{selection} ({kind})"
+                    target = GraphQLTarget(server, party_id, host, members, label, args.events)
                     results.append(await run_case(target, n, args.members, args))
                 except Exception as exc:
                     log(f"{kind} at {n} failed: {exc}\n{server.tail()}")
@@ -863,9 +936,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--processes", type=int, default=2, help="client processes per batch")
     parser.add_argument(
         "--events",
-        choices=("party", "chat"),
+        choices=("party", "chat", "seek"),
         default="party",
-        help="party: updateParty -> PartyUpdated; chat: sendMessage -> ChatMessageAdded",
+        help="party: updateParty -> PartyUpdated; chat: sendMessage -> ChatMessageAdded; "
+        "seek: seek -> PlaybackChanged",
+    )
+    parser.add_argument(
+        "--minimal",
+        action="store_true",
+        help="subscribe with the older minimal selection (only the event's own fragment) "
+        "instead of a frontend's (README 'Following a party')",
     )
     parser.add_argument(
         "--server-processes",

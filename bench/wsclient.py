@@ -9,8 +9,9 @@ connection), "query": ..., "variables": {...}, "marker": "bench#", "concurrency"
 
 Each connection does the WebSocket handshake itself, sends `connection_init`, waits for the ack,
 subscribes with id "1" and counts as ready on its first `next` (the snapshot). From then on it
-only scans each text frame for `<marker><digits>#` and records the arrival time
-(`time.monotonic()`, which is system-wide on Linux, so the coordinator's publish times compare).
+only scans each text frame for `<marker><digits><end>` (`end`: "#" unless given) and records the
+arrival time (`time.monotonic()`, which is system-wide on Linux, so the coordinator's publish
+times compare).
 No JSON parsing on the hot path and no task per message: a bare `asyncio.Protocol` with a frame
 parser, about 10x cheaper per message than a general-purpose client.
 
@@ -60,8 +61,9 @@ def encode_frame(opcode: int, payload: bytes) -> bytes:
 class Stats:
     """Per-process counters shared by every connection."""
 
-    def __init__(self, marker: bytes, out: Any) -> None:
+    def __init__(self, marker: bytes, out: Any, end: bytes = b"#") -> None:
         self.marker = marker
+        self.end = end
         self.out = out
         self.events: dict[int, list[float]] = {}  # k -> [count, first, last]
         self.live = 0
@@ -95,7 +97,7 @@ class Stats:
         if start < 0:
             return -1
         start += len(self.marker)
-        end = data.find(b"#", start)
+        end = data.find(self.end, start)
         if end < 0:
             return -1
         try:
@@ -290,7 +292,9 @@ async def connect_all(config: dict[str, Any], stats: Stats) -> tuple[list[Subscr
 async def main() -> None:
     loop = asyncio.get_running_loop()
     config = json.loads(sys.stdin.readline())
-    stats = Stats(config.get("marker", "bench#").encode(), sys.stdout)
+    stats = Stats(
+        config.get("marker", "bench#").encode(), sys.stdout, config.get("end", "#").encode()
+    )
     subscribers, failed = await connect_all(config, stats)
     print(json.dumps({"ready": len(subscribers), "failed": failed}), flush=True)
     reader = asyncio.StreamReader()

@@ -11,8 +11,16 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from typing import Any
 
+from tests.chat_ops import send as send_message
 from tests.support import Api, graphql_socket, live_server
-from tests.test_party_stream_support import PartyStream, create_party, join, rename, user
+from tests.test_party_stream_support import (
+    PartyStream,
+    create_party,
+    join,
+    rename,
+    seek,
+    user,
+)
 from watchparty.gql import frames
 
 SHARED = """
@@ -33,8 +41,43 @@ subscription Mine($partyId: ID!) {
 }
 """
 
+# What a frontend sends (README "Following a party"): the snapshot's fragment reads `Party`
+# through `PartySnapshot.party`, which is per viewer; it never applies to a PlaybackChanged.
+REALISTIC = """
+subscription Follow($partyId: ID!) {
+  partyEvents(partyId: $partyId) {
+    cursor occurredAt resync
+    event { __typename ... on PartySnapshot { party { id playback { revision } } }
+            ... on PlaybackChanged { playback { state positionSeconds anchorServerTimeMs rate
+                                                revision previous { state positionSeconds
+                                                anchorServerTimeMs rate } } } }
+  }
+}
+"""
+
+# The same, plus a viewer-dependent field in the PartyUpdated fragment: shared for a
+# PlaybackChanged, executed per subscriber for a PartyUpdated.
+REALISTIC_MINE = """
+subscription FollowMine($partyId: ID!) {
+  partyEvents(partyId: $partyId) {
+    cursor occurredAt resync
+    event { __typename ... on PartySnapshot { party { id playback { revision } } }
+            ...Changed
+            ... on PartyUpdated { party { title myMembership { role } } } }
+  }
+}
+fragment Changed on PlaybackChanged { playback { positionSeconds revision } }
+"""
+
 SUBSCRIBERS = 5
 EVENTS = 3
+
+
+def _stats() -> tuple[int, int, int]:
+    """Claims, frames written directly (by the subscriber's task or the channel's reader),
+    encodings."""
+    stats = frames.stats
+    return (stats.claimed, stats.direct + stats.reader, stats.encoded)
 
 
 async def _open(exits: AsyncExitStack, base: str, token: str, query: str, party: str) -> Any:
@@ -57,7 +100,7 @@ async def test_one_encoding_per_event_and_the_same_bytes_for_everybody(any_api: 
             for who in [host, member] * (SUBSCRIBERS // 2) + [host]
         ]
         mine = await _open(exits, base, member.token, PER_VIEWER, party_id)
-        before = (frames.stats.claimed, frames.stats.direct, frames.stats.encoded)
+        before = _stats()
         cursors: list[str] = []
         for n in range(EVENTS):
             await rename(any_api, host, party_id, f"Title {n}")
@@ -77,13 +120,19 @@ async def test_one_encoding_per_event_and_the_same_bytes_for_everybody(any_api: 
                     "party": {"title": f"Title {n}", "myMembership": {"role": "MEMBER"}},
                 },
             }
-        after = (frames.stats.claimed, frames.stats.direct, frames.stats.encoded)
+        after = _stats()
     assert cursors == sorted(cursors, key=int) and len(set(cursors)) == EVENTS
     # One claim and one encoding per event; everybody else got the encoded bytes directly.
-    assert [b - a for a, b in zip(before, after, strict=True)] == [
-        EVENTS,
-        EVENTS * (SUBSCRIBERS - 1),
-        EVENTS,
+    # A presence announcement may land meanwhile (coalesced, timing-dependent): it is shared by
+    # both selections (PER_VIEWER's fragment does not apply to it): two claims and encodings,
+    # and SUBSCRIBERS - 1 direct frames each.
+    grown = [b - a for a, b in zip(before, after, strict=True)]
+    presence = (grown[0] - EVENTS) // 2
+    assert presence >= 0
+    assert grown == [
+        EVENTS + 2 * presence,
+        (EVENTS + presence) * (SUBSCRIBERS - 1),
+        EVENTS + 2 * presence,
     ]
 
 
@@ -106,3 +155,140 @@ async def test_a_subscriber_that_leaves_holding_the_claim_does_not_stall_the_oth
             for stream in others:
                 item = await stream.next_event("PresenceChanged")
                 assert item["event"]["party"]["title"] == title
+
+
+async def test_a_realistic_selection_is_shared_for_the_events_its_fragments_allow(
+    any_api: Api,
+) -> None:
+    """Fragments on other union members do not count: a PlaybackChanged is encoded once per
+    selection; a viewer-dependent field in the delivered type's fragment still runs per
+    subscriber. (Presence announcements may add shared frames of their own meanwhile: the
+    counts are lower bounds, the per-viewer answers are exact.)"""
+    host = await user(any_api, "Host")
+    member = await user(any_api, "Member")
+    party_id = await create_party(any_api, host, visibility="PUBLIC")
+    await join(any_api, member, party_id)
+    async with AsyncExitStack() as exits:
+        base = await exits.enter_async_context(live_server(any_api.app))
+        realistic = [
+            await _open(exits, base, who.token, REALISTIC, party_id)
+            for who in [host, member] * (SUBSCRIBERS // 2) + [host]
+        ]
+        mine = [
+            await _open(exits, base, who.token, REALISTIC_MINE, party_id) for who in (host, member)
+        ]
+        before = _stats()
+        written_by_reader = frames.stats.reader
+        cursors: list[str] = []
+        for n in range(EVENTS):
+            revision = await seek(any_api, host, party_id, 10.0 + n)
+            received = [await stream.next_event("PresenceChanged") for stream in realistic]
+            first = received[0]
+            assert received == [first] * SUBSCRIBERS
+            assert first["resync"] is False
+            assert first["event"]["__typename"] == "PlaybackChanged"
+            playback = first["event"]["playback"]
+            assert (playback["positionSeconds"], playback["revision"]) == (10.0 + n, revision)
+            assert playback["state"] == "PAUSED" and playback["previous"] is None
+            for stream in mine:
+                assert await stream.next_event("PresenceChanged") == {
+                    "cursor": first["cursor"],
+                    "occurredAt": first["occurredAt"],
+                    "resync": False,
+                    "event": {
+                        "__typename": "PlaybackChanged",
+                        "playback": {"positionSeconds": 10.0 + n, "revision": revision},
+                    },
+                }
+            cursors.append(first["cursor"])
+        assert cursors == sorted(cursors, key=int) and len(set(cursors)) == EVENTS
+        middle = _stats()
+        # Per seek and selection: (at least) one claim and encoding, the bytes written directly
+        # to every other subscriber of that selection.
+        grown = [b - a for a, b in zip(before, middle, strict=True)]
+        assert grown[0] >= EVENTS * 2 and grown[2] >= EVENTS * 2
+        assert grown[1] >= EVENTS * (SUBSCRIBERS - 1 + len(mine) - 1)
+        # Each subscriber waited for the next seek: the channel's reader wrote the frames.
+        assert frames.stats.reader > written_by_reader
+        # A PartyUpdated: REALISTIC (only `__typename` applies) is shared; REALISTIC_MINE reads
+        # the viewer's membership, so each subscriber gets its own answer.
+        await rename(any_api, host, party_id, "Renamed")
+        received = [await stream.next_event("PresenceChanged") for stream in realistic]
+        assert [item["event"] for item in received] == [
+            {"__typename": "PartyUpdated"}
+        ] * SUBSCRIBERS
+        roles = [(await stream.next_event("PresenceChanged"))["event"] for stream in mine]
+        assert roles == [
+            {
+                "__typename": "PartyUpdated",
+                "party": {"title": "Renamed", "myMembership": {"role": role}},
+            }
+            for role in ("HOST", "MEMBER")
+        ]
+        grown = [b - a for a, b in zip(middle, _stats(), strict=True)]
+        assert grown[0] >= 1 and grown[1] >= SUBSCRIBERS - 1
+
+
+# `reactedByMe` depends on the viewer: every ChatMessageAdded is executed per subscriber.
+CHAT_MINE = """
+subscription ChatMine($partyId: ID!) {
+  partyEvents(partyId: $partyId) {
+    cursor
+    event { __typename ... on ChatMessageAdded { message { body reactions { reactedByMe } } } }
+  }
+}
+"""
+
+
+async def test_a_viewer_dependent_selection_never_gets_a_frame_from_the_reader(
+    any_api: Api,
+) -> None:
+    host = await user(any_api, "Host")
+    member = await user(any_api, "Member")
+    party_id = await create_party(any_api, host, visibility="PUBLIC")
+    await join(any_api, member, party_id)
+    async with AsyncExitStack() as exits:
+        base = await exits.enter_async_context(live_server(any_api.app))
+        streams = [
+            await _open(exits, base, who.token, CHAT_MINE, party_id) for who in (host, member, host)
+        ]
+        before = frames.stats.reader
+        for n in range(EVENTS):
+            await send_message(any_api, host.token, party_id, f"Hello {n}")
+            for stream in streams:
+                item = await stream.next_event("PresenceChanged")
+                assert item["event"] == {
+                    "__typename": "ChatMessageAdded",
+                    "message": {"body": f"Hello {n}", "reactions": []},
+                }
+        assert frames.stats.reader == before  # (presence, ephemeral, never goes that way)
+
+
+async def test_subscribers_behind_and_caught_up_get_every_event_in_order(any_api: Api) -> None:
+    """Seeks published at once: some subscribers are still sending one when the next comes
+    (their task takes it), others wait (the reader writes to them): every subscriber gets
+    every event once, in order, with the same bytes."""
+    host = await user(any_api, "Host")
+    member = await user(any_api, "Member")
+    party_id = await create_party(any_api, host, visibility="PUBLIC")
+    await join(any_api, member, party_id)
+    burst = 12
+    async with AsyncExitStack() as exits:
+        base = await exits.enter_async_context(live_server(any_api.app))
+        streams = [
+            await _open(exits, base, who.token, REALISTIC, party_id)
+            for who in [host, member] * (SUBSCRIBERS // 2) + [host]
+        ]
+        for n in range(burst):  # without reading in between
+            await seek(any_api, host, party_id, float(n))
+        received = []
+        for stream in streams:
+            items = [await stream.next_event("PresenceChanged") for _ in range(burst)]
+            received.append(items)
+        first = received[0]
+        assert [item["event"]["playback"]["positionSeconds"] for item in first] == [
+            float(n) for n in range(burst)
+        ]
+        cursors = [int(item["cursor"]) for item in first]
+        assert cursors == sorted(cursors) and len(set(cursors)) == burst
+        assert received == [first] * SUBSCRIBERS

@@ -30,7 +30,7 @@ transport exceptions.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from watchparty.events.schema import Event, encode
 from watchparty.realtime import (
+    Delivery,
     EventRecord,
     HubClosed,
     ResyncRequired,
@@ -146,13 +147,23 @@ class Arrival:
 
 
 async def follow(
-    hub: Hub, channel: str, after: int | None
+    hub: Hub,
+    channel: str,
+    after: int | None,
+    direct: Callable[[Arrival], Callable[[], Awaitable[bool]] | None] | None = None,
 ) -> AsyncGenerator[Opened | Arrival, None]:
     """`channel` after `after` (None: from now): `Opened`, the events, and again `Opened`
-    whenever the stream has to resync."""
+    whenever the stream has to resync.
+
+    `direct`: the consumer's fast path. While it waits for the next item with nothing queued,
+    a stored event is first offered to `direct` (by the channel reader, synchronously); when it
+    returns a job, the reader awaits it and the event is not yielded here (False from the job:
+    it is yielded after all). Consumers use it to write to their client without waking up."""
     requested = after
     while True:
         subscription, resync = await _open(hub, channel, requested)
+        if direct is not None:
+            subscription.direct = _arrivals(channel, direct)
         try:
             yield Opened(subscription.after, resync)
             async for delivery in subscription:
@@ -167,6 +178,16 @@ async def follow(
             raise StreamEnded(EndReason.CLOSED) from None
         finally:
             await subscription.__aexit__(None, None, None)
+
+
+def _arrivals(
+    channel: str, direct: Callable[[Arrival], Callable[[], Awaitable[bool]] | None]
+) -> Callable[[Delivery], Callable[[], Awaitable[bool]] | None]:
+    def offer(delivery: Delivery) -> Callable[[], Awaitable[bool]] | None:
+        key = (channel, delivery.seq)
+        return direct(Arrival(delivery.seq, delivery.created_at, delivery.payload, key))
+
+    return offer
 
 
 async def _open(hub: Hub, channel: str, cursor: int | None) -> tuple[Subscription, bool]:

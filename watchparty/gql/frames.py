@@ -17,17 +17,29 @@ send. When the selection is the same for every viewer (`SharedEventExecutor` dec
 
 Ordering is kept: a source stream resumes only after the previous frame of its operation was
 sent, and a direct write happens in the same place in the stream as the `yield` it replaces.
+
+Caught-up subscribers are not even woken: while an operation waits for its next item with
+nothing queued, its socket is writable and its selection is shared for the event's type, the
+channel reader (`realtime.ChannelReader`, one task per channel and process) asks its slot for a
+job (`direct_job`): the first such subscriber claims the event (its task encodes it), the others'
+jobs write `prefix + payload + "}"` from the reader once the payload exists. The reader fans the
+next event out only after, so each socket still gets its events in order; a job that cannot
+write (paused socket, failed claim) hands the event back to the subscriber's task.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.http.exceptions import WebSocketDisconnected
+
+if TYPE_CHECKING:
+    from watchparty.http.ws_transport import SendBounds
 
 NOT_SHARED: Any = object()  # a share key meaning "execute per subscriber"
 
@@ -35,10 +47,11 @@ NOT_SHARED: Any = object()  # a share key meaning "execute per subscriber"
 class FrameStats:
     """Process-wide counts of how events reached subscribers (tests, observability)."""
 
-    __slots__ = ("claimed", "direct", "encoded")
+    __slots__ = ("claimed", "direct", "encoded", "reader")
 
     def __init__(self) -> None:
-        self.direct = 0  # frames written straight to a socket
+        self.direct = 0  # frames written straight to a socket (by the subscriber's task)
+        self.reader = 0  # frames written straight to a socket by the channel's reader
         self.claimed = 0  # events a subscriber took the normal way for the others
         self.encoded = 0  # claims fulfilled with a shareable payload
 
@@ -54,20 +67,28 @@ class OperationSlot:
     """
 
     __slots__ = (
+        "_bounds",
         "_claim",
         "_frames",
         "_websocket",
         "cursor",
+        "keyer",
         "operation_id",
         "prefix",
         "share_key",
     )
 
-    def __init__(self, websocket: WebSocket, operation_id: str) -> None:
+    def __init__(
+        self, websocket: WebSocket, operation_id: str, bounds: SendBounds | None = None
+    ) -> None:
         self._websocket = websocket
+        self._bounds = bounds  # tells whether the socket's writes are paused
         self.operation_id = operation_id
         self.prefix = '{"id":' + json.dumps(operation_id) + ',"type":"next","payload":'
-        self.share_key: Any = None  # set by the execution context on the first event
+        # The share key of the event at hand (`keyer` makes it: set by the execution context on
+        # the first event, the snapshot; a selection may be shared for some event types only).
+        self.share_key: Any = None
+        self.keyer: Callable[[Any], Any] | None = None
         # The last cursor this operation wrote to the socket (a stream sets it): logged when a
         # stalled socket is aborted (`http.ws_transport`). The client's own cursor is the one to
         # resume from: bytes written may never have been read.
@@ -75,11 +96,16 @@ class OperationSlot:
         self._claim: asyncio.Future[str | None] | None = None
         self._frames: dict[Any, Any] | None = None
 
-    async def send_shared(self, frames: dict[Any, Any] | None) -> bool:
-        """Write the event whose encoded payloads are `frames` straight to the socket; False
-        when the caller must yield the event the normal way (then it may hold the claim)."""
-        key = self.share_key
-        if frames is None or key is None or key is NOT_SHARED:
+    async def send_shared(self, item: Any) -> bool:
+        """Write the stream item (its encoded payloads are `item.shared_frames`) straight to the
+        socket; False when the caller must yield it the normal way (then it may hold the
+        claim)."""
+        frames = item.shared_frames
+        keyer = self.keyer
+        if frames is None or keyer is None:
+            return False
+        key = self.share_key = keyer(item)
+        if key is None or key is NOT_SHARED:
             return False
         entry = frames.get(key)
         if entry is None:
@@ -88,6 +114,8 @@ class OperationSlot:
             frames[key] = self._claim
             stats.claimed += 1
             return False
+        if entry is self._claim:
+            return False  # claimed for this subscriber by the channel reader (`direct_job`)
         if isinstance(entry, asyncio.Future):
             # shield: this subscriber going away must not cancel the others' wait
             entry = await asyncio.shield(entry)
@@ -96,6 +124,48 @@ class OperationSlot:
         await self.send_text(self.prefix + entry + "}")
         stats.direct += 1
         return True
+
+    def writable(self) -> bool:
+        """Whether a frame written now goes out without waiting (the socket is not paused)."""
+        bounds = self._bounds
+        return bounds is not None and bounds.writable()
+
+    def direct_job(self, item: Any) -> Callable[[], Awaitable[bool]] | None:
+        """For the channel reader (`realtime.Subscription.direct`), while this operation waits
+        for its next item: a job writing the item's shared frame to the socket, without waking
+        the operation's task. None when the task must take it: the selection is not shared for
+        this item, the socket is paused, or nobody encoded it yet (then this slot claims it,
+        and its task encodes it for the others)."""
+        frames = item.shared_frames
+        keyer = self.keyer
+        if frames is None or keyer is None or self._claim is not None or not self.writable():
+            return None
+        key = keyer(item)
+        if key is None or key is NOT_SHARED:
+            return None
+        entry = frames.get(key)
+        if entry is None:
+            self.share_key = key
+            self._claim = asyncio.get_running_loop().create_future()
+            self._frames = frames
+            frames[key] = self._claim
+            stats.claimed += 1
+            return None
+        cursor = item.cursor
+
+        async def write() -> bool:
+            payload = entry
+            if isinstance(payload, asyncio.Future):
+                payload = await asyncio.shield(payload)
+            if payload is None or not self.writable():
+                return False  # the subscriber's task takes it (the normal way)
+            await self.send_text(self.prefix + payload + "}")
+            stats.reader += 1
+            if cursor is not None:
+                self.cursor = cursor
+            return True
+
+        return write
 
     def release(self) -> None:
         """After the normal way: waiters of an unfulfilled claim fall back to it too."""

@@ -21,6 +21,11 @@ An undeclared field (one added later, a field another domain contributes to a ty
 viewer's own membership) makes the selection execute per subscriber, as GraphQL normally does:
 forgetting a declaration costs speed, never another viewer's data. The allow-list is derived
 from the schema the first time it is needed (`shared_fields`).
+
+The decision is made per type of stream item: for a `PartyEvent` whose `event` is a
+PlaybackChanged, a fragment `... on PartySnapshot { ... }` is never executed, so it does not
+count (`SharedEventExecutor.key_for`, cached per subscription and union member). A frontend's
+selection, whose snapshot fragment reads per-viewer fields, is shared for every other event.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     get_named_type,
+    is_abstract_type,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -102,7 +108,17 @@ def _same_for_every_viewer(
     selection_set: SelectionSetNode,
     fragments: dict[str, FragmentDefinitionNode],
     seen: frozenset[str] = frozenset(),
+    concrete: GraphQLObjectType | None = None,
+    runtime: dict[str, str] | None = None,
+    below: dict[str, str] | None = None,
 ) -> bool:
+    """Whether `selection_set` on `parent` reads only fields declared shared.
+
+    `concrete`: the object type the value at hand is known to have (its field is abstract):
+    fragments that cannot apply to it are skipped, as execution skips them. `runtime`: for the
+    fields of `parent` whose type is abstract, the object type of the value at hand; `below`:
+    the same for the fields of the values of this level's fields (the root's: the stream item).
+    """
     if parent is None:
         return False
     for selection in selection_set.selections:
@@ -115,32 +131,85 @@ def _same_for_every_viewer(
             if selection.selection_set is not None:
                 assert isinstance(parent, GraphQLObjectType)  # only object types declare fields
                 child = get_named_type(parent.fields[name].type)
+                known = None
+                if runtime is not None and is_abstract_type(child) and name in runtime:
+                    found = schema.get_type(runtime[name])
+                    if isinstance(found, GraphQLObjectType) and schema.is_sub_type(
+                        child,  # type: ignore[arg-type]
+                        found,
+                    ):
+                        known = found
                 if not _same_for_every_viewer(
-                    schema, allowed, child, selection.selection_set, fragments, seen
+                    schema,
+                    allowed,
+                    child,
+                    selection.selection_set,
+                    fragments,
+                    seen,
+                    known,
+                    runtime=below,
                 ):
                     return False
-        elif isinstance(selection, InlineFragmentNode):
+            continue
+        if isinstance(selection, InlineFragmentNode):
             condition = selection.type_condition
             target = schema.get_type(condition.name.value) if condition else parent
-            if not _same_for_every_viewer(
-                schema, allowed, target, selection.selection_set, fragments, seen
-            ):
-                return False
+            body = selection.selection_set
+            inner = seen
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = fragments.get(name)
             if fragment is None or name in seen:
                 return False
             target = schema.get_type(fragment.type_condition.name.value)
-            if not _same_for_every_viewer(
-                schema, allowed, target, fragment.selection_set, fragments, seen | {name}
-            ):
-                return False
+            body = fragment.selection_set
+            inner = seen | {name}
+        else:  # pragma: no cover - graphql-core has no other selection kind
+            return False
+        if concrete is not None and target is not None:
+            if not _applies(schema, target, concrete):
+                continue  # never read for the value at hand
+            target = concrete  # its fields resolve on the concrete object
+        if not _same_for_every_viewer(
+            schema, allowed, target, body, fragments, inner, concrete, runtime, below
+        ):
+            return False
     return True
 
 
-def share_key(executor: StrawberryGraphQLCoreExecutionContext) -> Any:
-    """(document, operation, variables) when the selection is the same for every viewer."""
+def _applies(
+    schema: GraphQLSchema, condition: GraphQLNamedType, concrete: GraphQLObjectType
+) -> bool:
+    """Whether a fragment on `condition` applies to a value of object type `concrete`."""
+    if is_abstract_type(condition):
+        return schema.is_sub_type(condition, concrete)  # type: ignore[arg-type]
+    return condition is concrete
+
+
+def _runtime_types(root: GraphQLNamedType | None, payload: Any) -> dict[str, str] | None:
+    """For each abstract-typed field of the stream item's type: the GraphQL name of the object
+    type of the item's value (the union member of a `PartyEvent.event`)."""
+    if not isinstance(root, GraphQLObjectType):
+        return None
+    found: dict[str, str] = {}
+    for name, field in root.fields.items():
+        if not is_abstract_type(get_named_type(field.type)):
+            continue
+        definition = field.extensions.get("strawberry-definition")
+        if definition is None:
+            continue
+        value = getattr(payload, definition.python_name, None)
+        member = getattr(type(value), "__strawberry_definition__", None)
+        if member is not None:
+            found[name] = member.name
+    return found
+
+
+def share_key(
+    executor: StrawberryGraphQLCoreExecutionContext, runtime: dict[str, str] | None = None
+) -> Any:
+    """(document, operation, variables) when the selection is the same for every viewer, for
+    a stream item whose abstract fields hold values of the object types `runtime` names."""
     operation = executor.operation
     if operation.operation is not OperationType.SUBSCRIPTION or operation.loc is None:
         return NOT_SHARED
@@ -151,6 +220,7 @@ def share_key(executor: StrawberryGraphQLCoreExecutionContext) -> Any:
         schema.subscription_type,
         operation.selection_set,
         executor.fragment_definitions,
+        below=runtime,
     ):
         return NOT_SHARED
     try:
@@ -167,15 +237,41 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     are awaited through `asyncio.shield`, so one subscriber going away never cancels the
     execution the others wait for."""
 
-    _key: Any = None  # computed once per subscription, on the first event
+    _key: Any = None  # the event's share key (on the per-event copies)
+    # Per subscription: the share key per shape of stream item (the object types of its
+    # abstract fields: a selection may be shared for one union member and not for another).
+    _keys: dict[tuple[tuple[str, str], ...], Any] | None = None
 
     def build_per_event_executor(self, payload: Any) -> Any:
-        if self._key is None:
-            self._key = share_key(self)
+        if self._keys is None:
+            self._keys = {}
             slot = current_slot.get()
             if slot is not None:  # the stream may now write shared frames directly
-                slot.share_key = self._key
-        return super().build_per_event_executor(payload)
+                slot.keyer = self.key_for
+        executor = super().build_per_event_executor(payload)
+        executor._key = self.key_for(payload)  # type: ignore[attr-defined]
+        return executor
+
+    def key_for(self, payload: Any) -> Any:
+        """The share key of this subscription for the stream item `payload`."""
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = {}
+        runtime = _runtime_types(self._item_type(), payload)
+        shape = tuple(sorted(runtime.items())) if runtime else ()
+        key = keys.get(shape)
+        if key is None:
+            key = keys[shape] = share_key(self, runtime)
+        return key
+
+    def _item_type(self) -> GraphQLNamedType | None:
+        """The type of the stream's items (the subscription field's)."""
+        root = self.schema.subscription_type
+        selections = self.operation.selection_set.selections
+        if root is None or len(selections) != 1 or not isinstance(selections[0], FieldNode):
+            return None
+        field = root.fields.get(selections[0].name.value)
+        return None if field is None else get_named_type(field.type)
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         results = getattr(self.root_value, "shared_results", None)

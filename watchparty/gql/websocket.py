@@ -30,7 +30,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from watchparty.accounts import revocations
 from watchparty.context import Context
 from watchparty.gql.frames import OperationSlot, current_slot
-from watchparty.http.ws_transport import send_bounds
+from watchparty.http.ws_transport import SendBounds, send_bounds
 from watchparty.kit import clock
 
 log = logging.getLogger("watchparty.graphql.ws")
@@ -71,12 +71,14 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     )
     closing_task: asyncio.Task[None] | None = None
     slots: dict[str, OperationSlot]  # live operations' slots (set in `handle`)
+    bounds: SendBounds | None = None
 
     async def handle(self) -> None:
         self.slots = {}
         # A peer that stops reading is aborted after a bounded wait (`http.ws_transport`).
         websocket = getattr(self.websocket, "ws", None)
         bounds = send_bounds(websocket.scope) if isinstance(websocket, WebSocket) else None
+        self.bounds = bounds
         if bounds is not None:
             settings = self.context.state.settings
             bounds.configure(
@@ -138,11 +140,13 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if not isinstance(websocket, WebSocket):
             await super().run_operation(operation)
             return
-        slot = self.slots[operation.id] = OperationSlot(websocket, operation.id)
+        slot = OperationSlot(websocket, operation.id, self.bounds)
+        self.slots[operation.id] = slot
         current_slot.set(slot)
         try:
             await super().run_operation(operation)
         finally:
+            slot.release()  # a claim the channel reader made for it must not stay pending
             if self.slots.get(operation.id) is slot:
                 del self.slots[operation.id]
 

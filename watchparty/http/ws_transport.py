@@ -69,6 +69,12 @@ class SendBounds:
         self.describe = describe
         self._protocol.apply_limits()
 
+    def writable(self) -> bool:
+        """Whether a frame sent now goes out without waiting: connected, and the write buffer
+        under its high-water mark (uvicorn holds sends while it is over)."""
+        protocol = self._protocol
+        return not protocol.disconnected and protocol.writable.is_set()
+
 
 def send_bounds(scope: Mapping[str, Any]) -> SendBounds | None:
     """The connection's `SendBounds`; None under a server without this protocol."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from contextlib import aclosing
 from typing import Any
 
@@ -34,7 +34,14 @@ import strawberry
 
 from watchparty.context import Info
 from watchparty.errors import NotFound
-from watchparty.events import Opened, StreamEnded, follow, format_cursor, parse_cursor
+from watchparty.events import (
+    Arrival,
+    Opened,
+    StreamEnded,
+    follow,
+    format_cursor,
+    parse_cursor,
+)
 from watchparty.gql.frames import current_slot
 from watchparty.gql.sharing import same_for_every_viewer
 from watchparty.gql.streams import ended_error, stream_error
@@ -99,8 +106,28 @@ async def party_event_stream(
     keeper = get_keeper(state)
     slot = current_slot.get()  # set on a WebSocket: shared frames are written directly
     held = None
+
+    def direct(item: Arrival) -> Callable[[], Awaitable[bool]] | None:
+        """The channel reader writes events that leave the viewer's state alone (membership,
+        visibility) straight to the socket while this stream waits (`gql.frames`)."""
+        event = item.event
+        if (
+            slot is None
+            or event is None
+            or isinstance(event, MembershipRevoked | PartyUpdated)
+            or membership_news(event, me.user_id) is not None
+        ):
+            return None
+        rendered = cache.get(party_id, item)
+        return None if rendered is None else slot.direct_job(rendered)
+
     try:
-        items = follow(state.hub, party_channel(party_id), parse_cursor(after))
+        items = follow(
+            state.hub,
+            party_channel(party_id),
+            parse_cursor(after),
+            direct=None if slot is None else direct,
+        )
         async with aclosing(items):
             async for item in items:
                 if isinstance(item, Opened):
@@ -131,9 +158,7 @@ async def party_event_stream(
                         return
                     continue
                 rendered = cache.get(party_id, item)
-                if rendered is not None and (
-                    slot is None or not await slot.send_shared(rendered.shared_frames)
-                ):
+                if rendered is not None and (slot is None or not await slot.send_shared(rendered)):
                     try:
                         yield rendered
                     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -135,6 +136,23 @@ class ChannelReader:
                     # The log has nothing past what we read: a stale hint must not make us spin.
                     self._target = self.last_seq
 
+    async def _deliver(
+        self,
+        delivery: Delivery,
+        jobs: list[tuple[Subscription, Callable[[], Awaitable[bool]]]],
+    ) -> None:
+        """The subscribers' `direct` jobs for one event, in this task: the next event is fanned
+        out only after, so each socket gets its events in order. A job that cannot deliver
+        queues the event for its subscriber; one that fails affects no other."""
+        for subscriber, job in jobs:
+            try:
+                delivered = await job()
+            except Exception:
+                log.debug("direct delivery failed", exc_info=True)
+                continue  # the socket is gone: its operation ends on its own
+            if not delivered:
+                subscriber.requeue(delivery)
+
     async def _catch_up(self) -> None:
         page = self.hub.page_size
         while True:
@@ -142,8 +160,13 @@ class ChannelReader:
             for event in events:
                 # Decoded once per process, shared by every subscriber.
                 delivery = decode(event, self.hub.decode)
+                jobs = []
                 for subscriber in list(self.live):
-                    subscriber.offer(delivery)
+                    job = subscriber.offer(delivery)
+                    if job is not None:
+                        jobs.append((subscriber, job))
                 self.last_seq = event.seq
+                if jobs:
+                    await self._deliver(delivery, jobs)
             if len(events) < page:
                 return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -34,6 +34,11 @@ class Delivery:
 
 
 Decoder = Callable[[dict[str, Any]], Any]
+
+# A live subscriber's fast path (`Subscription.direct`): given a stored event while the consumer
+# is idle, either None (queue it as usual) or a job the channel reader awaits to deliver the
+# event itself; the job returns False when the event must be queued after all.
+DirectPath = Callable[[Delivery], Callable[[], Awaitable[bool]] | None]
 
 
 def decode(event: StoredEvent, decoder: Decoder) -> Delivery:
@@ -68,6 +73,7 @@ class Subscription:
         "after",
         "channel",
         "cursor",
+        "direct",
     )
 
     def __init__(self, hub: Hub, channel: str, after: int | None, limit: int) -> None:
@@ -82,7 +88,10 @@ class Subscription:
         self._catching_up = False
         self._position = 0  # last seq queued for (or read by) this subscriber
         self.after = 0  # where the stream starts
-        self.cursor = 0  # last seq handed to the consumer
+        self.cursor = 0  # last seq handed to the consumer (or delivered by `direct`)
+        # Set by the consumer: the channel reader offers it stored events while the consumer
+        # waits with nothing queued (see `DirectPath`).
+        self.direct: DirectPath | None = None
 
     async def __aenter__(self) -> Subscription:
         if self._reader is not None:
@@ -171,17 +180,32 @@ class Subscription:
         # A hole (trimmed while we were behind): the client must resync.
         self.fail(ResyncRequired(self.channel, self._position))
 
-    def offer(self, delivery: Delivery) -> None:
-        """Called by the channel reader for live deliveries (synchronously, never awaits)."""
+    def offer(self, delivery: Delivery) -> Callable[[], Awaitable[bool]] | None:
+        """Called by the channel reader for live deliveries (synchronously, never awaits).
+        Returns the `direct` path's job when it takes the delivery (the reader awaits it)."""
         if self._error is not None:
-            return
+            return None
         if delivery.seq is not None:
             if delivery.seq <= self._position:
-                return  # the subscriber started ahead of the reader
+                return None  # the subscriber started ahead of the reader
             if delivery.seq != self._position + 1:
                 self.fail(ResyncRequired(self.channel, self._position))
-                return
+                return None
             self._position = delivery.seq
+            direct = self.direct
+            waiter = self._waiter
+            if direct is not None and not self._items and waiter is not None and not waiter.done():
+                job = direct(delivery)
+                if job is not None:
+                    self.cursor = delivery.seq
+                    return job
+        self.requeue(delivery)
+        return None
+
+    def requeue(self, delivery: Delivery) -> None:
+        """Queue a delivery for the consumer (also: a `direct` job that could not deliver)."""
+        if self._error is not None:
+            return
         items = self._queue()
         if len(items) >= self._limit:
             self.fail(SubscriberOverflow(self.channel, self.cursor))

@@ -30,7 +30,7 @@ transport exceptions.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 from watchparty.events.schema import Event, encode
 from watchparty.realtime import (
     Delivery,
+    DirectJob,
     EventRecord,
     HubClosed,
     ResyncRequired,
@@ -150,15 +151,16 @@ async def follow(
     hub: Hub,
     channel: str,
     after: int | None,
-    direct: Callable[[Arrival], Callable[[], Awaitable[bool]] | None] | None = None,
+    direct: Callable[[Arrival], DirectJob | bool | None] | None = None,
 ) -> AsyncGenerator[Opened | Arrival, None]:
     """`channel` after `after` (None: from now): `Opened`, the events, and again `Opened`
     whenever the stream has to resync.
 
     `direct`: the consumer's fast path. While it waits for the next item with nothing queued,
-    a stored event is first offered to `direct` (by the channel reader, synchronously); when it
-    returns a job, the reader awaits it and the event is not yielded here (False from the job:
-    it is yielded after all). Consumers use it to write to their client without waking up."""
+    a stored event is first offered to `direct` (by the channel reader, synchronously): True
+    when it delivered the event itself, a `DirectJob` the reader finishes (False from its
+    `finish`: the event is yielded here after all), None to have it yielded here. Consumers use
+    it to write to their client without waking up."""
     requested = after
     while True:
         subscription, resync = await _open(hub, channel, requested)
@@ -181,9 +183,9 @@ async def follow(
 
 
 def _arrivals(
-    channel: str, direct: Callable[[Arrival], Callable[[], Awaitable[bool]] | None]
-) -> Callable[[Delivery], Callable[[], Awaitable[bool]] | None]:
-    def offer(delivery: Delivery) -> Callable[[], Awaitable[bool]] | None:
+    channel: str, direct: Callable[[Arrival], DirectJob | bool | None]
+) -> Callable[[Delivery], DirectJob | bool | None]:
+    def offer(delivery: Delivery) -> DirectJob | bool | None:
         key = (channel, delivery.seq)
         return direct(Arrival(delivery.seq, delivery.created_at, delivery.payload, key))
 

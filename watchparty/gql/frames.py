@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.http.exceptions import WebSocketDisconnected
+
+from watchparty.realtime.subscription import DirectJob
 
 if TYPE_CHECKING:
     from watchparty.http.ws_transport import SendBounds
@@ -130,12 +132,13 @@ class OperationSlot:
         bounds = self._bounds
         return bounds is not None and bounds.writable()
 
-    def direct_job(self, item: Any) -> Callable[[], Awaitable[bool]] | None:
+    def direct_job(self, item: Any) -> DirectJob | bool | None:
         """For the channel reader (`realtime.Subscription.direct`), while this operation waits
-        for its next item: a job writing the item's shared frame to the socket, without waking
-        the operation's task. None when the task must take it: the selection is not shared for
-        this item, the socket is paused, or nobody encoded it yet (then this slot claims it,
-        and its task encodes it for the others)."""
+        for its next item: write the item's shared frame to the socket without waking the
+        operation's task. True: written; a `DirectJob`: the frame is still being encoded by
+        another subscriber, the reader writes it once it is; None when this operation's task
+        must take the item: the selection is not shared for it, the socket is paused, or nobody
+        encoded it yet (then this slot claims it, and its task encodes it for the others)."""
         frames = item.shared_frames
         keyer = self.keyer
         if frames is None or keyer is None or self._claim is not None or not self.writable():
@@ -152,20 +155,26 @@ class OperationSlot:
             stats.claimed += 1
             return None
         cursor = item.cursor
+        if not isinstance(entry, asyncio.Future):
+            return self._write_now(entry, cursor) or None
+        claim: asyncio.Future[str | None] = entry
 
-        async def write() -> bool:
-            payload = entry
-            if isinstance(payload, asyncio.Future):
-                payload = await asyncio.shield(payload)
-            if payload is None or not self.writable():
-                return False  # the subscriber's task takes it (the normal way)
-            await self.send_text(self.prefix + payload + "}")
-            stats.reader += 1
-            if cursor is not None:
-                self.cursor = cursor
-            return True
+        def finish() -> bool:
+            payload = claim.result()
+            return payload is not None and self._write_now(payload, cursor)
 
-        return write
+        return DirectJob(finish, claim)
+
+    def _write_now(self, payload: str, cursor: str | None) -> bool:
+        """Write the shared `next` frame now, from the calling task; False when the socket
+        cannot take it at once (the operation's task takes the event the normal way)."""
+        bounds = self._bounds
+        if bounds is None or not bounds.write_text(self.prefix + payload + "}"):
+            return False
+        stats.reader += 1
+        if cursor is not None:
+            self.cursor = cursor
+        return True
 
     def release(self) -> None:
         """After the normal way: waiters of an unfulfilled claim fall back to it too."""

@@ -186,23 +186,19 @@ def _applies(
     return condition is concrete
 
 
-def _runtime_types(root: GraphQLNamedType | None, payload: Any) -> dict[str, str] | None:
-    """For each abstract-typed field of the stream item's type: the GraphQL name of the object
-    type of the item's value (the union member of a `PartyEvent.event`)."""
+def _abstract_fields(root: GraphQLNamedType | None) -> tuple[tuple[str, str], ...]:
+    """(GraphQL name, Python name) of the stream item type's fields whose type is abstract
+    (`PartyEvent.event`): the values whose object type decides what a selection reads."""
     if not isinstance(root, GraphQLObjectType):
-        return None
-    found: dict[str, str] = {}
+        return ()
+    found = []
     for name, field in root.fields.items():
         if not is_abstract_type(get_named_type(field.type)):
             continue
         definition = field.extensions.get("strawberry-definition")
-        if definition is None:
-            continue
-        value = getattr(payload, definition.python_name, None)
-        member = getattr(type(value), "__strawberry_definition__", None)
-        if member is not None:
-            found[name] = member.name
-    return found
+        if definition is not None:
+            found.append((name, definition.python_name))
+    return tuple(found)
 
 
 def share_key(
@@ -238,9 +234,10 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     execution the others wait for."""
 
     _key: Any = None  # the event's share key (on the per-event copies)
-    # Per subscription: the share key per shape of stream item (the object types of its
-    # abstract fields: a selection may be shared for one union member and not for another).
-    _keys: dict[tuple[tuple[str, str], ...], Any] | None = None
+    # Per subscription: the share key per shape of stream item (the Python classes of the values
+    # of its abstract fields: a selection may be shared for one union member and not another).
+    _keys: dict[tuple[type, ...], Any] | None = None
+    _fields: tuple[tuple[str, str], ...] | None = None  # `_abstract_fields` of the item type
 
     def build_per_event_executor(self, payload: Any) -> Any:
         if self._keys is None:
@@ -253,14 +250,22 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         return executor
 
     def key_for(self, payload: Any) -> Any:
-        """The share key of this subscription for the stream item `payload`."""
+        """The share key of this subscription for the stream item `payload` (called for every
+        subscriber and event by the channel reader: a tuple of classes and one dict lookup)."""
         keys = self._keys
         if keys is None:
             keys = self._keys = {}
-        runtime = _runtime_types(self._item_type(), payload)
-        shape = tuple(sorted(runtime.items())) if runtime else ()
+        fields = self._fields
+        if fields is None:
+            fields = self._fields = _abstract_fields(self._item_type())
+        shape = tuple([type(getattr(payload, python_name, None)) for _, python_name in fields])
         key = keys.get(shape)
         if key is None:
+            runtime = {}
+            for (name, _), cls in zip(fields, shape, strict=True):
+                member = getattr(cls, "__strawberry_definition__", None)
+                if member is not None:
+                    runtime[name] = member.name
             key = keys[shape] = share_key(self, runtime)
         return key
 

@@ -36,6 +36,7 @@ from contextlib import suppress
 from typing import Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
 from websockets.http11 import Request
 
 EXTENSION = "watchparty.send_bounds"
@@ -74,6 +75,27 @@ class SendBounds:
         under its high-water mark (uvicorn holds sends while it is over)."""
         protocol = self._protocol
         return not protocol.disconnected and protocol.writable.is_set()
+
+    def write_text(self, text: str) -> bool:
+        """Write a text frame now, from any task, without waiting; False when it cannot go out
+        at once (not open, closing, or the write buffer is over its high-water mark), and then
+        nothing was written. What `websocket.send` does in uvicorn, minus the ASGI round trip:
+        the channel reader writes a shared frame to many sockets this way (`gql.frames`)."""
+        protocol = self._protocol
+        if (
+            protocol.disconnected
+            or protocol.close_sent
+            or not protocol.handshake_complete
+            or protocol.initial_response is not None
+            or not protocol.writable.is_set()
+        ):
+            return False
+        try:
+            protocol.conn.send_text(text.encode())
+        except InvalidState:
+            return False
+        protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+        return True
 
 
 def send_bounds(scope: Mapping[str, Any]) -> SendBounds | None:

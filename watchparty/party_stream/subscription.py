@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncGenerator, Coroutine
 from contextlib import aclosing
 from typing import Any
 
@@ -57,6 +57,7 @@ from watchparty.parties.presence import get_keeper
 from watchparty.parties.types import Party
 from watchparty.party_stream.render import get_event_cache
 from watchparty.party_stream.types import PartyEvent, PartySnapshot
+from watchparty.realtime import DirectJob
 from watchparty.state import AppState
 
 
@@ -107,7 +108,7 @@ async def party_event_stream(
     slot = current_slot.get()  # set on a WebSocket: shared frames are written directly
     held = None
 
-    def direct(item: Arrival) -> Callable[[], Awaitable[bool]] | None:
+    def direct(item: Arrival) -> DirectJob | bool | None:
         """The channel reader writes events that leave the viewer's state alone (membership,
         visibility) straight to the socket while this stream waits (`gql.frames`)."""
         event = item.event

@@ -30,10 +30,11 @@ from watchparty.realtime.log import (
     append_events,
     trim_event_log,
 )
-from watchparty.realtime.subscription import Delivery, Subscription
+from watchparty.realtime.subscription import Delivery, DirectJob, Subscription
 
 __all__ = [
     "Delivery",
+    "DirectJob",
     "EventRecord",
     "Hub",
     "HubClosed",

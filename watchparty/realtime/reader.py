@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from watchparty.realtime.errors import HubClosed, StreamInterrupted
-from watchparty.realtime.subscription import Delivery, Subscription, decode
+from watchparty.realtime.subscription import Delivery, DirectJob, Subscription, decode
 
 if TYPE_CHECKING:
     from watchparty.realtime.hub import Hub
@@ -137,16 +136,18 @@ class ChannelReader:
                     self._target = self.last_seq
 
     async def _deliver(
-        self,
-        delivery: Delivery,
-        jobs: list[tuple[Subscription, Callable[[], Awaitable[bool]]]],
+        self, delivery: Delivery, jobs: list[tuple[Subscription, DirectJob]]
     ) -> None:
         """The subscribers' `direct` jobs for one event, in this task: the next event is fanned
         out only after, so each socket gets its events in order. A job that cannot deliver
         queues the event for its subscriber; one that fails affects no other."""
         for subscriber, job in jobs:
+            wait = job.wait
             try:
-                delivered = await job()
+                if wait is not None and not wait.done():
+                    # shield: stopping this reader must not cancel what another task fulfils
+                    await asyncio.shield(wait)
+                delivered = job.finish()
             except Exception:
                 log.debug("direct delivery failed", exc_info=True)
                 continue  # the socket is gone: its operation ends on its own

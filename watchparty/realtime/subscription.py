@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -35,10 +35,22 @@ class Delivery:
 
 Decoder = Callable[[dict[str, Any]], Any]
 
+
+class DirectJob:
+    """A delivery the channel reader finishes itself (`Subscription.direct`): it awaits `wait`
+    (when there is one: e.g. another subscriber still encoding the shared frame), then calls
+    `finish`, which returns False when the event must be queued for the consumer after all."""
+
+    __slots__ = ("finish", "wait")
+
+    def __init__(self, finish: Callable[[], bool], wait: asyncio.Future[Any] | None = None):
+        self.finish = finish
+        self.wait = wait
+
+
 # A live subscriber's fast path (`Subscription.direct`): given a stored event while the consumer
-# is idle, either None (queue it as usual) or a job the channel reader awaits to deliver the
-# event itself; the job returns False when the event must be queued after all.
-DirectPath = Callable[[Delivery], Callable[[], Awaitable[bool]] | None]
+# is idle, None (queue it as usual), True (delivered already, synchronously) or a `DirectJob`.
+DirectPath = Callable[[Delivery], "DirectJob | bool | None"]
 
 
 def decode(event: StoredEvent, decoder: Decoder) -> Delivery:
@@ -180,9 +192,10 @@ class Subscription:
         # A hole (trimmed while we were behind): the client must resync.
         self.fail(ResyncRequired(self.channel, self._position))
 
-    def offer(self, delivery: Delivery) -> Callable[[], Awaitable[bool]] | None:
+    def offer(self, delivery: Delivery) -> DirectJob | None:
         """Called by the channel reader for live deliveries (synchronously, never awaits).
-        Returns the `direct` path's job when it takes the delivery (the reader awaits it)."""
+        Returns the `direct` path's job when it takes the delivery and has to wait for
+        something (the reader finishes it)."""
         if self._error is not None:
             return None
         if delivery.seq is not None:
@@ -196,7 +209,10 @@ class Subscription:
             waiter = self._waiter
             if direct is not None and not self._items and waiter is not None and not waiter.done():
                 job = direct(delivery)
-                if job is not None:
+                if job is True:
+                    self.cursor = delivery.seq
+                    return None
+                if isinstance(job, DirectJob):
                     self.cursor = delivery.seq
                     return job
         self.requeue(delivery)

@@ -36,7 +36,6 @@ from contextlib import suppress
 from typing import Any, cast
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.exceptions import InvalidState
 from websockets.http11 import Request
 
 EXTENSION = "watchparty.send_bounds"
@@ -90,11 +89,15 @@ class SendBounds:
             or not protocol.writable.is_set()
         ):
             return False
+        transport = protocol.transport
+        if transport.is_closing():
+            return False
         try:
             protocol.conn.send_text(text.encode())
-        except InvalidState:
+            transport.write(b"".join(protocol.conn.data_to_send()))
+        except Exception:  # closed meanwhile (InvalidState, a closed handle): never the caller's
+            log.debug("direct WebSocket write failed", exc_info=True)
             return False
-        protocol.transport.write(b"".join(protocol.conn.data_to_send()))
         return True
 
 

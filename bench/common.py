@@ -29,6 +29,23 @@ PG_ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# The party every bench creates and joins through the API.
+CREATE_PARTY = """
+mutation Create($input: CreatePartyInput!) {
+  createParty(input: $input) {
+    __typename
+    ... on PartyPayload { party { id code } }
+    ... on UserError { code message }
+  }
+}
+"""
+
+JOIN_PARTY = """
+mutation Join($input: JoinPartyInput!) {
+  joinParty(input: $input) { __typename ... on UserError { code message } }
+}
+"""
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 RELAXED_LIMITS = {
@@ -655,3 +672,28 @@ class Report:
     # connections per distinct "<hash of the event sequence>:<events>" since the last reset: one
     # key when every subscriber received the same events in the same order
     orders: dict[str, int] = field(default_factory=dict)
+
+
+def gc_summary(stats: dict[str, Any], since: float) -> dict[str, Any]:
+    """The server's collections once it served (probe/sitecustomize.py), per generation: how
+    many, the longest pause (wall and CPU ms), the p50 and the total."""
+    generations = {}
+    for gen, every in stats["pauses"].items():
+        rows = [row for row in every if row[3] >= since]
+        walls = sorted(row[0] for row in rows)
+        cpus = sorted(row[1] for row in rows)
+        generations[gen] = {
+            "count": len(rows),
+            "max_ms": walls[-1] if walls else 0.0,
+            "max_cpu_ms": cpus[-1] if cpus else 0.0,
+            "p50_ms": percentile(walls, 50) if walls else 0.0,
+            "total_ms": sum(walls),
+            "over_50ms": sum(1 for w in walls if w > 50),
+            "walked_max": max((row[4] for row in rows), default=0),
+        }
+    return {
+        "generations": generations,
+        "tracked_at_exit": stats["tracked_at_exit"],
+        "frozen_at_exit": stats["frozen_at_exit"],
+        "threshold": stats["threshold"],
+    }

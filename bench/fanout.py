@@ -46,6 +46,8 @@ from typing import Any, Protocol
 
 import httpx
 from common import (
+    CREATE_PARTY,
+    JOIN_PARTY,
     Account,
     CpuMeter,
     Poster,
@@ -53,6 +55,7 @@ from common import (
     Stack,
     Swarm,
     fmt_ms,
+    gc_summary,
     gql,
     log,
     percentile,
@@ -124,22 +127,6 @@ subscription Bench($partyId: ID!) {
 SEND_MESSAGE = """
 mutation Publish($input: SendMessageInput!) {
   sendMessage(input: $input) { __typename ... on UserError { code message } }
-}
-"""
-
-CREATE_PARTY = """
-mutation Create($input: CreatePartyInput!) {
-  createParty(input: $input) {
-    __typename
-    ... on PartyPayload { party { id code } }
-    ... on UserError { code message }
-  }
-}
-"""
-
-JOIN_PARTY = """
-mutation Join($input: JoinPartyInput!) {
-  joinParty(input: $input) { __typename ... on UserError { code message } }
 }
 """
 
@@ -605,8 +592,12 @@ async def main(args: argparse.Namespace) -> list[CaseResult]:
                             await server.stop()
                     continue
                 stack = stacks[kind]
+                gc_stats = stack.workdir / f"server-gc-{n}.json" if args.gc_stats else None
                 server = watchparty_server(
-                    stack, f"watchparty ({kind})", tracemalloc_dir=args.tracemalloc
+                    stack,
+                    f"watchparty ({kind})",
+                    tracemalloc_dir=args.tracemalloc,
+                    gc_stats=gc_stats,
                 )
                 try:
                     await server.start()
@@ -623,11 +614,24 @@ async def main(args: argparse.Namespace) -> list[CaseResult]:
                     raise
                 finally:
                     await server.stop()
+                    if gc_stats is not None and gc_stats.exists():
+                        log_gc(f"watchparty ({kind}) {n}", json.loads(gc_stats.read_text()))
     finally:
         for stack in stacks.values():
             await stack.close()
     log(f"load average {os.getloadavg()[0]:.2f}")
     return results
+
+
+def log_gc(label: str, stats: dict[str, Any]) -> None:
+    """The server's collections over the whole run (`--gc-stats`), per generation."""
+    summary = gc_summary(stats, 0.0)
+    for gen, g in summary["generations"].items():
+        log(
+            f"{label} GC generation {gen}: {g['count']} collections, longest "
+            f"{g['max_ms']:.1f} ms ({g['max_cpu_ms']:.1f} CPU), {g['over_50ms']} over 50 ms, "
+            f"{g['total_ms']:.0f} ms in all, at most {g['walked_max']:,} objects walked"
+        )
 
 
 def print_results(results: list[CaseResult], as_json: bool) -> None:
@@ -960,6 +964,9 @@ def parse_args() -> argparse.Namespace:
         "PostgreSQL and Redis, subscribers split evenly",
     )
     parser.add_argument("--memory-only", action="store_true", help="stop after the memory phase")
+    parser.add_argument(
+        "--gc-stats", action="store_true", help="log the server's collector pauses per size"
+    )
     parser.add_argument(
         "--tracemalloc",
         type=Path,

@@ -34,6 +34,8 @@ from typing import Any
 
 from common import (
     BENCH_DIR,
+    CREATE_PARTY,
+    JOIN_PARTY,
     CpuMeter,
     Poster,
     Stack,
@@ -55,22 +57,6 @@ subscription($id: ID!, $after: String) {
       ... on PlaybackChanged { playback { state positionSeconds anchorServerTimeMs rate revision
         previous { state positionSeconds anchorServerTimeMs rate } } } }
   }
-}
-"""
-
-CREATE_PARTY = """
-mutation Create($input: CreatePartyInput!) {
-  createParty(input: $input) {
-    __typename
-    ... on PartyPayload { party { id } }
-    ... on UserError { code message }
-  }
-}
-"""
-
-JOIN_PARTY = """
-mutation Join($input: JoinPartyInput!) {
-  joinParty(input: $input) { __typename ... on UserError { code message } }
 }
 """
 

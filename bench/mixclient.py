@@ -30,7 +30,7 @@ import sys
 import time
 from typing import Any, cast
 
-from wsclient import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, encode_frame, handshake_request
+from wsclient import OP_TEXT, encode_frame, handshake_request, receive
 
 REPORT_STATE = """mutation($input: ReportPlayerStateInput!) {
   reportPlayerState(input: $input) { __typename } }"""
@@ -115,52 +115,7 @@ class Member(asyncio.Protocol):
         self.pending.clear()
 
     def data_received(self, data: bytes) -> None:
-        buffer = self.buffer
-        buffer += data
-        if self.phase == "handshake":
-            head_end = buffer.find(b"\r\n\r\n")
-            if head_end < 0:
-                return
-            status = bytes(buffer[: buffer.find(b"\r\n")])
-            del buffer[: head_end + 4]
-            if b" 101 " not in status:
-                self._fail(f"handshake refused: {status!r}")
-                return
-            self.phase = "ack"
-            self._send(OP_TEXT, self.init)
-        now = time.monotonic()
-        while True:
-            size = len(buffer)
-            if size < 2:
-                return
-            first, second = buffer[0], buffer[1]
-            length = second & 0x7F
-            offset = 2
-            if length == 126:
-                if size < 4:
-                    return
-                length = (buffer[2] << 8) | buffer[3]
-                offset = 4
-            elif length == 127:
-                if size < 10:
-                    return
-                length = int.from_bytes(buffer[2:10], "big")
-                offset = 10
-            if size < offset + length:
-                return
-            payload = bytes(buffer[offset : offset + length])
-            del buffer[: offset + length]
-            opcode = first & 0x0F
-            if opcode == OP_TEXT:
-                self._on_text(payload, now)
-            elif opcode == OP_PING:
-                self._send(OP_PONG, payload)
-            elif opcode == OP_CLOSE:
-                self._send(OP_CLOSE, payload[:2])
-                self._end(ConnectionError(f"closed by the server: {payload!r}"))
-                if self.transport is not None:
-                    self.transport.close()
-                return
+        receive(self, data)
 
     def _on_text(self, payload: bytes, now: float) -> None:
         if self.phase == "live" and payload.startswith(b'{"id":"1","type":"next"'):

@@ -45,6 +45,8 @@ from typing import Any
 import httpx
 from common import (
     BENCH_DIR,
+    CREATE_PARTY,
+    JOIN_PARTY,
     Account,
     Stack,
     Swarm,
@@ -66,22 +68,6 @@ subscription Follow($partyId: ID!) {
                                                 anchorServerTimeMs rate } } }
             ... on ChatMessageAdded { message { id body author { displayName } } } }
   }
-}
-"""
-
-CREATE_PARTY = """
-mutation Create($input: CreatePartyInput!) {
-  createParty(input: $input) {
-    __typename
-    ... on PartyPayload { party { id } }
-    ... on UserError { code message }
-  }
-}
-"""
-
-JOIN_PARTY = """
-mutation Join($input: JoinPartyInput!) {
-  joinParty(input: $input) { __typename ... on UserError { code message } }
 }
 """
 

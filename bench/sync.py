@@ -43,8 +43,11 @@ from typing import Any
 
 import httpx
 from common import (
+    CREATE_PARTY,
+    JOIN_PARTY,
     Account,
     Stack,
+    gc_summary,
     gql,
     log,
     percentile,
@@ -77,20 +80,6 @@ query Clock($t: Float!) {
 REPORT = """
 mutation Report($input: ReportPlayerStateInput!) {
   reportPlayerState(input: $input) { __typename ... on UserError { code message } }
-}
-"""
-CREATE_PARTY = """
-mutation Create($input: CreatePartyInput!) {
-  createParty(input: $input) {
-    __typename
-    ... on PartyPayload { party { id } }
-    ... on UserError { code message }
-  }
-}
-"""
-JOIN_PARTY = """
-mutation Join($input: JoinPartyInput!) {
-  joinParty(input: $input) { __typename ... on UserError { code message } }
 }
 """
 CONTROL = """
@@ -731,31 +720,6 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             result["server_gc"] = gc_summary(json.loads(gc_stats.read_text()), serving)
         await stack.close()
     return result
-
-
-def gc_summary(stats: dict[str, Any], since: float) -> dict[str, Any]:
-    """The server's collections once it served (probe/sitecustomize.py), per generation: how
-    many, the longest pause (wall and CPU ms), the p50 and the total."""
-    generations = {}
-    for gen, every in stats["pauses"].items():
-        rows = [row for row in every if row[3] >= since]
-        walls = sorted(row[0] for row in rows)
-        cpus = sorted(row[1] for row in rows)
-        generations[gen] = {
-            "count": len(rows),
-            "max_ms": walls[-1] if walls else 0.0,
-            "max_cpu_ms": cpus[-1] if cpus else 0.0,
-            "p50_ms": percentile(walls, 50) if walls else 0.0,
-            "total_ms": sum(walls),
-            "over_50ms": sum(1 for w in walls if w > 50),
-            "walked_max": max((row[4] for row in rows), default=0),
-        }
-    return {
-        "generations": generations,
-        "tracked_at_exit": stats["tracked_at_exit"],
-        "frozen_at_exit": stats["frozen_at_exit"],
-        "threshold": stats["threshold"],
-    }
 
 
 def check(clients: list[SimClient]) -> None:

@@ -58,6 +58,58 @@ def encode_frame(opcode: int, payload: bytes) -> bytes:
     return header + mask + masked
 
 
+def receive(protocol: Any, data: bytes) -> None:
+    """A client protocol's `data_received`: the HTTP upgrade answer, then WebSocket frames
+    (text to `protocol._on_text`, pings answered, a close ends it). Shared by the swarm's
+    subscribers and `mixclient.py`'s members."""
+    buffer = protocol.buffer
+    buffer += data
+    if protocol.phase == "handshake":
+        head_end = buffer.find(b"\r\n\r\n")
+        if head_end < 0:
+            return
+        status = bytes(buffer[: buffer.find(b"\r\n")])
+        del buffer[: head_end + 4]
+        if b" 101 " not in status:
+            protocol._fail(f"handshake refused: {status!r}")
+            return
+        protocol.phase = "ack"
+        protocol._send(OP_TEXT, protocol.init)
+    now = time.monotonic()
+    while True:
+        size = len(buffer)
+        if size < 2:
+            return
+        first, second = buffer[0], buffer[1]
+        length = second & 0x7F
+        offset = 2
+        if length == 126:
+            if size < 4:
+                return
+            length = (buffer[2] << 8) | buffer[3]
+            offset = 4
+        elif length == 127:
+            if size < 10:
+                return
+            length = int.from_bytes(buffer[2:10], "big")
+            offset = 10
+        if size < offset + length:
+            return
+        payload = bytes(buffer[offset : offset + length])
+        del buffer[: offset + length]
+        opcode = first & 0x0F
+        if opcode == OP_TEXT:
+            protocol._on_text(payload, now)
+        elif opcode == OP_PING:
+            protocol._send(OP_PONG, payload)
+        elif opcode == OP_CLOSE:
+            protocol._send(OP_CLOSE, payload[:2])
+            protocol._end(ConnectionError(f"closed by the server: {payload!r}"))
+            if protocol.transport is not None:
+                protocol.transport.close()
+            return
+
+
 class Stats:
     """Per-process counters shared by every connection."""
 
@@ -149,52 +201,7 @@ class Subscriber(asyncio.Protocol):
             self.ready.set_exception(error)
 
     def data_received(self, data: bytes) -> None:
-        buffer = self.buffer
-        buffer += data
-        if self.phase == "handshake":
-            head_end = buffer.find(b"\r\n\r\n")
-            if head_end < 0:
-                return
-            status = bytes(buffer[: buffer.find(b"\r\n")])
-            del buffer[: head_end + 4]
-            if b" 101 " not in status:
-                self._fail(f"handshake refused: {status!r}")
-                return
-            self.phase = "ack"
-            self._send(OP_TEXT, self.init)
-        now = time.monotonic()
-        while True:
-            size = len(buffer)
-            if size < 2:
-                return
-            first, second = buffer[0], buffer[1]
-            length = second & 0x7F
-            offset = 2
-            if length == 126:
-                if size < 4:
-                    return
-                length = (buffer[2] << 8) | buffer[3]
-                offset = 4
-            elif length == 127:
-                if size < 10:
-                    return
-                length = int.from_bytes(buffer[2:10], "big")
-                offset = 10
-            if size < offset + length:
-                return
-            payload = bytes(buffer[offset : offset + length])
-            del buffer[: offset + length]
-            opcode = first & 0x0F
-            if opcode == OP_TEXT:
-                self._on_text(payload, now)
-            elif opcode == OP_PING:
-                self._send(OP_PONG, payload)
-            elif opcode == OP_CLOSE:
-                self._send(OP_CLOSE, payload[:2])
-                self._end(ConnectionError(f"closed by the server: {payload!r}"))
-                if self.transport is not None:
-                    self.transport.close()
-                return
+        receive(self, data)
 
     def _on_text(self, payload: bytes, now: float) -> None:
         if self.phase == "live":

@@ -73,11 +73,11 @@ ALLOWED: dict[tuple[str, str], str] = {
     # register its list bounds instead.
     ("watchparty.gql.cost", "watchparty.parties.models"): "Party.queue bound",
     ("watchparty.gql.cost", "watchparty.polls.models"): "Poll.options bound",
-    # The GraphQL endpoint authenticates a request (`signed_in_user`) and ends revoked
-    # sign-ins' sockets (`revocations`): an authenticator the composition root passes in
-    # would remove both.
+    # The GraphQL endpoint authenticates a request (`check_request_sign_in`, and
+    # `signed_in_user` for a socket) and ends revoked sign-ins' sockets (`revocations`): an
+    # authenticator the composition root passes in would remove both.
     ("watchparty.gql.view", "watchparty.accounts.revocations"): "revoked sign-ins",
-    ("watchparty.gql.view", "watchparty.accounts.sessions"): "signed_in_user",
+    ("watchparty.gql.view", "watchparty.accounts.sessions"): "check_request_sign_in",
     ("watchparty.gql.websocket", "watchparty.accounts.revocations"): "revoked sign-ins",
 }
 

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from watchparty.access_tokens import AccessClaims
 from watchparty.accounts import devices, revocations, tokens
+from watchparty.accounts.checked_sessions import checked_sessions
 from watchparty.accounts.models import AuthSession, User
 from watchparty.accounts.security_hooks import SecurityEvent, SecurityEventKind, security_event
 from watchparty.db import UnitOfWork
 from watchparty.errors import NotFound
 from watchparty.kit.time import utcnow
+
+if TYPE_CHECKING:
+    from watchparty.state import AppState
 
 SESSIONS_CAP = 100
 
@@ -50,6 +55,30 @@ async def signed_in_user(
             )
         )
     return user
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSignIn:
+    """An HTTP request's sign-in check: `valid`, and the user when it was read (None when this
+    process found the sign-in valid a moment ago and skipped the read)."""
+
+    valid: bool
+    user: User | None
+
+
+async def check_request_sign_in(state: AppState, claims: AccessClaims) -> RequestSignIn:
+    """Whether an HTTP request's sign-in stands, before anything executes: from this process's
+    `checked_sessions` when it found it valid less than `SESSION_CHECK_CACHE_SECONDS` ago, else
+    from the database (`signed_in_user`, remembered when valid). Raises when the database
+    cannot answer."""
+    checked = checked_sessions(state)
+    if checked.fresh(claims.session_id, claims.user_id):
+        return RequestSignIn(True, None)
+    user = await signed_in_user(state.sessionmaker, claims)
+    if user is None:
+        return RequestSignIn(False, None)
+    checked.remember(claims.session_id, claims.user_id)
+    return RequestSignIn(True, user)
 
 
 async def active_sessions(session: AsyncSession, user_id: uuid.UUID) -> list[AuthSession]:

@@ -47,8 +47,7 @@ from strawberry.types.unset import UnsetType
 
 from watchparty.access_tokens import AccessClaims, TokenError
 from watchparty.accounts import revocations
-from watchparty.accounts.checked_sessions import checked_sessions
-from watchparty.accounts.sessions import signed_in_user
+from watchparty.accounts.sessions import check_request_sign_in, signed_in_user
 from watchparty.context import Context
 from watchparty.gql import graphiql
 from watchparty.gql.cache_hints import operation_policy
@@ -394,23 +393,20 @@ class GraphQLView(GraphQL[Context, None]):
                 context.claims = self._claims(request.headers.get("authorization"))
             except TokenError as exc:
                 raise Unauthenticated("TOKEN_EXPIRED" if exc.expired else "TOKEN_INVALID") from exc
-            claims = context.claims
-            checked = checked_sessions(self.state)
-            if claims is not None and checked.fresh(claims.session_id, claims.user_id):
-                context.session_checked = True  # found valid a moment ago (checked_sessions)
-            elif claims is not None:
+            if context.claims is not None:
                 # Checked before execution, so a revoked sign-in is never half-served.
                 try:
-                    context.signed_in = await signed_in_user(self.state.sessionmaker, claims)
+                    check = await check_request_sign_in(self.state, context.claims)
                 except Exception as exc:  # the database is unreachable: retryable, not a 500
                     log.warning("could not check the access token's sign-in", exc_info=True)
                     raise RequestError(
                         503, "Try again in a few seconds.", {"Retry-After": "5"}
                     ) from exc
-                if context.signed_in is None:
+                if not check.valid:
                     raise Unauthenticated("SESSION_REVOKED")
+                # `signed_in` stays None when the check came from `checked_sessions`.
+                context.signed_in = check.user
                 context.session_checked = True
-                checked.remember(claims.session_id, claims.user_id)
         return context
 
     # --- WebSocket ----------------------------------------------------------------------------
